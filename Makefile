@@ -1,0 +1,64 @@
+# slolab: each target is a thin wrapper over the `slolab` CLI. `make help` lists them.
+# Targets that need the environment depend on `setup`, so `make lab NAME=x` works on a fresh clone.
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+SLOLAB  := $(BIN)/slolab
+STAMP   := $(VENV)/.installed
+TOOLS   := .tools/bin
+NAME    ?=
+BACKEND ?= auto
+SEED    ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup list lab grade hint reset solution test lint bench clean require-name
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(TOOLS)/helm $(TOOLS)/kubectl: | $(STAMP)
+	$(BIN)/python -m slolab.toolchain
+
+setup: $(STAMP) $(TOOLS)/helm $(TOOLS)/kubectl ## Create .venv, install slolab, put helm v4 and kubectl in .tools/bin
+
+require-name:
+	@test -n "$(NAME)" || { echo "✗ NAME is missing. Run \`make list\` and then e.g. \`make lab NAME=readiness-probes\`."; exit 2; }
+
+list: setup ## Show the labs (title, difficulty, time, backends)
+	@$(SLOLAB) list
+
+lab: setup require-name ## Start lab NAME: create workspace/NAME and print the briefing (BACKEND=auto|sim)
+	@$(SLOLAB) lab $(NAME) --backend $(BACKEND)
+
+grade: setup require-name ## Grade workspace/NAME against the lab's SLOs (reports in workspace/NAME/reports)
+	@$(SLOLAB) grade $(NAME) --backend $(BACKEND) $(if $(SEED),--seed $(SEED))
+
+hint: setup require-name ## Show the next hint for lab NAME
+	@$(SLOLAB) hint $(NAME)
+
+reset: setup require-name ## Restore lab NAME's starting state; your files go to workspace/.backups/
+	@$(SLOLAB) reset $(NAME)
+
+solution: setup require-name ## Show lab NAME's reference fix (recorded as revealed)
+	@$(SLOLAB) solution $(NAME)
+
+test: setup ## Run the test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff, helm lint --strict on every chart, strict 1.35 validation of every rendered manifest
+	$(BIN)/ruff check src tests labs
+	$(BIN)/ruff format --check src tests labs
+	$(SLOLAB) lint
+
+bench: setup ## Measure grade time, simulated req/s and peak RSS into bench.json
+	$(SLOLAB) bench --output bench.json
+
+clean: ## Remove .venv, .tools and caches (keeps workspace/)
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""The one interface every backend offers to graders (the ``lab`` fixture).
+
+Graders are written as a procedure in time: wait for the Deployment, start load, sleep, restart
+the rollout, wait for it, stop load, then judge. On ``sim`` every wait advances virtual time; on
+a real cluster it is a real wait. Objects are API-shaped dicts, as ``kubectl get -o json`` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from slolab.catalog import lab as lab_mod
+from slolab.catalog import scenario as scenario_mod
+from slolab.load import requestlog
+from slolab.sim import timeline
+
+
+#: One line of the timeline (defined by the simulator, shared by every backend).
+Event = timeline.Event
+
+
+class Clock(Protocol):
+    def now_s(self) -> float:
+        """Seconds since the run started (virtual on sim)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Let the cluster and the load run for ``seconds``."""
+
+
+class Cluster(Protocol):
+    namespace: str
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """One object as an API-shaped dict, or None."""
+
+    def list(self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Objects of ``kind`` (Pod, Deployment, ReplicaSet, Service, Node, …) matching ``labels``."""
+
+    def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
+        """What ``kubectl rollout restart`` does: stamp the pod template with restartedAt."""
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
+        """Let time pass until ``condition()`` holds; False when ``timeout_s`` passed first."""
+
+
+class LoadHandle(Protocol):
+    profile: str
+
+
+class Load(Protocol):
+    def start(self, profile: str) -> LoadHandle:
+        """Start open-loop traffic of the scenario's ``profile`` in the background."""
+
+    def stop(self, handle: LoadHandle, drain_s: float = 0.0) -> requestlog.RequestLog:
+        """Stop new arrivals, wait up to ``drain_s`` for requests in flight, return the log."""
+
+    def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
+        """start, sleep ``duration_s``, stop."""
+
+
+class Backend(Protocol):
+    name: str
+    lab: lab_mod.Lab
+    scenario: scenario_mod.Scenario
+    seed: int
+    clock: Clock
+    cluster: Cluster
+    load: Load
+
+    @property
+    def events(self) -> list[Event]:
+        """The timeline so far, in time order."""
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        """Step series for the report plot, e.g. ``ready_pods``, ``pods``: (time_s, value)."""
+
+    def logs(self) -> list[requestlog.RequestLog]:
+        """Every request log a ``load.stop`` returned, in order."""
+
+    def close(self) -> None:
+        """Release what the backend holds."""
+
+
+def open_backend(name: str, lab: lab_mod.Lab, workspace: Any, seed: int) -> Backend:
+    """The backend called ``name`` for ``lab`` on the manifests in ``workspace``."""
+    if name == "sim":
+        from slolab.backends import sim
+
+        return sim.SimBackend(lab, workspace, seed)
+    from slolab import errors
+
+    raise errors.BackendError(
+        f"backend {name!r} is not available yet; this version runs labs on the simulator.",
+        "Run with BACKEND=sim.",
+    )

@@ -1,0 +1,259 @@
+"""A scripted backend for unit tests: canned objects, requests, events and series; a settable clock.
+
+It implements ``base.Backend`` without simulating anything. Time moves only when a grader
+sleeps or waits (or a test sets ``clock.t_s``). A load returns the scripted requests whose
+``arrival_s`` falls between its start and its stop, so a test writes the run's timeline in
+absolute run seconds: ``steady(rate_rps=2, start_s=0, end_s=300, ttft_s=0.2)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slolab.backends import base
+from slolab.catalog import lab as lab_mod
+from slolab.catalog import scenario as scenario_mod
+from slolab.load import requestlog
+from slolab.sim import request as request_mod
+
+
+def request(
+    id: int,
+    arrival_s: float,
+    *,
+    ttft_s: float | None = 0.2,
+    e2e_s: float | None = None,
+    status: int | None = 200,
+    error: str | None = None,
+    output_tokens: int = 64,
+    prompt_tokens: int = 256,
+    profile: str = "",
+    pod: str | None = None,
+) -> request_mod.Request:
+    """One finished request: ok (200) with ``ttft_s`` by default, or failed with ``status``/``error``."""
+    ok = status == 200
+    first = arrival_s + ttft_s if ok and ttft_s is not None else None
+    finish = None if status is None else arrival_s + (e2e_s if e2e_s is not None else (ttft_s or 0.0) + 1.0)
+    return request_mod.Request(
+        id=id,
+        arrival_s=arrival_s,
+        prompt_tokens=prompt_tokens,
+        max_tokens=output_tokens,
+        profile=profile,
+        status=status,
+        error=error if not ok else None,
+        pod=pod,
+        first_token_s=first,
+        finish_s=finish,
+        output_tokens=output_tokens if ok else 0,
+    )
+
+
+def steady(
+    *,
+    rate_rps: float,
+    start_s: float,
+    end_s: float,
+    ttft_s: float = 0.2,
+    fail: Callable[[float], bool] | None = None,
+    first_id: int = 0,
+    profile: str = "",
+) -> list[request_mod.Request]:
+    """Evenly spaced requests at ``rate_rps`` in ``[start_s, end_s)``; ``fail(t)`` marks 503s."""
+    out = []
+    n = round((end_s - start_s) * rate_rps)
+    for i in range(n):
+        t = start_s + i / rate_rps
+        failed = fail is not None and fail(t)
+        out.append(
+            request(
+                first_id + i,
+                t,
+                ttft_s=ttft_s,
+                status=503 if failed else 200,
+                error="HTTP 503" if failed else None,
+                profile=profile,
+            )
+        )
+    return out
+
+
+class FakeClock:
+    """Run seconds; ``sleep`` moves them forward. Set ``t_s`` directly to jump."""
+
+    def __init__(self, t_s: float = 0.0) -> None:
+        self.t_s = t_s
+
+    def now_s(self) -> float:
+        return self.t_s
+
+    def sleep(self, seconds: float) -> None:
+        self.t_s += max(0.0, seconds)
+
+
+def _matches(obj: dict[str, Any], labels: dict[str, str] | None) -> bool:
+    have = obj.get("metadata", {}).get("labels") or {}
+    return all(have.get(k) == v for k, v in (labels or {}).items())
+
+
+class FakeCluster:
+    """Canned API-shaped objects, looked up by kind, namespace and name."""
+
+    def __init__(self, backend: FakeBackend, objects: Iterable[dict[str, Any]], namespace: str) -> None:
+        self._backend = backend
+        self.namespace = namespace
+        self.objects = [copy.deepcopy(o) for o in objects]
+
+    def _ns(self, obj: dict[str, Any]) -> str:
+        return obj.get("metadata", {}).get("namespace", self.namespace)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        ns = namespace or self.namespace
+        for obj in self.objects:
+            if obj.get("kind") == kind and obj["metadata"]["name"] == name and self._ns(obj) == ns:
+                return copy.deepcopy(obj)
+        return None
+
+    def list(
+        self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        ns = namespace or self.namespace
+        return [
+            copy.deepcopy(o)
+            for o in self.objects
+            if o.get("kind") == kind and (kind == "Node" or self._ns(o) == ns) and _matches(o, labels)
+        ]
+
+    def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
+        ns = namespace or self.namespace
+        for obj in self.objects:
+            if obj.get("kind") == kind and obj["metadata"]["name"] == name and self._ns(obj) == ns:
+                template = obj.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
+                template.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = (
+                    f"run+{self._backend.clock.now_s():.0f}s"
+                )
+                self._backend.record("Grader", name, "RolloutRestart", "rollout restart")
+                return
+        raise LookupError(f"{kind} {ns}/{name} not found")
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
+        deadline = self._backend.clock.now_s() + timeout_s
+        while True:
+            if condition():
+                return True
+            if self._backend.clock.now_s() >= deadline:
+                return False
+            self._backend.clock.sleep(poll_s)
+
+
+@dataclasses.dataclass
+class FakeHandle:
+    profile: str
+    started_s: float
+
+
+class FakeLoad:
+    """Loads that return the scripted requests of their time span."""
+
+    def __init__(
+        self,
+        backend: FakeBackend,
+        requests: Iterable[request_mod.Request],
+        rate_rps: dict[str, float] | float | None,
+    ) -> None:
+        self._backend = backend
+        self.requests = list(requests)
+        self._rate_rps = rate_rps
+
+    def rate_rps(self, profile: str) -> float | None:
+        if isinstance(self._rate_rps, dict):
+            return self._rate_rps.get(profile)
+        if self._rate_rps is not None:
+            return self._rate_rps
+        scenario = self._backend.scenario
+        return scenario.traffic[profile].rate_rps if scenario and profile in scenario.traffic else None
+
+    def start(self, profile: str) -> FakeHandle:
+        self._backend.record("Load", profile, "Started", f"load {profile} started")
+        return FakeHandle(profile, self._backend.clock.now_s())
+
+    def stop(self, handle: FakeHandle, drain_s: float = 0.0) -> requestlog.RequestLog:
+        stopped_s = self._backend.clock.now_s()
+        self._backend.clock.sleep(drain_s)
+        picked = [
+            r
+            for r in self.requests
+            if handle.started_s <= r.arrival_s < stopped_s and r.profile in ("", handle.profile)
+        ]
+        log = requestlog.RequestLog(
+            picked,
+            profile=handle.profile,
+            rate_rps=self.rate_rps(handle.profile),
+            started_s=handle.started_s,
+            stopped_s=stopped_s,
+        )
+        self._backend.record(
+            "Load", handle.profile, "Stopped", f"load {handle.profile} stopped: {len(log)} requests"
+        )
+        self._backend.request_logs.append(log)
+        return log
+
+    def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
+        handle = self.start(profile)
+        self._backend.clock.sleep(duration_s)
+        return self.stop(handle)
+
+
+class FakeBackend:
+    """``base.Backend`` from a script. ``scenario`` may be None when a test needs none."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        lab: lab_mod.Lab,
+        scenario: scenario_mod.Scenario | None = None,
+        seed: int = 1,
+        *,
+        objects: Iterable[dict[str, Any]] = (),
+        requests: Iterable[request_mod.Request] = (),
+        rate_rps: dict[str, float] | float | None = None,
+        events: Iterable[base.Event] = (),
+        series: dict[str, list[tuple[float, float]]] | None = None,
+        namespace: str | None = None,
+        start_s: float = 0.0,
+    ) -> None:
+        self.lab = lab
+        self.scenario = scenario
+        self.seed = seed
+        self.clock = FakeClock(start_s)
+        self._events = list(events)
+        self._series = dict(series or {})
+        self.request_logs: list[requestlog.RequestLog] = []
+        self.cluster = FakeCluster(self, objects, namespace or f"lab-{lab.name}")
+        self.load = FakeLoad(self, requests, rate_rps)
+        self.closed = False
+
+    def record(
+        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal"
+    ) -> base.Event:
+        """Add an event at the current time."""
+        event = base.Event(self.clock.now_s(), kind, name, reason, message, type)
+        self._events.append(event)
+        return event
+
+    @property
+    def events(self) -> list[base.Event]:
+        return sorted(self._events, key=lambda e: e.time_s)
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        return {k: list(v) for k, v in self._series.items()}
+
+    def logs(self) -> list[requestlog.RequestLog]:
+        return list(self.request_logs)
+
+    def close(self) -> None:
+        self.closed = True

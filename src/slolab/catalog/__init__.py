@@ -1,0 +1,1 @@
+"""The catalog: scenario and lab specifications, loaded from YAML and validated."""

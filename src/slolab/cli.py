@@ -1,0 +1,209 @@
+"""The ``slolab`` command: argument parsing and presentation only; the work is in the library.
+
+Exit codes: 0 success (a grade that passed), 1 a grade that failed or an operation that could
+not be done, 2 bad input (a workspace or catalog file, an unknown lab). Tracebacks only with -v.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from slolab import errors, paths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Kubernetes labs of production LLM-serving faults, graded against SLOs.")
+state = {"verbose": False}
+
+Name = Annotated[str, typer.Argument(help="lab name, see `slolab list`")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("-v", "--verbose", help="show tracebacks")] = False) -> None:
+    state["verbose"] = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+
+
+@app.command("list")
+def list_labs() -> None:
+    """Show every lab: title, difficulty, estimated time, backends."""
+    from rich.table import Table
+
+    from slolab.catalog import lab as lab_mod
+
+    table = Table(title="slolab labs", title_justify="left")
+    for col in ("lab", "title", "difficulty", "time", "backends"):
+        table.add_column(col)
+    for name in lab_mod.names():
+        lab = lab_mod.load(name)
+        table.add_row(lab.name, lab.title, lab.difficulty, f"~{lab.estimated_minutes} min",
+                      ", ".join(lab.backends))
+    console = _console()
+    console.print(table)
+    console.print("Start one with `make lab NAME=<lab>`.")
+
+
+def _resolve_backend(backend: str) -> str:
+    if backend == "auto":
+        import shutil
+
+        why = ("kind is not installed" if shutil.which("kind") is None
+               else "this version grades on the simulator only (the kind backend is not built yet)")
+        typer.echo(f"BACKEND=auto → sim: {why}.", err=True)
+        return "sim"
+    if backend != "sim":
+        raise errors.BackendError(f"BACKEND={backend} is not available in this version.", "Use BACKEND=sim.")
+    return backend
+
+
+@app.command()
+def lab(name: Name,
+        backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto") -> None:
+    """Create the lab's workspace (keeping any files already there) and show the briefing."""
+    from slolab.catalog import lab as lab_mod
+    from slolab.report import briefing
+    from slolab.workspace import state as ws_state
+
+    spec = lab_mod.load(name)
+    chosen = _resolve_backend(backend)
+    ws, created = ws_state.create(spec)
+    briefing.show(_console(), spec, ws, created, chosen, ws_state.load_state(spec))
+
+
+@app.command()
+def grade(name: Name,
+          backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto",
+          seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
+          plot: Annotated[bool, typer.Option(help="write timeline.png")] = True,
+          workspace: Annotated[Path | None, typer.Option(help="grade this folder instead")] = None) -> None:
+    """Run the lab's grader against your workspace and print the SLO checks."""
+    from slolab.backends import sim
+    from slolab.catalog import lab as lab_mod
+    from slolab.grading import runner
+
+    spec = lab_mod.load(name)
+    chosen = _resolve_backend(backend)
+    ws = workspace or paths.workspace(name)
+    sim.preflight(spec, ws)
+    code = runner.run(name, backend=chosen, workspace=ws, seed=seed, plot=plot)
+    raise typer.Exit(code=0 if code == 0 else 1)
+
+
+@app.command()
+def hint(name: Name) -> None:
+    """Show the next hint (each call reveals one more)."""
+    from slolab.catalog import lab as lab_mod
+    from slolab.workspace import state as ws_state
+
+    spec = lab_mod.load(name)
+    n, total, text = ws_state.next_hint(spec)
+    console = _console()
+    if text is None:
+        console.print(f"All {total} hints are shown. The reference fix: `make solution NAME={name}`.")
+        return
+    console.print(f"[bold]Hint {n}/{total}[/bold]\n{text}")
+    if n < total:
+        console.print(f"\nAnother: `make hint NAME={name}`.")
+
+
+@app.command()
+def reset(name: Name) -> None:
+    """Restore the fault; your files move to a timestamped backup (nothing is lost)."""
+    from slolab.catalog import lab as lab_mod
+    from slolab.workspace import state as ws_state
+
+    spec = lab_mod.load(name)
+    ws, saved = ws_state.reset(spec)
+    console = _console()
+    if saved:
+        console.print(f"✓ Your files are saved in {paths.relative(saved)}/")
+    console.print(f"✓ {paths.relative(ws)}/ holds the lab's starting state again.")
+    console.print(f"Next: edit it, then `make grade NAME={name}`.")
+
+
+@app.command()
+def solution(name: Name) -> None:
+    """Show the reference fix (recorded as revealed in the workspace state)."""
+    from rich.syntax import Syntax
+
+    from slolab.catalog import lab as lab_mod
+    from slolab.workspace import state as ws_state
+
+    spec = lab_mod.load(name)
+    ws_state.reveal_solution(spec)
+    console = _console()
+    for file in sorted(spec.solution_dir.glob("*.yaml")):
+        console.rule(paths.relative(file))
+        console.print(Syntax(file.read_text(encoding="utf-8"), "yaml", theme="ansi_dark", word_wrap=True))
+    console.print(f"Revealed (noted in {paths.relative(paths.workspace(name))}/.slolab/state.json). "
+                  f"To use it: cp {paths.relative(spec.solution_dir)}/*.yaml {paths.relative(paths.workspace(name))}/ "
+                  f"&& make grade NAME={name}")
+
+
+@app.command()
+def schema(which: Annotated[str, typer.Argument(help="lab | scenario")]) -> None:
+    """Print the JSON schema of lab.yaml or scenario.yaml."""
+    import json
+
+    from slolab.catalog import lab as lab_mod
+    from slolab.catalog import scenario as scenario_mod
+
+    models = {"lab": lab_mod.Lab, "scenario": scenario_mod.Scenario}
+    if which not in models:
+        raise errors.InputError(errors.Problem("slolab schema", f"expected lab or scenario (got {which!r})"))
+    typer.echo(json.dumps(models[which].model_json_schema(), indent=2))
+
+
+@app.command()
+def lint() -> None:
+    """helm lint --strict every chart; validate every manifest any lab renders (1.35, strict)."""
+    from slolab import lint as lint_mod
+
+    raise typer.Exit(code=lint_mod.run(_console()))
+
+
+@app.command()
+def bench(output: Annotated[Path, typer.Option(help="where to write the numbers")] = Path("bench.json"),
+          runs: Annotated[int, typer.Option(help="grade runs for the median")] = 5) -> None:
+    """Measure grade time, simulated requests per second and peak RSS; write bench.json."""
+    from slolab import bench as bench_mod
+
+    bench_mod.run(output, runs, _console())
+
+
+def main() -> None:
+    """Entry point: run the app, turning SlolabError into a message and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except errors.SlolabError as exc:
+        if state["verbose"]:
+            raise
+        prefix = "" if str(exc).startswith(("✗", "BACKEND")) else "✗ "
+        print(f"{prefix}{exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

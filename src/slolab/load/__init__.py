@@ -1,0 +1,1 @@
+"""Traffic: request logs and (on real backends) open-loop load generators."""

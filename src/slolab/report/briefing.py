@@ -1,0 +1,64 @@
+"""The briefing panel ``make lab`` prints: the task, the SLOs, the time limit, what to run next."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from slolab import paths
+from slolab.catalog import lab as lab_mod
+
+
+def task_text(lab: lab_mod.Lab) -> str:
+    """The ``## Your task`` section of the lab's README (the whole summary when absent)."""
+    readme = lab.directory / "README.md"
+    if readme.is_file():
+        match = re.search(r"^## Your task\s*\n(.*?)(?=^## |\Z)", readme.read_text(encoding="utf-8"), re.M | re.S)
+        if match:
+            return match.group(1).strip()
+    return lab.summary.strip()
+
+
+def slo_table(lab: lab_mod.Lab) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("SLO")
+    table.add_column("target", justify="right")
+    table.add_column("judged over")
+    for slo in lab.slos.values():
+        table.add_row(slo.title, slo.expected(), slo.window)
+    return table
+
+
+def show(console: Console, lab: lab_mod.Lab, workspace: Path, created: bool, backend: str,
+         state: Any) -> None:
+    ws = paths.relative(workspace)
+    files = sorted(p.name for p in workspace.glob("*.yaml"))
+    where = (f"✓ Created {ws}/ with the lab's starting state: {', '.join(files)}" if created else
+             f"✓ Kept your files in {ws}/ ({', '.join(files)}); `make reset NAME={lab.name}` starts over")
+    deadline = ""
+    if state is not None:
+        end = datetime.datetime.fromisoformat(state.deadline)
+        deadline = f" (until {end.strftime('%H:%M UTC')})"
+    body = Group(
+        Text(lab.summary.strip()),
+        Text(""),
+        Text("Your task", style="bold"),
+        Text(task_text(lab)),
+        Text(""),
+        slo_table(lab),
+        Text(""),
+        Text(f"Time limit {lab.time_limit_minutes} min{deadline} · difficulty {lab.difficulty} · "
+             f"backend {backend} · briefing labs/{lab.name}/README.md"),
+    )
+    console.print(Panel(body, title=f"slolab · {lab.name} · {lab.title}", title_align="left"))
+    console.print(where)
+    console.print(f"Next:\n  edit   {ws}/deployment.yaml (kubectl explain helps: `kubectl explain pod.spec.containers`)\n"
+                  f"  grade  make grade NAME={lab.name}\n"
+                  f"  hint   make hint NAME={lab.name}")

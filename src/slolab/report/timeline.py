@@ -1,0 +1,181 @@
+"""The grade as a picture: what the cluster did, what the load saw, and the TTFT SLO line.
+
+Three panels share the run-time axis (seconds): pods (each ``backend.series()`` as a step plot),
+requests per 5 s bucket (ok, failed in red), and TTFT p50/p99 per 10 s bucket on a log scale
+with a line for each absolute TTFT target. Grader markers (e.g. "rollout restart") are dashed
+vertical lines; Warning events are red ticks. matplotlib is imported inside ``plot`` and drawn
+through ``matplotlib.figure.Figure`` on Agg, never pyplot: importing slolab stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from slolab.load import requestlog
+
+COUNT_BUCKET_S = 5.0
+TTFT_BUCKET_S = 10.0
+
+
+def _buckets(end_s: float, width_s: float) -> list[float]:
+    n = max(1, math.ceil(end_s / width_s))
+    return [i * width_s for i in range(n + 1)]
+
+
+def request_counts(
+    logs: Iterable[requestlog.RequestLog], end_s: float, width_s: float = COUNT_BUCKET_S
+) -> tuple[list[float], list[int], list[int]]:
+    """Bucket starts, ok counts and failed counts per ``width_s`` of arrival time."""
+    edges = _buckets(end_s, width_s)
+    ok, failed = [0] * (len(edges) - 1), [0] * (len(edges) - 1)
+    for log in logs:
+        for r in log:
+            i = min(int(r.arrival_s // width_s), len(ok) - 1)
+            if i < 0 or not r.done:
+                continue
+            if r.ok:
+                ok[i] += 1
+            else:
+                failed[i] += 1
+    return edges[:-1], ok, failed
+
+
+def ttft_quantiles_ms(
+    logs: Iterable[requestlog.RequestLog],
+    end_s: float,
+    width_s: float = TTFT_BUCKET_S,
+    qs: tuple[float, ...] = (0.5, 0.99),
+) -> tuple[list[float], dict[float, list[float]]]:
+    """Bucket centres and, per quantile, the TTFT (ms) of ok requests by arrival; NaN when empty."""
+    edges = _buckets(end_s, width_s)
+    samples: list[list[float]] = [[] for _ in edges[:-1]]
+    for log in logs:
+        for r in log:
+            if r.ok and r.ttft_s is not None:
+                i = min(int(r.arrival_s // width_s), len(samples) - 1)
+                if i >= 0:
+                    samples[i].append(r.ttft_s * 1000.0)
+    centres = [e + width_s / 2 for e in edges[:-1]]
+    out = {q: [v if (v := requestlog.quantile(s, q)) is not None else math.nan for s in samples] for q in qs}
+    return centres, out
+
+
+def _ms_label(value: float, _pos: int | None = None, *, minor: bool = False) -> str:
+    """Plain numbers on the log axis (``300``, ``2000``); minor ticks only at 2×, 3× and 5× a decade."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+    return "" if minor and mantissa not in (2.0, 3.0, 5.0) else f"{value:g}"
+
+
+def _end_s(
+    doc: dict[str, Any], series: dict[str, list[tuple[float, float]]], logs: list[requestlog.RequestLog]
+) -> float:
+    ends = [doc.get("run_s") or 0.0]
+    ends += [pts[-1][0] for pts in series.values() if pts]
+    ends += [log.stopped_s for log in logs]
+    ends += [e["time_s"] for e in doc.get("events", [])]
+    return max(1.0, *ends)
+
+
+def plot(
+    path: Path,
+    doc: dict[str, Any],
+    *,
+    series: dict[str, list[tuple[float, float]]],
+    logs: list[requestlog.RequestLog],
+    slo_lines_ms: dict[str, float] | None = None,
+) -> Path:
+    """Draw the timeline of the grade ``doc`` to ``path`` (PNG), atomically; returns ``path``."""
+    from matplotlib import ticker
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    end_s = _end_s(doc, series, logs)
+    fig = Figure(figsize=(11, 8))
+    FigureCanvasAgg(fig)
+    # fixed margins: constrained layout costs about as much as drawing
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.94, bottom=0.07, hspace=0.08)
+    ax_pods, ax_req, ax_ttft = fig.subplots(3, 1, sharex=True, height_ratios=[1, 1, 1.3])
+
+    for name, points in sorted(series.items()):
+        if points:
+            ts, vs = zip(*points, strict=True)
+            ax_pods.step([*ts, end_s], [*vs, vs[-1]], where="post", label=name)
+    ax_pods.set_ylabel("pods")
+    ax_pods.set_ylim(bottom=0)
+    if series:
+        ax_pods.legend(loc="upper right", fontsize="small", ncols=4)
+
+    starts, ok, failed = request_counts(logs, end_s)
+    edges = [*starts, starts[-1] + COUNT_BUCKET_S]
+    total = [a + b for a, b in zip(ok, failed, strict=True)]
+    ax_req.stairs(ok, edges, fill=True, color="tab:blue", label="ok")
+    ax_req.stairs(total, edges, baseline=ok, fill=True, color="tab:red", label="failed")
+    ax_req.set_ylim(bottom=0)
+    ax_req.set_ylabel(f"requests / {COUNT_BUCKET_S:g} s")
+    ax_req.legend(loc="upper left", fontsize="small", ncols=2)
+
+    centres, quantiles = ttft_quantiles_ms(logs, end_s)
+    drew = False
+    marker = "." if len(centres) <= 60 else None
+    for q in (0.5, 0.99):
+        values = quantiles[q]
+        if any(not math.isnan(v) for v in values):
+            ax_ttft.plot(centres, values, marker=marker, label=f"TTFT p{q * 100:g}")
+            drew = True
+    for label, target_ms in (slo_lines_ms or {}).items():
+        ax_ttft.axhline(target_ms, color="tab:red", linestyle=":", linewidth=1.2, label=label)
+        drew = True
+    if drew:
+        ax_ttft.set_yscale("log")
+        ax_ttft.yaxis.set_major_formatter(ticker.FuncFormatter(_ms_label))
+        ax_ttft.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, pos: _ms_label(v, pos, minor=True)))
+        ax_ttft.legend(loc="upper left", fontsize="small")
+    ax_ttft.set_ylabel(f"TTFT (ms) per {TTFT_BUCKET_S:g} s")
+    ax_ttft.set_xlabel("run time (s)")
+    ax_ttft.set_xlim(0, end_s)
+
+    events = doc.get("events", [])
+    for e in events:
+        if e["kind"] == "Grader":
+            for ax in (ax_pods, ax_req, ax_ttft):
+                ax.axvline(e["time_s"], color="0.35", linestyle="--", linewidth=0.9)
+            ax_pods.annotate(
+                e.get("message") or e["reason"],
+                xy=(e["time_s"], 1.0),
+                xycoords=ax_pods.get_xaxis_transform(),
+                xytext=(3, -3),
+                textcoords="offset points",
+                rotation=90,
+                va="top",
+                fontsize="small",
+            )
+    warnings = [e["time_s"] for e in events if e.get("type") == "Warning"]
+    if warnings:
+        ax_pods.plot(
+            warnings,
+            [0.03] * len(warnings),
+            "|",
+            color="tab:red",
+            markersize=10,
+            transform=ax_pods.get_xaxis_transform(),
+            label="_warnings",
+        )
+
+    fig.suptitle(
+        f"{doc['lab']} · backend {doc['backend']} · seed {doc['seed']} · grade {doc.get('score', '?')}",
+        fontsize="large",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

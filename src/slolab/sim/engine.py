@@ -1,0 +1,694 @@
+"""One vLLM V1 engine (the model server of one pod), iteration by iteration, in virtual time.
+
+Upstream: vllm v0.33.0 vllm/v1/core/sched/scheduler.py (token budget, max_num_seqs, paged-KV
+admission, recompute preemption of the last running request), step time from research
+serving-model.md §2.4.
+
+Modelled: the OpenAI front end (400 for prompt + max_tokens > max_model_len; a lognormal API
+overhead before the request reaches the scheduler); continuous batching with chunked prefill
+(always on in V1); per step, the running list first (a decode takes 1 token, an unfinished
+prefill ``min(remaining, budget)``), KV blocks allocated as sequences grow, and on allocation
+failure the last running request is preempted (blocks freed, ``num_computed_tokens = 0``, put
+at the front of waiting; no admission in a step that preempted); then waiting requests FCFS
+while the budget, ``max_num_seqs`` and free blocks allow. Step time
+``max(T0, Toh + a_p·N_tok) + a_kv·Σctx(decoding) + a_b·B`` times a lognormal jitter (mean 1).
+Every request generates exactly ``max_tokens`` tokens (as ``ignore_eos`` benchmarks do).
+Client timeouts abort the request (its blocks are freed) at the first step boundary after
+the deadline, and the request reports the exact deadline. SIGTERM (``drain``) and SIGKILL
+(``kill``) as a pod sees them.
+
+Not modelled: prefix caching, speculative decoding, LoRA, multi-modal inputs, pipeline
+parallelism, priority scheduling, sampling parameters (n > 1, EOS), CPU KV offload, the
+tokenizer, and the bounded waiting queue of some servers (vLLM's is unbounded).
+
+Speed: requests that are decoding are kept lazily (their token count is a linear function of
+the step index), so a step costs O(1) for them. While the batch cannot change (only decodes,
+no finish, no request due at the scheduler, no deadline, enough free KV blocks), k steps are
+computed at once and take one SimPy event (a macro-step); a submit during a macro-step cuts it
+at the first step boundary after the request reaches the scheduler. Step jitter is drawn per
+step index from its own stream, so results do not depend on how steps are grouped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import dataclasses
+import heapq
+import math
+import random
+from collections.abc import Callable
+
+import numpy
+import simpy
+
+from slolab.catalog import presets
+from slolab.sim import request as request_mod
+
+# Request states inside the engine.
+_FRONTEND, _WAITING, _PREFILL, _DECODE, _DONE = range(5)
+_JITTER_BLOCK = 4096
+_INFINITY = math.inf
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """The ``vllm serve`` flags the model reads."""
+
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    max_model_len: int
+    served_model_name: str
+
+    def __post_init__(self) -> None:
+        if min(self.max_num_seqs, self.max_num_batched_tokens, self.max_model_len) < 1:
+            raise ValueError(f"engine limits must be >= 1: {self}")
+        if self.max_num_batched_tokens < self.max_num_seqs:  # vLLM SchedulerConfig check
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be greater than or "
+                f"equal to max_num_seqs ({self.max_num_seqs})"
+            )
+
+    @classmethod
+    def defaults(cls, preset: presets.Preset, served_model_name: str) -> EngineConfig:
+        """The values ``vllm serve`` picks when no flag is given (hardware batch defaults)."""
+        return cls(
+            max_num_seqs=preset.default_max_num_seqs,
+            max_num_batched_tokens=preset.default_max_num_batched_tokens,
+            max_model_len=preset.max_model_len,
+            served_model_name=served_model_name,
+        )
+
+
+class _Seq:
+    """Scheduler state of one accepted request (vLLM's ``Request``)."""
+
+    __slots__ = (
+        "blocks", "computed", "deadline_s", "finish_step", "generated", "kv_base", "max_tokens",
+        "order", "prompt_tokens", "req", "start_step", "state",
+    )
+
+    def __init__(self, req: request_mod.Request, order: int, deadline_s: float) -> None:
+        self.req = req
+        self.order = order                      # tie-breaker in heaps
+        self.prompt_tokens = req.prompt_tokens
+        self.max_tokens = req.max_tokens
+        self.deadline_s = deadline_s
+        self.state = _FRONTEND
+        self.generated = 0                      # tokens sampled (while decoding: at start_step)
+        self.computed = 0                       # num_computed_tokens (while not decoding)
+        self.blocks = 0                         # KV blocks held (while not decoding)
+        self.start_step = 0                     # step that started the current decode run
+        self.kv_base = 0                        # KV tokens after step s = kv_base + s (decoding)
+        self.finish_step = 0                    # step that emits the last token (decoding)
+
+
+class Engine:
+    """One vLLM V1 engine in a SimPy environment; times in seconds of virtual time."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        preset: presets.Preset,
+        config: EngineConfig,
+        rng: random.Random,
+        name: str,
+    ) -> None:
+        if config.max_model_len > preset.max_model_len:
+            raise ValueError(
+                f"max_model_len {config.max_model_len} is larger than the model's "
+                f"{preset.max_model_len} ({preset.model})"
+            )
+        if config.max_model_len > preset.kv_blocks * preset.block_size:
+            raise ValueError(
+                f"The model's max seq len ({config.max_model_len}) is larger than the maximum number "
+                f"of tokens that can be stored in KV cache ({preset.kv_blocks * preset.block_size})"
+            )
+        self.env = env
+        self.preset = preset
+        self.config = config
+        self.name = name
+        self.on_idle: Callable[[], None] | None = None
+        self.step_ends: list[float] = []
+        self.prompt_tokens_total = 0
+        self.generation_tokens_total = 0
+        self.num_preemptions_total = 0
+        self.request_success_total = 0
+        #: most steps one SimPy event may cover; 1 gives one event per step (real-time streaming)
+        self.max_steps_per_event = 1 << 20
+
+        self._rng = rng
+        self._bs = preset.block_size
+        self._num_blocks = preset.kv_blocks
+        self._t0_s = preset.t0_ms / 1e3
+        self._toh_s = preset.toh_ms / 1e3
+        self._a_p_s = preset.a_p_ms / 1e3
+        self._a_kv_s = preset.a_kv_ms / 1e3
+        self._a_b_s = preset.a_b_ms / 1e3
+        self._api_mean_s = preset.api_ms_mean / 1e3
+        self._api_sigma = math.sqrt(math.log1p(preset.api_cv**2))
+        self._api_mu = math.log(self._api_mean_s) - self._api_sigma**2 / 2 if self._api_mean_s > 0 else 0.0
+        jit_sigma = math.sqrt(math.log1p(preset.step_jitter_cv**2))
+        self._jit_mu, self._jit_sigma = -(jit_sigma**2) / 2, jit_sigma
+        self._jit_rng = numpy.random.default_rng(rng.getrandbits(64))
+        self._jit: list[float] = []             # jitter factor of step (_jit_first + i)
+        self._jit_first = 0
+
+        self._frontend: list[tuple[float, int, _Seq]] = []    # heap by time it reaches the scheduler
+        self._deadlines: list[tuple[float, int, _Seq]] = []   # heap by client deadline
+        self._waiting: collections.deque[_Seq] = collections.deque()
+        self._running: dict[_Seq, None] = {}                  # in scheduling order
+        self._prefilling: list[_Seq] = []                     # running, not yet decoding
+        self._pf_blocks = 0
+        # decoding requests, kept lazily: one token per step each
+        self._num_decoding = 0
+        self._dec_kv_base_sum = 0
+        self._dec_residues = [0] * self._bs                   # count by kv_base % block_size
+        self._dec_blocks = 0                                  # blocks held after step _dec_step
+        self._dec_step = -1
+        self._finishes: list[tuple[int, int, _Seq]] = []      # heap by finish step
+        # the step or macro-step in flight
+        self._plan_ends: list[float] = []
+        self._plan_chunks: list[tuple[_Seq, int]] = []
+        self._plan_decoding = 0
+        self._timer: simpy.Event | None = None
+        self._timer_at = _INFINITY
+        self._in_flight = 0
+        self._busy = False
+        self._draining = False
+        self._dead = False
+        self._next_order = 0
+        self._last_submit_s = env.now
+        self._submit_gap_s = 1.0                              # moving mean of inter-submit gaps
+
+    # ---------------------------------------------------------------- public interface
+
+    @property
+    def in_flight(self) -> int:
+        """Accepted and not finished: front end + waiting + running."""
+        return self._in_flight
+
+    @property
+    def num_requests_running(self) -> int:
+        """``vllm:num_requests_running``."""
+        return self._num_decoding + len(self._prefilling)
+
+    @property
+    def num_requests_waiting(self) -> int:
+        """``vllm:num_requests_waiting`` (the scheduler queue, not the API front end)."""
+        return len(self._waiting)
+
+    @property
+    def kv_cache_usage_perc(self) -> float:
+        """``vllm:kv_cache_usage_perc``: share of KV blocks in use, 0..1."""
+        step = len(self.step_ends) - 1
+        if self._plan_ends:
+            step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
+        return (self._pf_blocks + self._dec_blocks_after(step)) / self._num_blocks
+
+    def submit(self, req: request_mod.Request) -> None:
+        """Accept ``req`` now (it reached this pod), or fail it as the server would."""
+        req.pod = self.name
+        now = self.env.now
+        if self._draining:
+            req.fail(now, "connection refused")
+            return
+        limit = self.config.max_model_len
+        if req.prompt_tokens + req.max_tokens > limit:
+            req.fail(
+                now,
+                f"maximum context length is {limit} tokens; requested {req.prompt_tokens} + {req.max_tokens}",
+                400,
+            )
+            return
+        if req.prompt_tokens < 1 or req.max_tokens < 1:
+            req.fail(now, "prompt_tokens and max_tokens must be >= 1", 400)
+            return
+        req.step_ends = self.step_ends
+        order = self._next_order
+        self._next_order += 1
+        deadline_s = req.arrival_s + req.timeout_s
+        seq = _Seq(req, order, deadline_s)
+        ready_s = now + self._draw_api_delay_s()
+        heapq.heappush(self._frontend, (ready_s, order, seq))
+        heapq.heappush(self._deadlines, (deadline_s, order, seq))
+        self._in_flight += 1
+        self._busy = True
+        self._submit_gap_s += 0.125 * (now - self._last_submit_s - self._submit_gap_s)
+        self._last_submit_s = now
+        self._wake_by(min(ready_s, deadline_s))
+
+    def drain(self) -> None:
+        """SIGTERM: refuse new connections, finish what was accepted.
+
+        ``on_idle`` fires when the last accepted request ends; if none is in flight when this
+        is called, it does not fire (check ``in_flight``)."""
+        self._draining = True
+
+    def kill(self, reason: str) -> None:
+        """SIGKILL: every unfinished request fails now with ``reason``; the engine stops for good.
+
+        Tokens of steps that ended by now are kept. ``on_idle`` fires if requests were in flight."""
+        if self._dead:
+            return
+        now = self.env.now
+        if self._plan_ends:
+            done = bisect.bisect_right(self._plan_ends, now)
+            if done:
+                self._complete_steps(done)
+        self._dead = self._draining = True
+        self._timer, self._timer_at = None, _INFINITY
+        self._plan_ends, self._plan_chunks = [], []
+        last_step = len(self.step_ends) - 1
+        victims = [*self._running, *self._waiting, *(seq for _, _, seq in self._frontend)]
+        for seq in victims:
+            if seq.state != _DONE:
+                self._drop(seq, last_step)
+                seq.req.output_tokens = _count_tokens(seq.req)
+                seq.req.fail(now, reason)
+        self._frontend.clear()
+        self._deadlines.clear()
+        self._finishes.clear()
+        self._notify_if_idle()
+
+    # ---------------------------------------------------------------- event loop
+
+    def _draw_api_delay_s(self) -> float:
+        """Front-end (API server) overhead of one request."""
+        if self._api_mean_s <= 0:
+            return 0.0
+        if self._api_sigma == 0:
+            return self._api_mean_s
+        return self._rng.lognormvariate(self._api_mu, self._api_sigma)
+
+    def _wake_by(self, at_s: float) -> None:
+        """Make sure the engine looks at its queues at the first step boundary at or after ``at_s``."""
+        if self._dead:
+            return
+        ends = self._plan_ends
+        if ends:
+            if at_s < ends[-1]:
+                cut = bisect.bisect_left(ends, at_s) + 1
+                if cut < len(ends):
+                    del ends[cut:]
+                    self._set_timer(ends[-1])
+        elif at_s < self._timer_at:
+            self._set_timer(at_s)
+
+    def _set_timer(self, at_s: float) -> None:
+        self._timer_at = at_s
+        timer = self.env.timeout(max(0.0, at_s - self.env.now))
+        timer.callbacks.append(self._on_timer)
+        self._timer = timer
+
+    def _on_timer(self, event: simpy.Event) -> None:
+        """A step boundary (or an idle wake-up): observe, decide, start the next step."""
+        if event is not self._timer:
+            return                              # superseded by a shorter plan
+        now = self._timer_at
+        self._timer, self._timer_at = None, _INFINITY
+        if self._plan_ends:
+            self._complete_steps(len(self._plan_ends))
+        else:
+            self._expire(now, len(self.step_ends) - 1)
+        self._admit_frontend(now)
+        self._start_steps(now)
+        self._notify_if_idle()
+
+    def _notify_if_idle(self) -> None:
+        if self._busy and self._in_flight == 0:
+            self._busy = False
+            if self.on_idle is not None:
+                self.on_idle()
+
+    def _admit_frontend(self, now: float) -> None:
+        """Requests whose front-end work is done join the scheduler's waiting queue."""
+        frontend = self._frontend
+        while frontend and frontend[0][0] <= now:
+            seq = heapq.heappop(frontend)[2]
+            if seq.state == _FRONTEND:
+                seq.state = _WAITING
+                self._waiting.append(seq)
+
+    # ---------------------------------------------------------------- scheduling
+
+    def _start_steps(self, now: float) -> None:
+        """Schedule the next step; if only decodes can run, plan a macro-step; else go idle."""
+        s = len(self.step_ends)
+        free = self._num_blocks - self._pf_blocks - self._advance_dec_blocks(s - 1)
+        chunks, budget, free, preempted = self._schedule_running(s, free)
+        if not preempted:
+            free = self._schedule_waiting(chunks, budget, free)
+        elif not chunks and not self._num_decoding:
+            self._start_steps(now)              # everything was preempted: start over, admitting
+            return
+        if chunks:
+            self._plan_single_step(s, now, chunks)
+        elif self._num_decoding:
+            # after a preemption, admission is retried at the next step: plan one step only
+            self._plan_decode_steps(s, now, free, 1 if preempted else self.max_steps_per_event)
+        elif self._frontend:
+            self._set_timer(self._frontend[0][0])
+
+    def _schedule_running(self, s: int, free: int) -> tuple[list[tuple[_Seq, int]], int, int, bool]:
+        """Token budget and KV blocks for the running list; preempt from its tail if short.
+
+        Returns the prefill chunks, the budget and free blocks left, and whether it preempted."""
+        bs = self._bs
+        budget = self.config.max_num_batched_tokens - self._num_decoding
+        need = self._dec_residues[(1 - s) % bs] if self._num_decoding else 0
+        chunks: list[tuple[_Seq, int]] = []
+        grow: list[int] = []
+        for seq in self._prefilling:            # they follow every decoding request in running
+            if budget <= 0:
+                break
+            n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
+            blocks = -(-(seq.computed + n) // bs) - seq.blocks
+            need += blocks
+            budget -= n
+            chunks.append((seq, n))
+            grow.append(blocks)
+        if need > free:
+            chunks, budget, free = self._schedule_running_preempting(s, free)
+            return chunks, budget, free, True
+        for (seq, _), blocks in zip(chunks, grow, strict=True):
+            seq.blocks += blocks
+            self._pf_blocks += blocks
+        return chunks, budget, free - need, False
+
+    def _schedule_running_preempting(self, s: int, free: int) -> tuple[list[tuple[_Seq, int]], int, int]:
+        """The running loop of vLLM's scheduler, request by request, with recompute preemption."""
+        bs = self._bs
+        budget = self.config.max_num_batched_tokens
+        chunks: list[tuple[_Seq, int]] = []
+        run = list(self._running)
+        i = 0
+        while i < len(run) and budget > 0:
+            seq = run[i]
+            if seq.state == _DECODE:
+                n, blocks = 1, int((seq.kv_base + s - 1) % bs == 0)
+            else:
+                n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
+                blocks = -(-(seq.computed + n) // bs) - seq.blocks
+            victim = None
+            while blocks > free and victim is not seq:
+                victim = run.pop()
+                free += self._preempt(victim, s)
+            if victim is seq:
+                break
+            free -= blocks
+            budget -= n
+            if seq.state == _PREFILL:
+                seq.blocks += blocks
+                self._pf_blocks += blocks
+                chunks.append((seq, n))
+            i += 1
+        return chunks, budget, free
+
+    def _schedule_waiting(self, chunks: list[tuple[_Seq, int]], budget: int, free: int) -> int:
+        """Admit waiting requests FCFS while the budget, max_num_seqs and free blocks allow."""
+        waiting = self._waiting
+        bs = self._bs
+        room = self.config.max_num_seqs - self._num_decoding - len(self._prefilling)
+        while waiting and budget > 0 and room > 0:
+            seq = waiting[0]
+            n = min(seq.prompt_tokens + seq.generated, budget)
+            blocks = -(-n // bs)
+            if blocks > free:
+                break
+            waiting.popleft()
+            seq.state = _PREFILL
+            seq.blocks = blocks
+            self._pf_blocks += blocks
+            self._prefilling.append(seq)
+            self._running[seq] = None
+            chunks.append((seq, n))
+            free -= blocks
+            budget -= n
+            room -= 1
+        return free
+
+    def _preempt(self, seq: _Seq, s: int) -> int:
+        """Recompute preemption before step ``s``: free the blocks, back to the front of waiting."""
+        del self._running[seq]
+        if seq.state == _DECODE:
+            freed = self._leave_decoding(seq, s - 1)
+        else:
+            freed = seq.blocks
+            self._pf_blocks -= freed
+            self._prefilling.remove(seq)
+        seq.blocks = seq.computed = 0
+        seq.state = _WAITING
+        self._waiting.appendleft(seq)
+        self.num_preemptions_total += 1
+        return freed
+
+    # ---------------------------------------------------------------- step time
+
+    def _jitter_from(self, s: int, k: int) -> tuple[list[float], int]:
+        """The jitter factors of steps s..s+k-1, as (list, index of step s in it)."""
+        jit = self._jit
+        if s + k - self._jit_first > len(jit):
+            used = len(self.step_ends) - self._jit_first
+            if used > 0:
+                del jit[:used]
+                self._jit_first += used
+            more = max(_JITTER_BLOCK, s + k - self._jit_first - len(jit))
+            jit.extend(self._jit_rng.lognormal(self._jit_mu, self._jit_sigma, more).tolist())
+        return jit, s - self._jit_first
+
+    def _plan_single_step(self, s: int, now: float, chunks: list[tuple[_Seq, int]]) -> None:
+        """A step with prefill work: its time from the roofline equation."""
+        nd = self._num_decoding
+        n_tok = nd + sum(n for _, n in chunks)
+        work_s = max(self._t0_s, self._toh_s + self._a_p_s * n_tok)
+        ctx = self._dec_kv_base_sum + nd * s
+        jit, i = self._jitter_from(s, 1)
+        step_s = (work_s + self._a_kv_s * ctx + self._a_b_s * (nd + len(chunks))) * jit[i]
+        self._plan_chunks = chunks
+        self._plan_decoding = nd
+        self._plan_ends = [now + step_s]
+        self._set_timer(now + step_s)
+
+    def _plan_decode_steps(self, s: int, now: float, free: int, max_steps: int) -> None:
+        """Decode-only steps from step ``s`` (whose blocks are taken; ``free`` is what is left)
+        until the batch could change: a finish, a request due, a deadline, KV blocks running
+        out, or the horizon of the next expected submit."""
+        nd = self._num_decoding
+        k_max = min(self._first_finish_step() - s + 1, max_steps)
+        if k_max > 1:
+            k_max = min(k_max, 1 + self._decode_steps_fitting(s + 1, free, k_max))
+        t_limit = min(self._next_deadline_s(), now + 2 * self._submit_gap_s)
+        if self._frontend:
+            t_limit = min(t_limit, self._frontend[0][0])
+        jit, i = self._jitter_from(s, k_max)
+        step0_s = (
+            max(self._t0_s, self._toh_s + self._a_p_s * nd)
+            + self._a_b_s * nd
+            + self._a_kv_s * (self._dec_kv_base_sum + nd * s)
+        )
+        growth_s = self._a_kv_s * nd            # Σctx grows by nd every step
+        ends: list[float] = []
+        t = now
+        for j in range(k_max):
+            t += (step0_s + growth_s * j) * jit[i + j]
+            ends.append(t)
+            if t >= t_limit:
+                break
+        self._plan_chunks = []
+        self._plan_decoding = nd
+        self._plan_ends = ends
+        self._set_timer(t)
+
+    def _decode_steps_fitting(self, s: int, free: int, enough: int) -> int:
+        """How many decode steps from step ``s`` find KV blocks without preempting (or ``enough``)."""
+        nd, bs = self._num_decoding, self._bs
+        cycles, spare = divmod(free, nd)        # in any bs steps each sequence takes one block
+        k = cycles * bs
+        residues = self._dec_residues
+        while k < enough:
+            need = residues[(1 - s - k) % bs]
+            if need > spare:
+                break
+            spare -= need
+            k += 1
+        return k
+
+    def _first_finish_step(self) -> int:
+        finishes = self._finishes
+        while finishes:
+            step, _, seq = finishes[0]
+            if seq.state == _DECODE and seq.finish_step == step:
+                return step
+            heapq.heappop(finishes)
+        return 1 << 62
+
+    def _next_deadline_s(self) -> float:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].state == _DONE:
+            heapq.heappop(deadlines)
+        return deadlines[0][0] if deadlines else _INFINITY
+
+    # ---------------------------------------------------------------- step completion
+
+    def _complete_steps(self, done: int) -> None:
+        """The first ``done`` planned steps have ended: record them and apply their outputs.
+
+        A partial completion (``done`` < planned, only from ``kill``) is decode-only, where no
+        output but tokens can occur before the last planned step."""
+        ends = self._plan_ends
+        self.step_ends.extend(ends[:done] if done < len(ends) else ends)
+        self.generation_tokens_total += self._plan_decoding * done
+        if done < len(ends):
+            del ends[:done]
+            return
+        now = ends[-1]
+        last_step = len(self.step_ends) - 1
+        chunks = self._plan_chunks
+        self._plan_ends, self._plan_chunks = [], []
+        self._expire(now, last_step)
+        if chunks:
+            self._apply_prefills(chunks, last_step, now)
+        self._finish_decodes(last_step)
+
+    def _apply_prefills(self, chunks: list[tuple[_Seq, int]], s: int, now: float) -> None:
+        """Prefill chunks computed in step ``s``; a completed prefill samples one token."""
+        for seq, n in chunks:
+            if seq.state != _PREFILL:
+                continue                        # timed out during the step
+            seq.computed += n
+            if seq.computed < seq.prompt_tokens + seq.generated:
+                continue
+            seq.generated += 1
+            self.generation_tokens_total += 1
+            req = seq.req
+            if req.first_token_s is None:
+                req.first_token_s = now
+                self.prompt_tokens_total += seq.prompt_tokens
+            req.segments.append([s, s + 1])
+            self._prefilling.remove(seq)
+            if seq.generated >= seq.max_tokens:
+                self._pf_blocks -= seq.blocks
+                seq.blocks = 0
+                del self._running[seq]
+                self._succeed(seq, now)
+            else:
+                self._enter_decoding(seq, s)
+
+    def _finish_decodes(self, last_step: int) -> None:
+        """Decoding requests whose last token came at or before ``last_step``."""
+        finishes = self._finishes
+        while finishes and finishes[0][0] <= last_step:
+            step, _, seq = heapq.heappop(finishes)
+            if seq.state != _DECODE or seq.finish_step != step:
+                continue                        # preempted or timed out since
+            self._leave_decoding(seq, step)
+            del self._running[seq]
+            self._succeed(seq, self.step_ends[step])
+
+    def _succeed(self, seq: _Seq, t: float) -> None:
+        seq.state = _DONE
+        req = seq.req
+        req.status = 200
+        req.finish_s = t
+        req.output_tokens = seq.generated
+        self.request_success_total += 1
+        self._in_flight -= 1
+
+    def _expire(self, now: float, last_step: int) -> None:
+        """Client timeouts whose deadline passed before ``now``: abort, free KV, report the deadline."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] < now:
+            deadline_s, _, seq = heapq.heappop(deadlines)
+            if seq.state == _DONE:
+                continue
+            self._drop(seq, last_step)
+            req = seq.req
+            _truncate_tokens(req, deadline_s)
+            req.fail(deadline_s, "client timeout")
+
+    def _drop(self, seq: _Seq, last_step: int) -> None:
+        """Remove an unfinished request from the engine after step ``last_step``."""
+        if seq.state == _WAITING:
+            self._waiting.remove(seq)
+        elif seq.state == _PREFILL:
+            del self._running[seq]
+            self._prefilling.remove(seq)
+            self._pf_blocks -= seq.blocks
+            seq.blocks = 0
+        elif seq.state == _DECODE:
+            del self._running[seq]
+            self._leave_decoding(seq, last_step)
+        seq.state = _DONE
+        self._in_flight -= 1
+
+    # ---------------------------------------------------------------- lazy decode set
+
+    def _enter_decoding(self, seq: _Seq, s0: int) -> None:
+        """``seq`` sampled a token in step ``s0`` and decodes one token per step from ``s0 + 1``."""
+        self._advance_dec_blocks(s0)
+        seq.state = _DECODE
+        seq.start_step = s0
+        seq.kv_base = seq.prompt_tokens + seq.generated - 1 - s0
+        seq.finish_step = s0 + seq.max_tokens - seq.generated
+        heapq.heappush(self._finishes, (seq.finish_step, seq.order, seq))
+        self._num_decoding += 1
+        self._dec_kv_base_sum += seq.kv_base
+        self._dec_residues[seq.kv_base % self._bs] += 1
+        self._dec_blocks += seq.blocks
+        self._pf_blocks -= seq.blocks
+        seq.blocks = 0
+
+    def _leave_decoding(self, seq: _Seq, last_step: int) -> int:
+        """``seq`` stops decoding after step ``last_step``; returns the blocks it held."""
+        self._advance_dec_blocks(last_step)
+        seq.generated += last_step - seq.start_step
+        seq.req.segments[-1][1] = last_step + 1
+        held = -(-(seq.kv_base + last_step) // self._bs)
+        self._dec_blocks -= held
+        self._num_decoding -= 1
+        self._dec_kv_base_sum -= seq.kv_base
+        self._dec_residues[seq.kv_base % self._bs] -= 1
+        return held
+
+    def _dec_blocks_after(self, step: int) -> int:
+        """KV blocks the decoding requests hold once step ``step`` has its blocks."""
+        n = step - self._dec_step
+        nd = self._num_decoding
+        if n <= 0 or not nd:
+            return self._dec_blocks
+        bs = self._bs
+        full, part = divmod(n, bs)
+        blocks = self._dec_blocks + full * nd
+        residues = self._dec_residues
+        for u in range(step - part + 1, step + 1):
+            blocks += residues[(1 - u) % bs]
+        return blocks
+
+    def _advance_dec_blocks(self, step: int) -> int:
+        if step > self._dec_step:
+            self._dec_blocks = self._dec_blocks_after(step)
+            self._dec_step = step
+        return self._dec_blocks
+
+
+def _count_tokens(req: request_mod.Request) -> int:
+    return sum(end - start for start, end in req.segments)
+
+
+def _truncate_tokens(req: request_mod.Request, until_s: float) -> None:
+    """Keep only the tokens the client received by ``until_s``; set ``output_tokens``."""
+    ends = req.step_ends or []
+    segments = req.segments
+    while segments:
+        start, end = segments[-1]
+        if ends[end - 1] <= until_s:
+            break
+        if ends[start] > until_s:
+            segments.pop()
+            continue
+        segments[-1][1] = bisect.bisect_right(ends, until_s, start, end)
+        break
+    req.output_tokens = _count_tokens(req)
+    if not segments:
+        req.first_token_s = None

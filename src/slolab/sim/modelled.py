@@ -1,0 +1,145 @@
+"""Which fields of which kinds the simulator models; everything else is a clear error.
+
+A field is *modelled* when the simulator reproduces its documented behaviour, or *inert* when
+it has no effect on anything the simulator models (labels, security context, volume mounts)
+and is accepted as such. Anything else, even valid Kubernetes, raises NotModelledError with
+the file, line and field, so a learner never trusts a grade that ignored part of their fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slolab import errors
+from slolab.catalog import yamlfile
+
+_META = [
+    "apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels.*",
+    "metadata.annotations.*",
+]
+
+_PROBE = [
+    "httpGet.path", "httpGet.port", "httpGet.scheme", "httpGet.host", "httpGet.httpHeaders[*].*",
+    "tcpSocket.port", "tcpSocket.host",
+    "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold",
+    "terminationGracePeriodSeconds",
+]
+
+_CONTAINER = [
+    "name", "image", "imagePullPolicy", "command[*]", "args[*]",
+    "ports[*].name", "ports[*].containerPort", "ports[*].protocol",
+    "resources.requests.*", "resources.limits.*",
+    *(f"{probe}.{field}" for probe in ("startupProbe", "readinessProbe", "livenessProbe") for field in _PROBE),
+    "lifecycle.preStop.sleep.seconds", "lifecycle.preStop.exec.command[*]",
+    # inert: no effect on what the simulator models
+    "volumeMounts[*].*", "securityContext.**", "terminationMessagePath", "terminationMessagePolicy",
+    "workingDir",
+]
+
+_POD = [
+    *(f"containers[*].{c}" for c in _CONTAINER),
+    "nodeSelector.*", "tolerations[*].*",
+    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].key",
+    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].operator",
+    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].values[*]",
+    "terminationGracePeriodSeconds", "restartPolicy",
+    # inert
+    "volumes[*].name", "volumes[*].emptyDir.**", "securityContext.**", "serviceAccountName",
+    "automountServiceAccountToken", "enableServiceLinks", "dnsPolicy", "schedulerName",
+]
+
+FIELDS: dict[tuple[str, str], list[str]] = {
+    ("apps/v1", "Deployment"): [
+        *_META,
+        "spec.replicas", "spec.selector.matchLabels.*", "spec.strategy.type",
+        "spec.strategy.rollingUpdate.maxSurge", "spec.strategy.rollingUpdate.maxUnavailable",
+        "spec.minReadySeconds", "spec.progressDeadlineSeconds", "spec.revisionHistoryLimit",
+        "spec.template.metadata.labels.*", "spec.template.metadata.annotations.*",
+        *(f"spec.template.spec.{p}" for p in _POD),
+    ],
+    ("v1", "Service"): [
+        *_META,
+        "spec.type", "spec.selector.*", "spec.ports[*].name", "spec.ports[*].port",
+        "spec.ports[*].targetPort", "spec.ports[*].protocol", "spec.ports[*].nodePort",
+        "spec.sessionAffinity",
+    ],
+    ("policy/v1", "PodDisruptionBudget"): [
+        *_META, "spec.minAvailable", "spec.maxUnavailable", "spec.selector.matchLabels.*",
+    ],
+}
+
+def _match(pattern: list[str], path: list[str]) -> bool:
+    for i, part in enumerate(pattern):
+        if part == "**":
+            return True
+        if i >= len(path):
+            return False
+        if part != "*" and part != path[i]:
+            return False
+    return len(path) == len(pattern)
+
+
+def _split(pattern: str) -> list[str]:
+    out: list[str] = []
+    for piece in pattern.split("."):
+        while "[" in piece:
+            head, _, rest = piece.partition("[")
+            if head:
+                out.append(head)
+            out.append("*")
+            piece = rest.partition("]")[2]
+        if piece:
+            out.append(piece)
+    return out
+
+
+_COMPILED = {key: [_split(p) for p in patterns] for key, patterns in FIELDS.items()}
+
+
+def _leaves(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    if isinstance(data, dict) and data:
+        return [leaf for k, v in data.items() for leaf in _leaves(v, (*path, k))]
+    if isinstance(data, list) and data:
+        return [leaf for i, v in enumerate(data) for leaf in _leaves(v, (*path, i))]
+    return [path]
+
+
+def _prefix_possible(pattern: list[str], prefix: list[str]) -> bool:
+    for i, part in enumerate(prefix):
+        if i >= len(pattern):
+            return False
+        if pattern[i] == "**":
+            return True
+        if pattern[i] != "*" and pattern[i] != part:
+            return False
+    return True
+
+
+def check(doc: yamlfile.Document) -> list[errors.Problem]:
+    """A Problem for each field of ``doc`` the simulator does not model (each block once)."""
+    data = doc.data
+    key = (data.get("apiVersion"), data.get("kind"))
+    if key not in _COMPILED:
+        kinds = ", ".join(f"{k} ({v})" for v, k in FIELDS)
+        return [errors.Problem(doc.file, f"kind {key[1]} ({key[0]}) is not modelled by the simulator; "
+                               f"it models {kinds}", field="kind", line=doc.line_of(("kind",)))]
+    patterns = _COMPILED[key]
+    problems: list[errors.Problem] = []
+    seen: set[tuple] = set()
+    for leaf in _leaves(data):
+        parts = ["*" if isinstance(p, int) else str(p) for p in leaf]
+        if any(_match(p, parts) for p in patterns):
+            continue
+        # report the first field on the way down that no modelled field lies under
+        cut = len(leaf)
+        for k in range(1, len(leaf) + 1):
+            if not any(_prefix_possible(p, parts[:k]) for p in patterns):
+                cut = k
+                break
+        head = leaf[:cut]
+        if head in seen:
+            continue
+        seen.add(head)
+        problems.append(errors.Problem(doc.file, "is not modelled by the simulator",
+                                       field=yamlfile.dotted(head), line=doc.line_of(head)))
+    return problems

@@ -1,0 +1,199 @@
+"""The simulator's Kubernetes objects and how they render as API-shaped dicts.
+
+Specs stay the dicts the learner wrote (deep-copied); status is tracked in Python and rendered
+the way ``kubectl get -o json`` shows it: pod phase and conditions with lastTransitionTime,
+containerStatuses with state, lastState, restartCount, ready and started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from slolab.sim import quantity
+
+#: The run starts at this wall time in rendered timestamps (virtual seconds are added to it).
+EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+def timestamp(t_s: float | None) -> str | None:
+    """Virtual seconds → RFC 3339 time, as the API server renders it."""
+    if t_s is None:
+        return None
+    import datetime
+
+    return datetime.datetime.fromtimestamp(EPOCH + t_s, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@dataclasses.dataclass
+class Node:
+    """A node: labels and taints from kind-config.yaml, capacity from the scenario's pool."""
+
+    name: str
+    labels: dict[str, str]
+    taints: list[dict[str, str]]
+    allocatable: dict[str, Decimal]
+    ready: bool = True
+    unschedulable: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": self.name, "labels": dict(self.labels)},
+            "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
+            "status": {
+                "allocatable": {k: str(v) for k, v in self.allocatable.items()},
+                "capacity": {k: str(v) for k, v in self.allocatable.items()},
+                "conditions": [{"type": "Ready", "status": "True" if self.ready else "False"}],
+            },
+        }
+
+
+@dataclasses.dataclass
+class Condition:
+    status: bool
+    last_transition_s: float
+    reason: str | None = None
+
+
+@dataclasses.dataclass
+class Container:
+    """One container of a pod: its spec and the kubelet's view of its state."""
+
+    spec: dict[str, Any]
+    restart_count: int = 0
+    state: str = "waiting"                      # waiting | running | terminated
+    reason: str | None = "ContainerCreating"
+    message: str | None = None
+    started_at_s: float | None = None
+    finished_at_s: float | None = None
+    exit_code: int | None = None
+    last_state: dict[str, Any] | None = None
+    ready: bool = False
+    started: bool = False
+    instance: int = 0                           # bumps on every (re)start, like a container ID
+    listening: bool = False                     # the server answers on its port
+    engine_port: int | None = None              # the port the server listens on
+    engine: Any = None                          # sim.engine.Engine while the process runs
+    model_loaded_at_s: float | None = None
+    load_time_s: float | None = None
+    stopping: bool = False                      # a kill is under way
+    workers: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe workers by kind
+    exited: Any = None                          # SimPy event: the process ended (exit_code, reason)
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    def to_api(self) -> dict[str, Any]:
+        if self.state == "running":
+            state: dict[str, Any] = {"running": {"startedAt": timestamp(self.started_at_s)}}
+        elif self.state == "terminated":
+            state = {"terminated": {"exitCode": self.exit_code, "reason": self.reason,
+                                    "startedAt": timestamp(self.started_at_s),
+                                    "finishedAt": timestamp(self.finished_at_s)}}
+        else:
+            state = {"waiting": {k: v for k, v in (("reason", self.reason), ("message", self.message)) if v}}
+        out = {
+            "name": self.name, "image": self.spec.get("image"), "ready": self.ready,
+            "started": self.started, "restartCount": self.restart_count, "state": state,
+            "containerID": f"containerd://{self.instance:064x}" if self.instance else None,
+        }
+        if self.last_state:
+            out["lastState"] = {"terminated": dict(self.last_state)}
+        return out
+
+
+@dataclasses.dataclass(eq=False)
+class Pod:
+    """A pod owned by a ReplicaSet."""
+
+    name: str
+    namespace: str
+    uid: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    spec: dict[str, Any]
+    owner: str
+    created_s: float
+    containers: list[Container]
+    node: str | None = None
+    ip: str | None = None
+    phase: str = "Pending"
+    deletion_s: float | None = None
+    grace_period_s: float | None = None
+    conditions: dict[str, Condition] = dataclasses.field(default_factory=dict)
+    ready_since_s: float | None = None
+    first_ready_s: float | None = None
+    deleted: Any = None                         # SimPy event triggered when deletion starts
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion_s is not None
+
+    @property
+    def ready(self) -> bool:
+        cond = self.conditions.get("Ready")
+        return bool(cond and cond.status)
+
+    @property
+    def active(self) -> bool:
+        """Counted by its ReplicaSet: not terminating and not finished (controller.FilterActivePods)."""
+        return not self.terminating and self.phase not in {"Succeeded", "Failed"}
+
+    def available(self, now_s: float, min_ready_s: float) -> bool:
+        """Ready for at least minReadySeconds (podutil.IsPodAvailable)."""
+        return self.ready and self.ready_since_s is not None and now_s - self.ready_since_s >= min_ready_s
+
+    def requests(self) -> dict[str, Decimal]:
+        """Sum of container requests; a limit stands in for a missing request (API defaulting)."""
+        total: dict[str, Decimal] = {"pods": Decimal(1)}
+        for c in self.spec.get("containers", []):
+            res = c.get("resources") or {}
+            merged = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+            for name, value in quantity.resources(merged).items():
+                total[name] = total.get(name, Decimal(0)) + value
+        return total
+
+    def set_condition(self, kind: str, status: bool, now_s: float, reason: str | None = None) -> bool:
+        cond = self.conditions.get(kind)
+        if cond is not None and cond.status == status:
+            return False
+        self.conditions[kind] = Condition(status, now_s, reason)
+        return True
+
+    def restarts(self) -> int:
+        return sum(c.restart_count for c in self.containers)
+
+    def to_api(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "name": self.name, "namespace": self.namespace, "uid": self.uid,
+            "labels": dict(self.labels), "annotations": dict(self.annotations),
+            "creationTimestamp": timestamp(self.created_s),
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": self.owner,
+                                 "controller": True}],
+        }
+        if self.deletion_s is not None:
+            meta["deletionTimestamp"] = timestamp(self.deletion_s)
+            meta["deletionGracePeriodSeconds"] = self.grace_period_s
+        spec = dict(self.spec)
+        if self.node:
+            spec["nodeName"] = self.node
+        return {
+            "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+            "status": {
+                "phase": self.phase, "podIP": self.ip, "hostIP": None,
+                "conditions": [
+                    {"type": k, "status": "True" if c.status else "False",
+                     "lastTransitionTime": timestamp(c.last_transition_s),
+                     **({"reason": c.reason} if c.reason else {})}
+                    for k, c in self.conditions.items()
+                ],
+                "containerStatuses": [c.to_api() for c in self.containers],
+            },
+        }
