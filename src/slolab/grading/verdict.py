@@ -186,7 +186,7 @@ class Verdict:
             window_start_s=start_s,
             window_end_s=end_s,
             evidence=evidence,
-            hint=None if status == PASSED else slo.hint,
+            hint=None if status == PASSED else " ".join(slo.hint.split()),
             test=self._test,
         )
         self._record(check)
@@ -326,7 +326,7 @@ def tally(
                 expected=slo.expected(),
                 window=slo.window,
                 evidence=evidence,
-                hint=slo.hint,
+                hint=" ".join(slo.hint.split()),
                 test=outcome.test if outcome else None,
             )
         )

@@ -20,7 +20,9 @@ def task_text(lab: lab_mod.Lab) -> str:
     """The ``## Your task`` section of the lab's README (the whole summary when absent)."""
     readme = lab.directory / "README.md"
     if readme.is_file():
-        match = re.search(r"^## Your task\s*\n(.*?)(?=^## |\Z)", readme.read_text(encoding="utf-8"), re.M | re.S)
+        match = re.search(
+            r"^## Your task\s*\n(.*?)(?=^## |\Z)", readme.read_text(encoding="utf-8"), re.M | re.S
+        )
         if match:
             return match.group(1).strip()
     return lab.summary.strip()
@@ -36,12 +38,16 @@ def slo_table(lab: lab_mod.Lab) -> Table:
     return table
 
 
-def show(console: Console, lab: lab_mod.Lab, workspace: Path, created: bool, backend: str,
-         state: Any) -> None:
+def show(
+    console: Console, lab: lab_mod.Lab, workspace: Path, created: bool, backend: str, state: Any
+) -> None:
     ws = paths.relative(workspace)
     files = sorted(p.name for p in workspace.glob("*.yaml"))
-    where = (f"✓ Created {ws}/ with the lab's starting state: {', '.join(files)}" if created else
-             f"✓ Kept your files in {ws}/ ({', '.join(files)}); `make reset NAME={lab.name}` starts over")
+    where = (
+        f"✓ Created {ws}/ with the lab's starting state: {', '.join(files)}"
+        if created
+        else f"✓ Kept your files in {ws}/ ({', '.join(files)}); `make reset NAME={lab.name}` starts over"
+    )
     deadline = ""
     if state is not None:
         end = datetime.datetime.fromisoformat(state.deadline)
@@ -54,11 +60,15 @@ def show(console: Console, lab: lab_mod.Lab, workspace: Path, created: bool, bac
         Text(""),
         slo_table(lab),
         Text(""),
-        Text(f"Time limit {lab.time_limit_minutes} min{deadline} · difficulty {lab.difficulty} · "
-             f"backend {backend} · briefing labs/{lab.name}/README.md"),
+        Text(
+            f"Time limit {lab.time_limit_minutes} min{deadline} · difficulty {lab.difficulty} · "
+            f"backend {backend} · briefing labs/{lab.name}/README.md"
+        ),
     )
     console.print(Panel(body, title=f"slolab · {lab.name} · {lab.title}", title_align="left"))
     console.print(where)
-    console.print(f"Next:\n  edit   {ws}/deployment.yaml (kubectl explain helps: `kubectl explain pod.spec.containers`)\n"
-                  f"  grade  make grade NAME={lab.name}\n"
-                  f"  hint   make hint NAME={lab.name}")
+    console.print(
+        f"Next:\n  edit   {ws}/deployment.yaml (kubectl explain helps: `kubectl explain pod.spec.containers`)\n"
+        f"  grade  make grade NAME={lab.name}\n"
+        f"  hint   make hint NAME={lab.name}"
+    )

@@ -30,22 +30,31 @@ def _mark(status: str) -> tuple[str, str]:
     return MARKS.get(status, ("?", "yellow"))
 
 
-def _table(doc: dict[str, Any]) -> Table:
+#: below this width the Window goes under each check's title instead of in its own column
+WIDE = 110
+
+
+def _table(doc: dict[str, Any], width: int) -> Table:
+    wide = width >= WIDE
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("Check", overflow="fold")
+    table.add_column("Check" if wide else "Check / Window", overflow="fold", ratio=3)
     table.add_column("Result", no_wrap=True)
-    table.add_column("Observed", justify="right", overflow="fold")
+    table.add_column("Observed", justify="right", no_wrap=True)
     table.add_column("Expected", no_wrap=True)
-    table.add_column("Window", overflow="fold")
+    if wide:
+        table.add_column("Window", overflow="fold", ratio=2)
     for check in doc["checks"]:
         mark, style = _mark(check["status"])
-        table.add_row(
-            check["title"],
+        title = (
+            Text(check["title"]) if wide else Text.assemble(check["title"], "\n", (check["window"], "dim"))
+        )
+        cells = [
+            title,
             Text(f"{mark} {check['status']}", style=style),
             check["observed_text"],
             check["expected"],
-            check["window"],
-        )
+        ]
+        table.add_row(*cells, *([check["window"]] if wide else []))
     return table
 
 
@@ -58,9 +67,9 @@ def _details(check: dict[str, Any]) -> list[Text]:
         lines.append(
             Text(f"  observed {check['observed_text']}, expected {check['expected']}, over {check['window']}")
         )
-    lines += [Text(f"  {line}") for line in check.get("evidence") or []]
+    lines += [Text(f"  {line.strip()}") for line in check.get("evidence") or []]
     if status in ("failed", "inconclusive") and check.get("hint"):
-        lines.append(Text.assemble("  ", ("Hint:", "bold"), f" {check['hint']}"))
+        lines.append(Text.assemble("  ", ("Hint:", "bold"), f" {' '.join(check['hint'].split())}"))
     return lines
 
 
@@ -85,7 +94,7 @@ def render(doc: dict[str, Any], *, width: int = 100, color: bool = False) -> str
         emoji=False,
         soft_wrap=False,
     )
-    console.print(_table(doc))
+    console.print(_table(doc, width))
     for check in doc["checks"]:
         if check["status"] != "passed":
             console.print()
@@ -98,6 +107,6 @@ def render(doc: dict[str, Any], *, width: int = 100, color: bool = False) -> str
     files = doc.get("files") or {}
     for label in ("json", "junit", "timeline"):
         if files.get(label):
-            console.print(Text(f"  {label:<8} {paths.relative(Path(files[label]))}"))
-    console.print(Text(next_step(doc)))
+            console.print(Text(f"  {label:<8} {paths.relative(Path(files[label]))}"), soft_wrap=True)
+    console.print(Text(next_step(doc)), soft_wrap=True)
     return out.getvalue()

@@ -99,17 +99,32 @@ def plot(
     fig = Figure(figsize=(11, 8))
     FigureCanvasAgg(fig)
     # fixed margins: constrained layout costs about as much as drawing
-    fig.subplots_adjust(left=0.07, right=0.985, top=0.94, bottom=0.07, hspace=0.08)
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.92, bottom=0.07, hspace=0.08)
     ax_pods, ax_req, ax_ttft = fig.subplots(3, 1, sharex=True, height_ratios=[1, 1, 1.3])
 
+    # pod counts on the left axis; anything else (e.g. cumulative restarts) on a right axis
+    ax_other = None
+    handles = []
     for name, points in sorted(series.items()):
-        if points:
-            ts, vs = zip(*points, strict=True)
-            ax_pods.step([*ts, end_s], [*vs, vs[-1]], where="post", label=name)
+        if not points:
+            continue
+        ts, vs = zip(*points, strict=True)
+        on_left = "pod" in name or "replica" in name
+        if not on_left and ax_other is None:
+            ax_other = ax_pods.twinx()
+        ax = ax_pods if on_left else ax_other
+        style = {} if on_left else {"linestyle": "--", "color": "tab:purple"}
+        (line,) = ax.step([*ts, end_s], [*vs, vs[-1]], where="post", label=name, **style)
+        handles.append(line)
+        if not on_left:
+            ax_other.set_ylabel(name)
     ax_pods.set_ylabel("pods")
     ax_pods.set_ylim(bottom=0)
-    if series:
-        ax_pods.legend(loc="upper right", fontsize="small", ncols=4)
+    if ax_other is not None:
+        ax_other.set_ylim(bottom=0)
+        fig.subplots_adjust(right=0.93)
+    if handles:
+        ax_pods.legend(handles=handles, loc="upper right", fontsize="small", ncols=4)
 
     starts, ok, failed = request_counts(logs, end_s)
     edges = [*starts, starts[-1] + COUNT_BUCKET_S]
@@ -131,6 +146,16 @@ def plot(
     for label, target_ms in (slo_lines_ms or {}).items():
         ax_ttft.axhline(target_ms, color="tab:red", linestyle=":", linewidth=1.2, label=label)
         drew = True
+    if not any(not math.isnan(v) for v in quantiles[0.5]):
+        ax_ttft.text(
+            0.5,
+            0.5,
+            "no successful request: no TTFT to show",
+            transform=ax_ttft.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
     if drew:
         ax_ttft.set_yscale("log")
         ax_ttft.yaxis.set_major_formatter(ticker.FuncFormatter(_ms_label))
@@ -149,10 +174,10 @@ def plot(
                 e.get("message") or e["reason"],
                 xy=(e["time_s"], 1.0),
                 xycoords=ax_pods.get_xaxis_transform(),
-                xytext=(3, -3),
+                xytext=(2, 2),
                 textcoords="offset points",
-                rotation=90,
-                va="top",
+                ha="left",
+                va="bottom",
                 fontsize="small",
             )
     warnings = [e["time_s"] for e in events if e.get("type") == "Warning"]

@@ -4,29 +4,30 @@ Upstream: vllm v0.33.0 vllm/v1/core/sched/scheduler.py (token budget, max_num_se
 admission, recompute preemption of the last running request), step time from research
 serving-model.md §2.4.
 
-Modelled: the OpenAI front end (400 for prompt + max_tokens > max_model_len; a lognormal API
-overhead before the request reaches the scheduler); continuous batching with chunked prefill
-(always on in V1); per step, the running list first (a decode takes 1 token, an unfinished
-prefill ``min(remaining, budget)``), KV blocks allocated as sequences grow, and on allocation
-failure the last running request is preempted (blocks freed, ``num_computed_tokens = 0``, put
-at the front of waiting; no admission in a step that preempted); then waiting requests FCFS
-while the budget, ``max_num_seqs`` and free blocks allow. Step time
-``max(T0, Toh + a_p·N_tok) + a_kv·Σctx(decoding) + a_b·B`` times a lognormal jitter (mean 1).
-Every request generates exactly ``max_tokens`` tokens (as ``ignore_eos`` benchmarks do).
-Client timeouts abort the request (its blocks are freed) at the first step boundary after
-the deadline, and the request reports the exact deadline. SIGTERM (``drain``) and SIGKILL
-(``kill``) as a pod sees them.
+Modelled: the OpenAI front end (400 when prompt + max_tokens > max_model_len; a lognormal API
+overhead before the request reaches the scheduler, part of TTFT); continuous batching with
+chunked prefill (always on in V1). Per step: the running list first (a decode takes 1 token, an
+unfinished prefill ``min(remaining, budget)``), KV blocks allocated as sequences grow; when a
+block cannot be had, the last running request is preempted (blocks freed,
+``num_computed_tokens = 0``, put at the front of waiting), and a step that preempted admits
+nothing; then waiting requests FCFS while the budget, ``max_num_seqs`` and free blocks allow.
+Step time ``max(T0, Toh + a_p·N_tok) + a_kv·Σctx(decoding) + a_b·B`` times a lognormal jitter of
+mean 1. Each request generates exactly ``max_tokens`` tokens (as ``ignore_eos`` benchmarks do).
+A client timeout aborts the request at the first step boundary after its deadline (its blocks
+are freed) and the request reports the exact deadline. SIGTERM (``drain``) and SIGKILL
+(``kill``) as the pod's server sees them.
 
 Not modelled: prefix caching, speculative decoding, LoRA, multi-modal inputs, pipeline
-parallelism, priority scheduling, sampling parameters (n > 1, EOS), CPU KV offload, the
-tokenizer, and the bounded waiting queue of some servers (vLLM's is unbounded).
+parallelism, priority scheduling, sampling (n > 1, EOS), CPU KV offload, the tokenizer.
 
-Speed: requests that are decoding are kept lazily (their token count is a linear function of
-the step index), so a step costs O(1) for them. While the batch cannot change (only decodes,
-no finish, no request due at the scheduler, no deadline, enough free KV blocks), k steps are
-computed at once and take one SimPy event (a macro-step); a submit during a macro-step cuts it
-at the first step boundary after the request reaches the scheduler. Step jitter is drawn per
-step index from its own stream, so results do not depend on how steps are grouped.
+Speed: decoding requests are kept lazily (tokens and KV size are linear in the step index), so
+a step costs O(1) whatever the batch size. Steps are planned ahead while nothing but a known
+finish can change the batch (no request due at the scheduler, no client deadline, enough free
+KV blocks, no partial prefill, and, when requests wait, no finish) and a whole plan takes one
+SimPy event (a macro-step). A submit during a plan cuts it at the first step boundary after the
+request reaches the scheduler. Step jitter is drawn per step index from its own stream, so the
+results do not depend on how steps are grouped into plans. Request token fields (segments,
+first_token_s, output_tokens) are final once the request is done.
 """
 
 from __future__ import annotations
@@ -90,17 +91,17 @@ class _Seq:
 
     def __init__(self, req: request_mod.Request, order: int, deadline_s: float) -> None:
         self.req = req
-        self.order = order                      # tie-breaker in heaps
+        self.order = order                      # unique tie-breaker in sorted structures
         self.prompt_tokens = req.prompt_tokens
         self.max_tokens = req.max_tokens
         self.deadline_s = deadline_s
         self.state = _FRONTEND
-        self.generated = 0                      # tokens sampled (while decoding: at start_step)
+        self.generated = 0                      # tokens sampled (while decoding: up to start_step)
         self.computed = 0                       # num_computed_tokens (while not decoding)
         self.blocks = 0                         # KV blocks held (while not decoding)
-        self.start_step = 0                     # step that started the current decode run
-        self.kv_base = 0                        # KV tokens after step s = kv_base + s (decoding)
-        self.finish_step = 0                    # step that emits the last token (decoding)
+        self.start_step = 0                     # step whose token started the decode run
+        self.kv_base = 0                        # while decoding: KV tokens after step s = kv_base + s
+        self.finish_step = 0                    # while decoding: step of the last token
 
 
 class Engine:
@@ -116,8 +117,8 @@ class Engine:
     ) -> None:
         if config.max_model_len > preset.max_model_len:
             raise ValueError(
-                f"max_model_len {config.max_model_len} is larger than the model's "
-                f"{preset.max_model_len} ({preset.model})"
+                f"max_model_len ({config.max_model_len}) is larger than the model's "
+                f"({preset.max_model_len}, {preset.model})"
             )
         if config.max_model_len > preset.kv_blocks * preset.block_size:
             raise ValueError(
@@ -134,12 +135,15 @@ class Engine:
         self.generation_tokens_total = 0
         self.num_preemptions_total = 0
         self.request_success_total = 0
-        #: most steps one SimPy event may cover; 1 gives one event per step (real-time streaming)
-        self.max_steps_per_event = 1 << 20
+        #: most steps one SimPy event may cover; 1 gives an event per step (for real-time streaming)
+        self.max_steps_per_event = 1 << 30
 
         self._rng = rng
         self._bs = preset.block_size
         self._num_blocks = preset.kv_blocks
+        # the most blocks one step can take beyond one per decoding request: below this many
+        # free blocks the scheduler counts them exactly
+        self._kv_margin = config.max_num_batched_tokens // preset.block_size + config.max_num_seqs + 2
         self._t0_s = preset.t0_ms / 1e3
         self._toh_s = preset.toh_ms / 1e3
         self._a_p_s = preset.a_p_ms / 1e3
@@ -151,26 +155,24 @@ class Engine:
         jit_sigma = math.sqrt(math.log1p(preset.step_jitter_cv**2))
         self._jit_mu, self._jit_sigma = -(jit_sigma**2) / 2, jit_sigma
         self._jit_rng = numpy.random.default_rng(rng.getrandbits(64))
-        self._jit: list[float] = []             # jitter factor of step (_jit_first + i)
+        self._jit: list[float] = []             # jitter factor of step _jit_first + i
         self._jit_first = 0
 
         self._frontend: list[tuple[float, int, _Seq]] = []    # heap by time it reaches the scheduler
         self._deadlines: list[tuple[float, int, _Seq]] = []   # heap by client deadline
         self._waiting: collections.deque[_Seq] = collections.deque()
-        self._running: dict[_Seq, None] = {}                  # in scheduling order
-        self._prefilling: list[_Seq] = []                     # running, not yet decoding
+        self._running: dict[_Seq, None] = {}                  # in vLLM's running-list order
+        self._prefilling: list[_Seq] = []                     # running, prefill not finished
         self._pf_blocks = 0
-        # decoding requests, kept lazily: one token per step each
+        # the decoding requests, kept lazily (one token per step each)
         self._num_decoding = 0
         self._dec_kv_base_sum = 0
         self._dec_residues = [0] * self._bs                   # count by kv_base % block_size
-        self._dec_blocks = 0                                  # blocks held after step _dec_step
-        self._dec_step = -1
-        self._finishes: list[tuple[int, int, _Seq]] = []      # heap by finish step
-        # the step or macro-step in flight
+        self._finishes: list[tuple[int, int, _Seq]] = []      # sorted by finish step
+        # the steps planned ahead (one SimPy event)
         self._plan_ends: list[float] = []
-        self._plan_chunks: list[tuple[_Seq, int]] = []
-        self._plan_decoding = 0
+        self._plan_tokens: list[int] = []                     # tokens emitted, cumulative per step
+        self._plan_first: list[_Seq] = []                     # first tokens in the plan's first step
         self._timer: simpy.Event | None = None
         self._timer_at = _INFINITY
         self._in_flight = 0
@@ -195,7 +197,7 @@ class Engine:
 
     @property
     def num_requests_waiting(self) -> int:
-        """``vllm:num_requests_waiting`` (the scheduler queue, not the API front end)."""
+        """``vllm:num_requests_waiting`` (the scheduler's queue, not the API front end)."""
         return len(self._waiting)
 
     @property
@@ -204,7 +206,7 @@ class Engine:
         step = len(self.step_ends) - 1
         if self._plan_ends:
             step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
-        return (self._pf_blocks + self._dec_blocks_after(step)) / self._num_blocks
+        return (self._pf_blocks + self._dec_blocks(step)) / self._num_blocks
 
     def submit(self, req: request_mod.Request) -> None:
         """Accept ``req`` now (it reached this pod), or fail it as the server would."""
@@ -222,7 +224,7 @@ class Engine:
             )
             return
         if req.prompt_tokens < 1 or req.max_tokens < 1:
-            req.fail(now, "prompt_tokens and max_tokens must be >= 1", 400)
+            req.fail(now, "prompt_tokens and max_tokens must be at least 1", 400)
             return
         req.step_ends = self.step_ends
         order = self._next_order
@@ -242,7 +244,7 @@ class Engine:
         """SIGTERM: refuse new connections, finish what was accepted.
 
         ``on_idle`` fires when the last accepted request ends; if none is in flight when this
-        is called, it does not fire (check ``in_flight``)."""
+        is called it does not fire, so check ``in_flight`` after calling."""
         self._draining = True
 
     def kill(self, reason: str) -> None:
@@ -258,17 +260,17 @@ class Engine:
                 self._complete_steps(done)
         self._dead = self._draining = True
         self._timer, self._timer_at = None, _INFINITY
-        self._plan_ends, self._plan_chunks = [], []
         last_step = len(self.step_ends) - 1
-        victims = [*self._running, *self._waiting, *(seq for _, _, seq in self._frontend)]
+        victims = [*self._running, *self._waiting, *(entry[2] for entry in self._frontend)]
         for seq in victims:
             if seq.state != _DONE:
                 self._drop(seq, last_step)
-                seq.req.output_tokens = _count_tokens(seq.req)
-                seq.req.fail(now, reason)
-        self._frontend.clear()
-        self._deadlines.clear()
-        self._finishes.clear()
+                req = seq.req
+                while req.segments and req.segments[-1][0] >= req.segments[-1][1]:
+                    req.segments.pop()          # a token of the unfinished step
+                req.output_tokens = _count_tokens(req)
+                req.fail(now, reason)
+        self._clear()
         self._notify_if_idle()
 
     # ---------------------------------------------------------------- event loop
@@ -282,15 +284,14 @@ class Engine:
         return self._rng.lognormvariate(self._api_mu, self._api_sigma)
 
     def _wake_by(self, at_s: float) -> None:
-        """Make sure the engine looks at its queues at the first step boundary at or after ``at_s``."""
-        if self._dead:
-            return
+        """Make the engine look at its queues at the first step boundary at or after ``at_s``."""
         ends = self._plan_ends
         if ends:
             if at_s < ends[-1]:
                 cut = bisect.bisect_left(ends, at_s) + 1
                 if cut < len(ends):
                     del ends[cut:]
+                    del self._plan_tokens[cut:]
                     self._set_timer(ends[-1])
         elif at_s < self._timer_at:
             self._set_timer(at_s)
@@ -302,7 +303,7 @@ class Engine:
         self._timer = timer
 
     def _on_timer(self, event: simpy.Event) -> None:
-        """A step boundary (or an idle wake-up): observe, decide, start the next step."""
+        """A step boundary (or an idle wake-up): observe, decide, start the next steps."""
         if event is not self._timer:
             return                              # superseded by a shorter plan
         now = self._timer_at
@@ -333,20 +334,22 @@ class Engine:
     # ---------------------------------------------------------------- scheduling
 
     def _start_steps(self, now: float) -> None:
-        """Schedule the next step; if only decodes can run, plan a macro-step; else go idle."""
+        """Schedule the next step and plan the steps after it; idle if there is no work."""
         s = len(self.step_ends)
-        free = self._num_blocks - self._pf_blocks - self._advance_dec_blocks(s - 1)
+        free = self._num_blocks - self._pf_blocks - self._dec_blocks_bound(s - 1)
+        if free < self._kv_margin + self._num_decoding:
+            free = self._num_blocks - self._pf_blocks - self._dec_blocks(s - 1)
         chunks, budget, free, preempted = self._schedule_running(s, free)
-        if not preempted:
-            free = self._schedule_waiting(chunks, budget, free)
-        elif not chunks and not self._num_decoding:
-            self._start_steps(now)              # everything was preempted: start over, admitting
-            return
-        if chunks:
-            self._plan_single_step(s, now, chunks)
-        elif self._num_decoding:
-            # after a preemption, admission is retried at the next step: plan one step only
-            self._plan_decode_steps(s, now, free, 1 if preempted else self.max_steps_per_event)
+        if preempted:
+            if not chunks and not self._num_decoding:
+                self._start_steps(now)          # all were preempted: schedule again, admitting
+                return
+            multi = False                       # admission is retried at the next step
+        else:
+            budget, free = self._schedule_waiting(chunks, budget, free)
+            multi = budget > 0 or not self._waiting
+        if chunks or self._num_decoding:
+            self._plan_steps(s, now, chunks, free, multi)
         elif self._frontend:
             self._set_timer(self._frontend[0][0])
 
@@ -359,7 +362,7 @@ class Engine:
         need = self._dec_residues[(1 - s) % bs] if self._num_decoding else 0
         chunks: list[tuple[_Seq, int]] = []
         grow: list[int] = []
-        for seq in self._prefilling:            # they follow every decoding request in running
+        for seq in self._prefilling:            # they come after every decoding request
             if budget <= 0:
                 break
             n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
@@ -377,7 +380,8 @@ class Engine:
         return chunks, budget, free - need, False
 
     def _schedule_running_preempting(self, s: int, free: int) -> tuple[list[tuple[_Seq, int]], int, int]:
-        """The running loop of vLLM's scheduler, request by request, with recompute preemption."""
+        """vLLM's running loop request by request, preempting the last running request
+        until the current one gets its blocks (or is itself preempted)."""
         bs = self._bs
         budget = self.config.max_num_batched_tokens
         chunks: list[tuple[_Seq, int]] = []
@@ -405,7 +409,7 @@ class Engine:
             i += 1
         return chunks, budget, free
 
-    def _schedule_waiting(self, chunks: list[tuple[_Seq, int]], budget: int, free: int) -> int:
+    def _schedule_waiting(self, chunks: list[tuple[_Seq, int]], budget: int, free: int) -> tuple[int, int]:
         """Admit waiting requests FCFS while the budget, max_num_seqs and free blocks allow."""
         waiting = self._waiting
         bs = self._bs
@@ -426,7 +430,7 @@ class Engine:
             free -= blocks
             budget -= n
             room -= 1
-        return free
+        return budget, free
 
     def _preempt(self, seq: _Seq, s: int) -> int:
         """Recompute preemption before step ``s``: free the blocks, back to the front of waiting."""
@@ -443,67 +447,100 @@ class Engine:
         self.num_preemptions_total += 1
         return freed
 
-    # ---------------------------------------------------------------- step time
+    # ---------------------------------------------------------------- planning
 
-    def _jitter_from(self, s: int, k: int) -> tuple[list[float], int]:
-        """The jitter factors of steps s..s+k-1, as (list, index of step s in it)."""
+    def _jitter_at(self, step: int) -> tuple[list[float], int]:
+        """The jitter list and the index of ``step`` in it (at least that step is there)."""
         jit = self._jit
-        if s + k - self._jit_first > len(jit):
+        i = step - self._jit_first
+        if i >= len(jit):
             used = len(self.step_ends) - self._jit_first
             if used > 0:
                 del jit[:used]
                 self._jit_first += used
-            more = max(_JITTER_BLOCK, s + k - self._jit_first - len(jit))
+                i -= used
+            more = max(_JITTER_BLOCK, i + 1 - len(jit))
             jit.extend(self._jit_rng.lognormal(self._jit_mu, self._jit_sigma, more).tolist())
-        return jit, s - self._jit_first
+        return jit, i
 
-    def _plan_single_step(self, s: int, now: float, chunks: list[tuple[_Seq, int]]) -> None:
-        """A step with prefill work: its time from the roofline equation."""
+    def _plan_steps(self, s: int, now: float, chunks: list[tuple[_Seq, int]], free: int, multi: bool) -> None:
+        """Time step ``s`` (scheduled) and, if ``multi``, the decode-only steps after it until
+        the batch could change; set the timer to the end of the last one."""
         nd = self._num_decoding
+        jit, i = self._jitter_at(s)
         n_tok = nd + sum(n for _, n in chunks)
-        work_s = max(self._t0_s, self._toh_s + self._a_p_s * n_tok)
-        ctx = self._dec_kv_base_sum + nd * s
-        jit, i = self._jitter_from(s, 1)
-        step_s = (work_s + self._a_kv_s * ctx + self._a_b_s * (nd + len(chunks))) * jit[i]
-        self._plan_chunks = chunks
-        self._plan_decoding = nd
-        self._plan_ends = [now + step_s]
-        self._set_timer(now + step_s)
-
-    def _plan_decode_steps(self, s: int, now: float, free: int, max_steps: int) -> None:
-        """Decode-only steps from step ``s`` (whose blocks are taken; ``free`` is what is left)
-        until the batch could change: a finish, a request due, a deadline, KV blocks running
-        out, or the horizon of the next expected submit."""
-        nd = self._num_decoding
-        k_max = min(self._first_finish_step() - s + 1, max_steps)
-        if k_max > 1:
-            k_max = min(k_max, 1 + self._decode_steps_fitting(s + 1, free, k_max))
-        t_limit = min(self._next_deadline_s(), now + 2 * self._submit_gap_s)
-        if self._frontend:
-            t_limit = min(t_limit, self._frontend[0][0])
-        jit, i = self._jitter_from(s, k_max)
-        step0_s = (
-            max(self._t0_s, self._toh_s + self._a_p_s * nd)
-            + self._a_b_s * nd
+        t = now + (
+            max(self._t0_s, self._toh_s + self._a_p_s * n_tok)
             + self._a_kv_s * (self._dec_kv_base_sum + nd * s)
-        )
-        growth_s = self._a_kv_s * nd            # Σctx grows by nd every step
-        ends: list[float] = []
-        t = now
-        for j in range(k_max):
-            t += (step0_s + growth_s * j) * jit[i + j]
-            ends.append(t)
-            if t >= t_limit:
-                break
-        self._plan_chunks = []
-        self._plan_decoding = nd
+            + self._a_b_s * (nd + len(chunks))
+        ) * jit[i]
+        tokens = nd
+        if chunks:
+            tokens += self._apply_chunks(s, chunks)
+            multi = multi and not self._prefilling
+        ends = [t]
+        cum_tokens = [tokens]
+        nd = self._num_decoding
+        if multi and nd:
+            fin = self._finishes
+            u_end = s + min(self.max_steps_per_event, fin[-1][0] - s + 1)
+            if u_end > s + 1:
+                u_end = min(u_end, s + 1 + self._decode_steps_fitting(s + 1, free, u_end - s - 1))
+            t_limit = min(self._next_deadline_s(), now + 2 * self._submit_gap_s)
+            if self._frontend:
+                t_limit = min(t_limit, self._frontend[0][0])
+            stop_at_finish = bool(self._waiting)    # a finish may let a waiting request in
+            a_kv_s = self._a_kv_s
+            kv_sum = self._dec_kv_base_sum
+            step0_s = max(self._t0_s, self._toh_s + self._a_p_s * nd) + self._a_b_s * nd + a_kv_s * kv_sum
+            growth_s = a_kv_s * nd               # Σctx grows by nd tokens per step
+            p = 0
+            u = s + 1
+            i += 1
+            while u < u_end and t < t_limit:
+                if fin[p][0] < u:                # requests that sent their last token before step u
+                    while p < len(fin) and fin[p][0] < u:
+                        nd -= 1
+                        kv_sum -= fin[p][2].kv_base
+                        p += 1
+                    if not nd or stop_at_finish:
+                        break
+                    step0_s = max(self._t0_s, self._toh_s + self._a_p_s * nd) + self._a_b_s * nd + a_kv_s * kv_sum
+                    growth_s = a_kv_s * nd
+                if i == len(jit):
+                    jit, i = self._jitter_at(u)
+                t += (step0_s + growth_s * u) * jit[i]
+                i += 1
+                ends.append(t)
+                tokens += nd
+                cum_tokens.append(tokens)
+                u += 1
         self._plan_ends = ends
+        self._plan_tokens = cum_tokens
         self._set_timer(t)
 
+    def _apply_chunks(self, s: int, chunks: list[tuple[_Seq, int]]) -> int:
+        """Book the prefill chunks of step ``s``; a finished prefill samples a token in it and
+        decodes from step ``s + 1``. Returns the number of such tokens."""
+        sampled = 0
+        for seq, n in chunks:
+            seq.computed += n
+            if seq.computed < seq.prompt_tokens + seq.generated:
+                continue
+            seq.generated += 1
+            sampled += 1
+            if seq.req.first_token_s is None:
+                self._plan_first.append(seq)
+            seq.req.segments.append([s, s + 1])
+            self._prefilling.remove(seq)
+            self._start_decoding(seq, s)
+        return sampled
+
     def _decode_steps_fitting(self, s: int, free: int, enough: int) -> int:
-        """How many decode steps from step ``s`` find KV blocks without preempting (or ``enough``)."""
+        """How many decode steps from step ``s`` get their KV blocks without preempting (at most
+        ``enough``), counting every decoding request as if none finished."""
         nd, bs = self._num_decoding, self._bs
-        cycles, spare = divmod(free, nd)        # in any bs steps each sequence takes one block
+        cycles, spare = divmod(free, nd)        # in any bs steps each request takes one block
         k = cycles * bs
         residues = self._dec_residues
         while k < enough:
@@ -514,15 +551,6 @@ class Engine:
             k += 1
         return k
 
-    def _first_finish_step(self) -> int:
-        finishes = self._finishes
-        while finishes:
-            step, _, seq = finishes[0]
-            if seq.state == _DECODE and seq.finish_step == step:
-                return step
-            heapq.heappop(finishes)
-        return 1 << 62
-
     def _next_deadline_s(self) -> float:
         deadlines = self._deadlines
         while deadlines and deadlines[0][2].state == _DONE:
@@ -532,68 +560,40 @@ class Engine:
     # ---------------------------------------------------------------- step completion
 
     def _complete_steps(self, done: int) -> None:
-        """The first ``done`` planned steps have ended: record them and apply their outputs.
-
-        A partial completion (``done`` < planned, only from ``kill``) is decode-only, where no
-        output but tokens can occur before the last planned step."""
+        """The first ``done`` planned steps have ended (all of them, except from ``kill``):
+        record them, then finishes and client timeouts."""
         ends = self._plan_ends
-        self.step_ends.extend(ends[:done] if done < len(ends) else ends)
-        self.generation_tokens_total += self._plan_decoding * done
-        if done < len(ends):
-            del ends[:done]
-            return
-        now = ends[-1]
-        last_step = len(self.step_ends) - 1
-        chunks = self._plan_chunks
-        self._plan_ends, self._plan_chunks = [], []
-        self._expire(now, last_step)
-        if chunks:
-            self._apply_prefills(chunks, last_step, now)
+        first_step = len(self.step_ends)
+        self.step_ends.extend(ends if done == len(ends) else ends[:done])
+        self.generation_tokens_total += self._plan_tokens[done - 1]
+        first_token_s = self.step_ends[first_step]
+        for seq in self._plan_first:
+            seq.req.first_token_s = first_token_s
+            self.prompt_tokens_total += seq.prompt_tokens
+        self._plan_ends, self._plan_tokens, self._plan_first = [], [], []
+        last_step = first_step + done - 1
         self._finish_decodes(last_step)
-
-    def _apply_prefills(self, chunks: list[tuple[_Seq, int]], s: int, now: float) -> None:
-        """Prefill chunks computed in step ``s``; a completed prefill samples one token."""
-        for seq, n in chunks:
-            if seq.state != _PREFILL:
-                continue                        # timed out during the step
-            seq.computed += n
-            if seq.computed < seq.prompt_tokens + seq.generated:
-                continue
-            seq.generated += 1
-            self.generation_tokens_total += 1
-            req = seq.req
-            if req.first_token_s is None:
-                req.first_token_s = now
-                self.prompt_tokens_total += seq.prompt_tokens
-            req.segments.append([s, s + 1])
-            self._prefilling.remove(seq)
-            if seq.generated >= seq.max_tokens:
-                self._pf_blocks -= seq.blocks
-                seq.blocks = 0
-                del self._running[seq]
-                self._succeed(seq, now)
-            else:
-                self._enter_decoding(seq, s)
+        self._expire(self.step_ends[-1], last_step)
 
     def _finish_decodes(self, last_step: int) -> None:
-        """Decoding requests whose last token came at or before ``last_step``."""
-        finishes = self._finishes
-        while finishes and finishes[0][0] <= last_step:
-            step, _, seq = heapq.heappop(finishes)
-            if seq.state != _DECODE or seq.finish_step != step:
-                continue                        # preempted or timed out since
+        """Requests whose last token came at or before ``last_step``."""
+        fin = self._finishes
+        while fin and fin[0][0] <= last_step:
+            step, _, seq = fin[0]
             self._leave_decoding(seq, step)
             del self._running[seq]
-            self._succeed(seq, self.step_ends[step])
-
-    def _succeed(self, seq: _Seq, t: float) -> None:
-        seq.state = _DONE
-        req = seq.req
-        req.status = 200
-        req.finish_s = t
-        req.output_tokens = seq.generated
-        self.request_success_total += 1
-        self._in_flight -= 1
+            finish_s = self.step_ends[step]
+            seq.state = _DONE
+            self._in_flight -= 1
+            req = seq.req
+            if seq.deadline_s < finish_s:       # the client left before the last token
+                _truncate_tokens(req, seq.deadline_s)
+                req.fail(seq.deadline_s, "client timeout")
+                continue
+            req.status = 200
+            req.finish_s = finish_s
+            req.output_tokens = seq.generated
+            self.request_success_total += 1
 
     def _expire(self, now: float, last_step: int) -> None:
         """Client timeouts whose deadline passed before ``now``: abort, free KV, report the deadline."""
@@ -603,12 +603,11 @@ class Engine:
             if seq.state == _DONE:
                 continue
             self._drop(seq, last_step)
-            req = seq.req
-            _truncate_tokens(req, deadline_s)
-            req.fail(deadline_s, "client timeout")
+            _truncate_tokens(seq.req, deadline_s)
+            seq.req.fail(deadline_s, "client timeout")
 
     def _drop(self, seq: _Seq, last_step: int) -> None:
-        """Remove an unfinished request from the engine after step ``last_step``."""
+        """Take an unfinished request out of the engine after step ``last_step``."""
         if seq.state == _WAITING:
             self._waiting.remove(seq)
         elif seq.state == _PREFILL:
@@ -622,54 +621,59 @@ class Engine:
         seq.state = _DONE
         self._in_flight -= 1
 
+    def _clear(self) -> None:
+        """Forget every request (after ``kill``)."""
+        self._frontend.clear()
+        self._deadlines.clear()
+        self._waiting.clear()
+        self._running.clear()
+        self._prefilling.clear()
+        self._finishes.clear()
+        self._plan_ends, self._plan_tokens, self._plan_first = [], [], []
+        self._pf_blocks = self._num_decoding = self._dec_kv_base_sum = 0
+        self._dec_residues = [0] * self._bs
+
     # ---------------------------------------------------------------- lazy decode set
 
-    def _enter_decoding(self, seq: _Seq, s0: int) -> None:
-        """``seq`` sampled a token in step ``s0`` and decodes one token per step from ``s0 + 1``."""
-        self._advance_dec_blocks(s0)
+    def _start_decoding(self, seq: _Seq, s0: int) -> None:
+        """``seq`` sampled a token in step ``s0``; it decodes one token per step from ``s0 + 1``."""
         seq.state = _DECODE
         seq.start_step = s0
         seq.kv_base = seq.prompt_tokens + seq.generated - 1 - s0
         seq.finish_step = s0 + seq.max_tokens - seq.generated
-        heapq.heappush(self._finishes, (seq.finish_step, seq.order, seq))
+        bisect.insort(self._finishes, (seq.finish_step, seq.order, seq))
         self._num_decoding += 1
         self._dec_kv_base_sum += seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] += 1
-        self._dec_blocks += seq.blocks
-        self._pf_blocks -= seq.blocks
+        self._pf_blocks -= seq.blocks           # now counted as ceil((kv_base + s) / block_size)
         seq.blocks = 0
 
     def _leave_decoding(self, seq: _Seq, last_step: int) -> int:
         """``seq`` stops decoding after step ``last_step``; returns the blocks it held."""
-        self._advance_dec_blocks(last_step)
+        fin = self._finishes
+        del fin[bisect.bisect_left(fin, (seq.finish_step, seq.order))]
         seq.generated += last_step - seq.start_step
         seq.req.segments[-1][1] = last_step + 1
         held = -(-(seq.kv_base + last_step) // self._bs)
-        self._dec_blocks -= held
         self._num_decoding -= 1
         self._dec_kv_base_sum -= seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] -= 1
         return held
 
-    def _dec_blocks_after(self, step: int) -> int:
-        """KV blocks the decoding requests hold once step ``step`` has its blocks."""
-        n = step - self._dec_step
-        nd = self._num_decoding
-        if n <= 0 or not nd:
-            return self._dec_blocks
+    def _dec_blocks(self, step: int) -> int:
+        """KV blocks the decoding requests hold once step ``step`` has its blocks:
+        Σ ceil((kv_base + step) / bs), from the count of requests by kv_base % bs."""
         bs = self._bs
-        full, part = divmod(n, bs)
-        blocks = self._dec_blocks + full * nd
-        residues = self._dec_residues
-        for u in range(step - part + 1, step + 1):
-            blocks += residues[(1 - u) % bs]
-        return blocks
+        total = self._dec_kv_base_sum + self._num_decoding * step
+        for residue, count in enumerate(self._dec_residues):
+            if count:
+                total += count * ((-residue - step) % bs)
+        return total // bs
 
-    def _advance_dec_blocks(self, step: int) -> int:
-        if step > self._dec_step:
-            self._dec_blocks = self._dec_blocks_after(step)
-            self._dec_step = step
-        return self._dec_blocks
+    def _dec_blocks_bound(self, step: int) -> int:
+        """An upper bound of ``_dec_blocks(step)`` in O(1)."""
+        nd = self._num_decoding
+        return (self._dec_kv_base_sum + nd * step + nd * (self._bs - 1)) // self._bs
 
 
 def _count_tokens(req: request_mod.Request) -> int:
@@ -677,11 +681,14 @@ def _count_tokens(req: request_mod.Request) -> int:
 
 
 def _truncate_tokens(req: request_mod.Request, until_s: float) -> None:
-    """Keep only the tokens the client received by ``until_s``; set ``output_tokens``."""
+    """Keep only the tokens the client had received by ``until_s``; set ``output_tokens``."""
     ends = req.step_ends or []
     segments = req.segments
     while segments:
         start, end = segments[-1]
+        if end <= start:
+            segments.pop()
+            continue
         if ends[end - 1] <= until_s:
             break
         if ends[start] > until_s:

@@ -1,0 +1,97 @@
+"""The lab contract (DESIGN.md §3) on the sim backend, for every lab, with three seeds:
+
+1. the untouched fault fails exactly the checks lab.yaml says it is about;
+2. the reference solution passes every check;
+3. each mutation of the solution fails exactly its declared checks;
+4. grading is deterministic for a seed; the margins to each target are printed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import pytest
+
+from slolab.catalog import lab as lab_mod
+from slolab.workspace import variants
+from _support import grade
+
+pytestmark = pytest.mark.contract
+
+LABS = lab_mod.names()
+
+
+def _cases(lab: lab_mod.Lab) -> list[tuple[str, dict[str, str], set[str]]]:
+    cases = [("fault", variants.fault_files(lab), set(lab.fault.fails)),
+             ("solution", variants.solution_files(lab), set())]
+    cases += [(f"mutation {m.id}", variants.mutation_files(lab, m), set(m.fails)) for m in lab.mutations]
+    return cases
+
+
+@pytest.fixture(scope="module", params=LABS)
+def contract(request, tmp_path_factory, helm):
+    """Every case × seed of one lab, graded in parallel: {(case, seed): (expected, report)}."""
+    lab = lab_mod.load(request.param)
+    jobs = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for case, files, expected in _cases(lab):
+            for seed in lab.seeds:
+                ws = tmp_path_factory.mktemp(f"{lab.name}-{case.replace(' ', '-')}-{seed}") / lab.name
+                variants.write(files, ws)
+                jobs[(case, seed)] = (expected, pool.submit(grade, lab.name, ws, seed))
+        results = {key: (expected, fut.result()) for key, (expected, fut) in jobs.items()}
+    return lab, results
+
+
+def _not_passed(report: dict) -> set[str]:
+    return {c["id"] for c in report["checks"] if c["status"] != "passed"}
+
+
+def test_every_case_fails_exactly_its_checks(contract):
+    lab, results = contract
+    wrong = []
+    for (case, seed), (expected, report) in sorted(results.items()):
+        got = _not_passed(report)
+        if got != expected:
+            detail = {c["id"]: f"{c['status']} {c['observed_text']}" for c in report["checks"]}
+            wrong.append(f"{case} seed {seed}: expected failing {sorted(expected)}, got {sorted(got)}: {detail}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_fault_checks_fail_with_evidence_and_hint(contract):
+    lab, results = contract
+    for seed in lab.seeds:
+        _, report = results[("fault", seed)]
+        for check in report["checks"]:
+            if check["id"] in lab.fault.fails:
+                assert check["hint"], f"{check['id']} failed without a hint"
+                assert check["window"], f"{check['id']} failed without a window"
+
+
+def test_margins_are_not_knife_edge(contract, capsys):
+    """Report how far each passing check of the solution is from its target, across seeds."""
+    lab, results = contract
+    lines = []
+    for slo_id, slo in lab.slos.items():
+        observed = [next(c["observed"] for c in results[("solution", s)][1]["checks"] if c["id"] == slo_id)
+                    for s in lab.seeds]
+        worst = max(observed) if slo.objective == "max" else min(observed)
+        margin = slo.target - worst if slo.objective == "max" else worst - slo.target
+        lines.append(f"{lab.name} {slo_id}: solution observed {observed}, target {slo.expected()}, "
+                     f"worst-case margin {margin:.2f} {slo.unit}")
+        if slo.target != 0:
+            assert abs(margin) >= 0.1 * abs(slo.target), f"{slo_id} sits on a knife edge: {lines[-1]}"
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+
+
+def test_deterministic_for_a_seed(contract, tmp_path):
+    lab, results = contract
+    ws = tmp_path / lab.name
+    variants.write(variants.solution_files(lab), ws)
+    again = grade(lab.name, ws, lab.seeds[0])
+    first = results[("solution", lab.seeds[0])][1]
+    assert [(c["id"], c["observed"]) for c in again["checks"]] == [(c["id"], c["observed"]) for c in first["checks"]]
+    other = results[("solution", lab.seeds[1])][1]
+    assert [c["observed"] for c in other["checks"]] != [c["observed"] for c in first["checks"]], \
+        "different seeds gave identical observations: is the seed used?"
+
