@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from slolab.backends import fake
+from slolab.catalog import lab as lab_mod
 from slolab.grading import runner
 
 GRADER = """
@@ -285,6 +288,24 @@ def test_runner_arguments_grade_the_lab_quietly(pytester: pytest.Pytester, grade
     assert (report_dir / "junit.xml").is_file() and json.loads((report_dir / "latest.json").read_text())[
         "seed"
     ] == 3
+
+
+def test_runner_loads_the_plugin_itself_when_autoload_is_off(
+    slolab_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    args = runner.pytest_args("demo", extra_args=["--tb=short"])
+    assert args[1:3] == ["-p", "slolab.grading.plugin"] and args[-1] == "--tb=short"
+    assert f"--config-file={os.devnull}" in args and "-p" in args and "no:cacheprovider" in args
+
+
+def test_fake_cluster_waits_in_virtual_time(slolab_root: Path) -> None:
+    backend = fake.FakeBackend(lab_mod.load("demo"), objects=[{"kind": "Pod", "metadata": {"name": "a"}}])
+    assert backend.cluster.wait_for(lambda: backend.clock.now_s() >= 30, timeout_s=60, poll_s=5)
+    assert backend.clock.now_s() == 30
+    assert not backend.cluster.wait_for(lambda: False, timeout_s=10) and backend.clock.now_s() == 40
+    assert [p["metadata"]["name"] for p in backend.cluster.list("Pod")] == ["a"]
+    assert backend.cluster.get("Pod", "b") is None
 
 
 def test_runner_needs_a_grader_folder(slolab_root: Path) -> None:

@@ -123,6 +123,14 @@ def test_table_plain_text_off_a_terminal() -> None:
     ]
 
 
+def test_table_puts_the_window_under_the_title_on_a_narrow_terminal() -> None:
+    text = table.render(doc([check("a", "passed", observed_text="0.4 s")]), width=80)
+    lines = text.splitlines()
+    assert lines[0].split() == ["Check", "/", "Window", "Result", "Observed", "Expected"]
+    assert lines[2].split()[:4] == ["Check", "a", "✓", "passed"] and lines[3].strip() == "steady [0 s, 300 s)"
+    assert max(len(line) for line in lines) <= 80
+
+
 def test_table_next_steps_and_colour() -> None:
     passed = table.render(doc([check("a", "passed")]), color=True)
     assert "\x1b[" in passed and passed.rstrip().endswith("All SLOs met. Try another lab: `make list`.")

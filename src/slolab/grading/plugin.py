@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,8 @@ from slolab.backends import base  # noqa: E402
 from slolab.catalog import lab as lab_mod  # noqa: E402
 from slolab.grading import verdict as verdict_mod  # noqa: E402
 from slolab.load import requestlog  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[str, lab_mod.Lab, Path, int], base.Backend]
 
@@ -382,6 +385,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except Exception as exc:  # the grade must survive a plotting problem; its cause is shown
             run.plot_error = f"{type(exc).__name__}: {exc}"
         run.plot_s = time.perf_counter() - t0
+        log.debug("timeline drawn in %.2f s (matplotlib import included)", run.plot_s)
     run.doc = build()
     jsonreport.write(run.doc, json_path)
     if not run.doc["passed"] and session.exitstatus == pytest.ExitCode.OK:

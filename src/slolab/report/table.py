@@ -36,7 +36,7 @@ WIDE = 110
 
 def _table(doc: dict[str, Any], width: int) -> Table:
     wide = width >= WIDE
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, leading=0 if wide else 1)
     table.add_column("Check" if wide else "Check / Window", overflow="fold", ratio=3)
     table.add_column("Result", no_wrap=True)
     table.add_column("Observed", justify="right", no_wrap=True)
@@ -109,4 +109,5 @@ def render(doc: dict[str, Any], *, width: int = 100, color: bool = False) -> str
         if files.get(label):
             console.print(Text(f"  {label:<8} {paths.relative(Path(files[label]))}"), soft_wrap=True)
     console.print(Text(next_step(doc)), soft_wrap=True)
-    return out.getvalue()
+    text = out.getvalue()
+    return text if color else "".join(line.rstrip() + "\n" for line in text.splitlines())

@@ -50,6 +50,8 @@ from slolab.sim import request as request_mod
 _FRONTEND, _WAITING, _PREFILL, _DECODE, _DONE = range(5)
 _JITTER_BLOCK = 4096
 _INFINITY = math.inf
+#: plans reach this many mean inter-submit gaps ahead (steps past the next submit are wasted)
+_HORIZON_GAPS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -486,34 +488,39 @@ class Engine:
             u_end = s + min(self.max_steps_per_event, fin[-1][0] - s + 1)
             if u_end > s + 1:
                 u_end = min(u_end, s + 1 + self._decode_steps_fitting(s + 1, free, u_end - s - 1))
-            t_limit = min(self._next_deadline_s(), now + 2 * self._submit_gap_s)
+            t_limit = min(self._next_deadline_s(), now + _HORIZON_GAPS * self._submit_gap_s)
             if self._frontend:
                 t_limit = min(t_limit, self._frontend[0][0])
             stop_at_finish = bool(self._waiting)    # a finish may let a waiting request in
-            a_kv_s = self._a_kv_s
+            t0_s, toh_s, a_p_s, a_kv_s, a_b_s = self._t0_s, self._toh_s, self._a_p_s, self._a_kv_s, self._a_b_s
             kv_sum = self._dec_kv_base_sum
-            step0_s = max(self._t0_s, self._toh_s + self._a_p_s * nd) + self._a_b_s * nd + a_kv_s * kv_sum
-            growth_s = a_kv_s * nd               # Σctx grows by nd tokens per step
             p = 0
             u = s + 1
             i += 1
             while u < u_end and t < t_limit:
                 if fin[p][0] < u:                # requests that sent their last token before step u
-                    while p < len(fin) and fin[p][0] < u:
+                    while fin[p][0] < u:
                         nd -= 1
                         kv_sum -= fin[p][2].kv_base
                         p += 1
+                        if not nd:
+                            break
                     if not nd or stop_at_finish:
                         break
-                    step0_s = max(self._t0_s, self._toh_s + self._a_p_s * nd) + self._a_b_s * nd + a_kv_s * kv_sum
-                    growth_s = a_kv_s * nd
                 if i == len(jit):
                     jit, i = self._jitter_at(u)
-                t += (step0_s + growth_s * u) * jit[i]
-                i += 1
-                ends.append(t)
-                tokens += nd
-                cum_tokens.append(tokens)
+                # steps u .. run_end - 1 have the same batch: nd requests, Σctx growing by nd
+                run_end = min(u_end, fin[p][0] + 1, u + len(jit) - i)
+                step0_s = max(t0_s, toh_s + a_p_s * nd) + a_b_s * nd + a_kv_s * kv_sum
+                growth_s = a_kv_s * nd
+                for u in range(u, run_end):  # noqa: B020 - continues the outer count
+                    t += (step0_s + growth_s * u) * jit[i]
+                    i += 1
+                    ends.append(t)
+                    tokens += nd
+                    cum_tokens.append(tokens)
+                    if t >= t_limit:
+                        break
                 u += 1
         self._plan_ends = ends
         self._plan_tokens = cum_tokens

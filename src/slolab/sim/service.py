@@ -25,6 +25,7 @@ class Service:
     spec: dict[str, Any]
     labels: dict[str, str]
     endpoints: list[objects.Pod] = dataclasses.field(default_factory=list)
+    routes: list[tuple[objects.Pod, int | None]] = dataclasses.field(default_factory=list)
 
     @property
     def selector(self) -> dict[str, str]:
@@ -36,6 +37,7 @@ class Service:
     def refresh(self, pods: list[objects.Pod]) -> None:
         """Endpoints = selected pods that are Ready and not terminating."""
         self.endpoints = [p for p in pods if p.ready and not p.terminating and self.selects(p)]
+        self.routes = [(p, self.target_port(p, p.containers[0]) if p.containers else None) for p in self.endpoints]
 
     def target_port(self, pod: objects.Pod, container: objects.Container) -> int | None:
         ports = self.spec.get("ports") or []
@@ -46,13 +48,13 @@ class Service:
 
     def send(self, req: request_mod.Request, now_s: float, rng: random.Random) -> None:
         """Route ``req`` to a random ready endpoint, or fail it as a client would see."""
-        if not self.endpoints:
+        routes = self.routes
+        if not routes:
             req.fail(now_s, "connection refused: no ready endpoints")
             return
-        pod = self.endpoints[rng.randrange(len(self.endpoints))] if len(self.endpoints) > 1 else self.endpoints[0]
+        pod, port = routes[rng.randrange(len(routes))] if len(routes) > 1 else routes[0]
         req.pod = pod.name
         for c in pod.containers:
-            port = self.target_port(pod, c)
             if c.listening and c.engine is not None and port == c.engine_port:
                 c.engine.submit(req)
                 return
