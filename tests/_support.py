@@ -11,21 +11,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, workspace: Path | None = None, cwd: Path = ROOT,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, workspace: Path | None = None, cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``slolab ARGS`` in a fresh process, as `make` does; workspace root optional."""
     env = {**os.environ, "SLOLAB_ROOT": str(ROOT)}
     if workspace is not None:
         env["SLOLAB_WORKSPACE"] = str(workspace)
-    return subprocess.run([sys.executable, "-m", "slolab.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "slolab.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def grade(lab: str, workspace: Path, seed: int) -> dict:
     """Grade ``workspace`` (a lab's folder) on sim with ``seed``; the JSON report."""
     reports = workspace / "reports"
-    proc = run_cli("grade", lab, "--backend", "sim", "--seed", str(seed), "--no-plot",
-                   "--workspace", str(workspace))
+    proc = run_cli(
+        "grade", lab, "--backend", "sim", "--seed", str(seed), "--no-plot", "--workspace", str(workspace)
+    )
     latest = reports / "latest.json"
     assert proc.returncode in (0, 1), f"grade crashed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     assert latest.is_file(), f"no report written:\n{proc.stdout}\n{proc.stderr}"

@@ -72,11 +72,21 @@ def test_unknown_lab_in_lab_command():
 
 
 def test_field_the_simulator_does_not_model(workspace):
-    _edit(workspace, "          livenessProbe:\n", "          livenessProbe:\n            exec: {command: [cat, /tmp/ok]}\n")
+    _edit(
+        workspace,
+        "          livenessProbe:\n",
+        "          livenessProbe:\n            exec: {command: [cat, /tmp/ok]}\n",
+    )
     # exec probes are valid Kubernetes, but not modelled
-    text = (workspace / "deployment.yaml").read_text().replace(
-        "            httpGet:\n              path: /health\n              port: http\n            initialDelaySeconds: 30",
-        "            initialDelaySeconds: 30")
+    text = (
+        (workspace / "deployment.yaml")
+        .read_text()
+        .replace(
+            "            httpGet:\n              path: /health\n              port: http\n"
+            "            initialDelaySeconds: 30",
+            "            initialDelaySeconds: 30",
+        )
+    )
     (workspace / "deployment.yaml").write_text(text)
     _assert_clear(_grade(workspace), "deployment.yaml:", "livenessProbe.exec", "not modelled")
 

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+
 import pytest
+from _support import grade
 
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
-from _support import grade
 
 pytestmark = pytest.mark.contract
 
@@ -21,8 +22,10 @@ LABS = lab_mod.names()
 
 
 def _cases(lab: lab_mod.Lab) -> list[tuple[str, dict[str, str], set[str]]]:
-    cases = [("fault", variants.fault_files(lab), set(lab.fault.fails)),
-             ("solution", variants.solution_files(lab), set())]
+    cases = [
+        ("fault", variants.fault_files(lab), set(lab.fault.fails)),
+        ("solution", variants.solution_files(lab), set()),
+    ]
     cases += [(f"mutation {m.id}", variants.mutation_files(lab, m), set(m.fails)) for m in lab.mutations]
     return cases
 
@@ -47,13 +50,15 @@ def _not_passed(report: dict) -> set[str]:
 
 
 def test_every_case_fails_exactly_its_checks(contract):
-    lab, results = contract
+    _, results = contract
     wrong = []
     for (case, seed), (expected, report) in sorted(results.items()):
         got = _not_passed(report)
         if got != expected:
             detail = {c["id"]: f"{c['status']} {c['observed_text']}" for c in report["checks"]}
-            wrong.append(f"{case} seed {seed}: expected failing {sorted(expected)}, got {sorted(got)}: {detail}")
+            wrong.append(
+                f"{case} seed {seed}: expected failing {sorted(expected)}, got {sorted(got)}: {detail}"
+            )
     assert not wrong, "\n".join(wrong)
 
 
@@ -72,12 +77,16 @@ def test_margins_are_not_knife_edge(contract, capsys):
     lab, results = contract
     lines = []
     for slo_id, slo in lab.slos.items():
-        observed = [next(c["observed"] for c in results[("solution", s)][1]["checks"] if c["id"] == slo_id)
-                    for s in lab.seeds]
+        observed = [
+            next(c["observed"] for c in results[("solution", s)][1]["checks"] if c["id"] == slo_id)
+            for s in lab.seeds
+        ]
         worst = max(observed) if slo.objective == "max" else min(observed)
         margin = slo.target - worst if slo.objective == "max" else worst - slo.target
-        lines.append(f"{lab.name} {slo_id}: solution observed {observed}, target {slo.expected()}, "
-                     f"worst-case margin {margin:.2f} {slo.unit}")
+        lines.append(
+            f"{lab.name} {slo_id}: solution observed {observed}, target {slo.expected()}, "
+            f"worst-case margin {margin:.2f} {slo.unit}"
+        )
         if slo.target != 0:
             assert abs(margin) >= 0.1 * abs(slo.target), f"{slo_id} sits on a knife edge: {lines[-1]}"
     with capsys.disabled():
@@ -90,8 +99,10 @@ def test_deterministic_for_a_seed(contract, tmp_path):
     variants.write(variants.solution_files(lab), ws)
     again = grade(lab.name, ws, lab.seeds[0])
     first = results[("solution", lab.seeds[0])][1]
-    assert [(c["id"], c["observed"]) for c in again["checks"]] == [(c["id"], c["observed"]) for c in first["checks"]]
+    assert [(c["id"], c["observed"]) for c in again["checks"]] == [
+        (c["id"], c["observed"]) for c in first["checks"]
+    ]
     other = results[("solution", lab.seeds[1])][1]
-    assert [c["observed"] for c in other["checks"]] != [c["observed"] for c in first["checks"]], \
+    assert [c["observed"] for c in other["checks"]] != [c["observed"] for c in first["checks"]], (
         "different seeds gave identical observations: is the seed used?"
-
+    )

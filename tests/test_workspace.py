@@ -99,10 +99,14 @@ def test_a_differently_written_correct_fix_passes(root):
     text = file.read_text()
     start = text.index("          livenessProbe:")
     text = text[:start] + ALTERNATIVE_PROBES
-    text = text.replace("      maxSurge: 25%\n      maxUnavailable: 25%", "      maxSurge: 1\n      maxUnavailable: 0")
-    text = text.replace("          imagePullPolicy: IfNotPresent",
-                        "          imagePullPolicy: IfNotPresent\n          lifecycle:\n"
-                        "            preStop:\n              sleep: {seconds: 5}")
+    text = text.replace(
+        "      maxSurge: 25%\n      maxUnavailable: 25%", "      maxSurge: 1\n      maxUnavailable: 0"
+    )
+    text = text.replace(
+        "          imagePullPolicy: IfNotPresent",
+        "          imagePullPolicy: IfNotPresent\n          lifecycle:\n"
+        "            preStop:\n              sleep: {seconds: 5}",
+    )
     file.write_text(text)
     for seed in (1, 2, 3):
         report = grade(LAB, root / LAB, seed=seed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -69,8 +68,15 @@ def _sim_throughput(duration_s: float = 1200.0, replicas: int = 8, rate_rps: flo
         log = backend.load.run("bench", duration_s)
         wall = time.perf_counter() - start
         del scenario.traffic["bench"]
-    return {"requests": len(log), "ok": len(log.ok()), "virtual_s": duration_s, "wall_s": round(wall, 3),
-            "requests_per_s": round(len(log) / wall), "replicas": replicas, "rate_rps": rate_rps}
+    return {
+        "requests": len(log),
+        "ok": len(log.ok()),
+        "virtual_s": duration_s,
+        "wall_s": round(wall, 3),
+        "requests_per_s": round(len(log) / wall),
+        "replicas": replicas,
+        "rate_rps": rate_rps,
+    }
 
 
 def run(output: Path, runs: int, console: Console) -> dict:
@@ -80,18 +86,29 @@ def run(output: Path, runs: int, console: Console) -> dict:
     console.print("… a long simulation run")
     throughput = _sim_throughput()
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(), "processor": platform.machine()},
-        "grade_wall_s": {"median": round(statistics.median(walls), 3), "runs": [round(w, 3) for w in walls],
-                         "target": 1.5},
-        "grade_wall_s_no_plot": {"median": round(statistics.median(walls_np), 3),
-                                 "runs": [round(w, 3) for w in walls_np]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+        },
+        "grade_wall_s": {
+            "median": round(statistics.median(walls), 3),
+            "runs": [round(w, 3) for w in walls],
+            "target": 1.5,
+        },
+        "grade_wall_s_no_plot": {
+            "median": round(statistics.median(walls_np), 3),
+            "runs": [round(w, 3) for w in walls_np],
+        },
         "grade_peak_rss_mb": {"value": round(rss_mb, 1), "target": 300},
         "sim_requests_per_s": {**throughput, "target": 50000},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    console.print(f"✓ grade {result['grade_wall_s']['median']} s (target ≤ 1.5), "
-                  f"{throughput['requests_per_s']:,} simulated req/s (target ≥ 50,000), "
-                  f"peak RSS {rss_mb:.0f} MB (target ≤ 300). Wrote {output}.")
+    console.print(
+        f"✓ grade {result['grade_wall_s']['median']} s (target ≤ 1.5), "
+        f"{throughput['requests_per_s']:,} simulated req/s (target ≥ 50,000), "
+        f"peak RSS {rss_mb:.0f} MB (target ≤ 300). Wrote {output}."
+    )
     return result

@@ -15,8 +15,12 @@ import typer
 
 from slolab import errors, paths
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Kubernetes labs of production LLM-serving faults, graded against SLOs.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Kubernetes labs of production LLM-serving faults, graded against SLOs.",
+)
 state = {"verbose": False}
 
 Name = Annotated[str, typer.Argument(help="lab name, see `slolab list`")]
@@ -46,8 +50,9 @@ def list_labs() -> None:
         table.add_column(col)
     for name in lab_mod.names():
         lab = lab_mod.load(name)
-        table.add_row(lab.name, lab.title, lab.difficulty, f"~{lab.estimated_minutes} min",
-                      ", ".join(lab.backends))
+        table.add_row(
+            lab.name, lab.title, lab.difficulty, f"~{lab.estimated_minutes} min", ", ".join(lab.backends)
+        )
     console = _console()
     console.print(table)
     console.print("Start one with `make lab NAME=<lab>`.")
@@ -57,8 +62,11 @@ def _resolve_backend(backend: str) -> str:
     if backend == "auto":
         import shutil
 
-        why = ("kind is not installed" if shutil.which("kind") is None
-               else "this version grades on the simulator only (the kind backend is not built yet)")
+        why = (
+            "kind is not installed"
+            if shutil.which("kind") is None
+            else "this version grades on the simulator only (the kind backend is not built yet)"
+        )
         typer.echo(f"BACKEND=auto → sim: {why}.", err=True)
         return "sim"
     if backend != "sim":
@@ -67,8 +75,9 @@ def _resolve_backend(backend: str) -> str:
 
 
 @app.command()
-def lab(name: Name,
-        backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto") -> None:
+def lab(
+    name: Name, backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto"
+) -> None:
     """Create the lab's workspace (keeping any files already there) and show the briefing."""
     from slolab.catalog import lab as lab_mod
     from slolab.report import briefing
@@ -81,11 +90,13 @@ def lab(name: Name,
 
 
 @app.command()
-def grade(name: Name,
-          backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto",
-          seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
-          plot: Annotated[bool, typer.Option(help="write timeline.png")] = True,
-          workspace: Annotated[Path | None, typer.Option(help="grade this folder instead")] = None) -> None:
+def grade(
+    name: Name,
+    backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto",
+    seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
+    plot: Annotated[bool, typer.Option(help="write timeline.png")] = True,
+    workspace: Annotated[Path | None, typer.Option(help="grade this folder instead")] = None,
+) -> None:
     """Run the lab's grader against your workspace and print the SLO checks."""
     from slolab.backends import sim
     from slolab.catalog import lab as lab_mod
@@ -145,9 +156,11 @@ def solution(name: Name) -> None:
     for file in sorted(spec.solution_dir.glob("*.yaml")):
         console.rule(paths.relative(file))
         console.print(Syntax(file.read_text(encoding="utf-8"), "yaml", theme="ansi_dark", word_wrap=True))
-    console.print(f"Revealed (noted in {paths.relative(paths.workspace(name))}/.slolab/state.json). "
-                  f"To use it: cp {paths.relative(spec.solution_dir)}/*.yaml {paths.relative(paths.workspace(name))}/ "
-                  f"&& make grade NAME={name}")
+    console.print(
+        f"Revealed (noted in {paths.relative(paths.workspace(name))}/.slolab/state.json). "
+        f"To use it: cp {paths.relative(spec.solution_dir)}/*.yaml {paths.relative(paths.workspace(name))}/ "
+        f"&& make grade NAME={name}"
+    )
 
 
 @app.command()
@@ -173,8 +186,10 @@ def lint() -> None:
 
 
 @app.command()
-def bench(output: Annotated[Path, typer.Option(help="where to write the numbers")] = Path("bench.json"),
-          runs: Annotated[int, typer.Option(help="grade runs for the median")] = 5) -> None:
+def bench(
+    output: Annotated[Path, typer.Option(help="where to write the numbers")] = Path("bench.json"),
+    runs: Annotated[int, typer.Option(help="grade runs for the median")] = 5,
+) -> None:
     """Measure grade time, simulated requests per second and peak RSS; write bench.json."""
     from slolab import bench as bench_mod
 

@@ -46,8 +46,11 @@ def lint_labs(console: Console) -> int:
                     for doc in yamlfile.load_all(path, f"{name} {label}: {fname}"):
                         problems.extend(k8svalidate.validate(doc, KUBE_VERSION))
             mark = "✗" if problems else "✓"
-            console.print(f"{mark} {name} {label}: {len(files)} files valid for Kubernetes {KUBE_VERSION} (strict)"
-                          if not problems else f"{mark} {name} {label}:")
+            console.print(
+                f"{mark} {name} {label}: {len(files)} files valid for Kubernetes {KUBE_VERSION} (strict)"
+                if not problems
+                else f"{mark} {name} {label}:"
+            )
             for p in problems:
                 console.print(f"  {p}")
             failures += bool(problems)

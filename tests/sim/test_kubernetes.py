@@ -15,14 +15,24 @@ from slolab.sim import deployment, objects, replicaset, request
 PROBE = {"httpGet": {"path": "/health", "port": "http"}}
 
 
-def manifest(replicas=3, probes=None, strategy=None, resources=None, tolerations=True, node_selector=True,
-             extra_container=None):
+def manifest(
+    replicas=3,
+    probes=None,
+    strategy=None,
+    resources=None,
+    tolerations=True,
+    node_selector=True,
+    extra_container=None,
+):
     container = {
-        "name": "server", "image": "slolab/serve:0.1.0", "command": ["slolab", "serve"],
+        "name": "server",
+        "image": "slolab/serve:0.1.0",
+        "command": ["slolab", "serve"],
         "args": ["--preset=llama-3.1-8b-h100", "--port=8000", "--max-model-len=8192"],
         "ports": [{"name": "http", "containerPort": 8000}],
         "resources": resources if resources is not None else {"limits": {"nvidia.com/gpu": 1}},
-        **(probes or {}), **(extra_container or {}),
+        **(probes or {}),
+        **(extra_container or {}),
     }
     spec = {"containers": [container]}
     if tolerations:
@@ -30,13 +40,24 @@ def manifest(replicas=3, probes=None, strategy=None, resources=None, tolerations
     if node_selector:
         spec["nodeSelector"] = {"slolab.dev/pool": "gpu"}
     labels = {"app": "llm"}
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm"},
-           "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                    "template": {"metadata": {"labels": labels}, "spec": spec}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "llm"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
     if strategy:
         dep["spec"]["strategy"] = strategy
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "llm"},
-           "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "llm"},
+        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
     return [yamlfile.Document(dep, "deployment.yaml", {}), yamlfile.Document(svc, "service.yaml", {})]
 
 
@@ -52,23 +73,30 @@ def events(sim, reason, pod=None):
     return [e for e in sim.recorder.events if e.reason == reason and (pod is None or e.name == pod)]
 
 
-SOUND = {"startupProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 30},
-         "readinessProbe": {**PROBE, "periodSeconds": 5},
-         "livenessProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 3}}
+SOUND = {
+    "startupProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 30},
+    "readinessProbe": {**PROBE, "periodSeconds": 5},
+    "livenessProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 3},
+}
 
 
 # ---- Deployment --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("replicas", "surge", "unavailable", "want"), [
-    (3, None, None, (1, 0)),        # 25 % → surge rounds up, unavailable rounds down
-    (10, None, None, (3, 2)),
-    (4, 0, 0, (0, 1)),              # both 0 → maxUnavailable 1 (ResolveFenceposts)
-    (4, "50%", 1, (2, 1)),
-])
+
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable", "want"),
+    [
+        (3, None, None, (1, 0)),  # 25 % → surge rounds up, unavailable rounds down
+        (10, None, None, (3, 2)),
+        (4, 0, 0, (0, 1)),  # both 0 → maxUnavailable 1 (ResolveFenceposts)
+        (4, "50%", 1, (2, 1)),
+    ],
+)
 def test_fenceposts(replicas, surge, unavailable, want):
     rolling = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable)) if v is not None}
-    d = deployment.Deployment("d", "ns", {}, {"replicas": replicas, "template": {},
-                                              "strategy": {"rollingUpdate": rolling}}, 0.0)
+    d = deployment.Deployment(
+        "d", "ns", {}, {"replicas": replicas, "template": {}, "strategy": {"rollingUpdate": rolling}}, 0.0
+    )
     assert d.fenceposts() == want
 
 
@@ -84,7 +112,9 @@ def test_rolling_update_respects_surge_and_unavailable(surge, unavailable):
     while not (d.complete(sim.env.now) and sim.env.now > 200):
         sim.env.run(until=sim.env.now + 1)
         worst_total = max(worst_total, sum(rs.replicas for rs in d.replicasets))
-        worst_available = min(worst_available, sum(rs.available_replicas(sim.env.now) for rs in d.replicasets))
+        worst_available = min(
+            worst_available, sum(rs.available_replicas(sim.env.now) for rs in d.replicasets)
+        )
         assert sim.env.now < 2000, "rollout did not finish"
     assert worst_total <= 3 + surge
     assert worst_available >= 3 - unavailable
@@ -121,6 +151,7 @@ def test_replicaset_deletes_not_ready_pods_first():
 
 # ---- kubelet and probes ----------------------------------------------------------------------------
 
+
 def test_without_probes_a_pod_is_ready_before_its_model_loaded():
     sim = start(manifest(replicas=1))
     sim.env.run(until=10)
@@ -142,7 +173,9 @@ def test_startup_probe_gates_readiness_until_the_server_answers():
 
 
 def test_liveness_kills_a_loading_server_and_backs_off_exponentially():
-    probes = {"livenessProbe": {**PROBE, "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 3}}
+    probes = {
+        "livenessProbe": {**PROBE, "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 3}
+    }
     sim = start(manifest(replicas=1, probes=probes))
     sim.env.run(until=600)
     pod = next(iter(sim.pods.values()))
@@ -167,12 +200,15 @@ def test_initial_delay_is_compared_in_whole_seconds():
     assert 120 <= ready - started <= 121.5
 
 
-@pytest.mark.parametrize(("handler", "message"), [
-    ({"httpGet": {"path": "/health", "port": "metrics"}}, "unable to find port"),
-    ({"httpGet": {"path": "/healthz", "port": 8000}}, "statuscode: 404"),
-    ({"httpGet": {"path": "/health", "port": 8000, "scheme": "HTTPS"}}, "HTTPS client"),
-    ({"tcpSocket": {"port": 9000}}, "connection refused"),
-])
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        ({"httpGet": {"path": "/health", "port": "metrics"}}, "unable to find port"),
+        ({"httpGet": {"path": "/healthz", "port": 8000}}, "statuscode: 404"),
+        ({"httpGet": {"path": "/health", "port": 8000, "scheme": "HTTPS"}}, "HTTPS client"),
+        ({"tcpSocket": {"port": 9000}}, "connection refused"),
+    ],
+)
 def test_failing_probe_handlers(handler, message):
     sim = start(manifest(replicas=1, probes={"readinessProbe": {**handler, "periodSeconds": 5}}))
     sim.env.run(until=150)
@@ -232,6 +268,7 @@ def test_grace_period_cuts_streams_still_open():
 
 # ---- scheduler -------------------------------------------------------------------------------------
 
+
 def test_gpu_taint_without_toleration_is_unschedulable():
     sim = start(manifest(replicas=1, tolerations=False, node_selector=False))
     sim.env.run(until=5)
@@ -259,6 +296,7 @@ def test_control_plane_taint_comes_from_kind_config():
 
 
 # ---- what is not modelled ----------------------------------------------------------------------------
+
 
 def test_an_unknown_image_is_not_modelled():
     docs = manifest(replicas=1)

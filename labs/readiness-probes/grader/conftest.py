@@ -37,15 +37,21 @@ def _serving(lab, deployment: str, since_s: float = 0.0) -> bool:
         return False
     st, spec = d["status"], d["spec"]
     want = spec.get("replicas", 1)
-    complete = (d["status"].get("observedGeneration", 0) >= d["metadata"]["generation"]
-                and st.get("updatedReplicas") == want and st.get("availableReplicas") == want
-                and st.get("replicas") == want)
+    complete = (
+        d["status"].get("observedGeneration", 0) >= d["metadata"]["generation"]
+        and st.get("updatedReplicas") == want
+        and st.get("availableReplicas") == want
+        and st.get("replicas") == want
+    )
     if not complete:
         return False
     times = podtimes.collect(lab.events)
     pods = [p for p in lab.cluster.list("Pod") if not p["metadata"].get("deletionTimestamp")]
-    return all(times.get(p["metadata"]["name"]) is not None
-               and times[p["metadata"]["name"]].serving_ready_s is not None for p in pods)
+    return all(
+        times.get(p["metadata"]["name"]) is not None
+        and times[p["metadata"]["name"]].serving_ready_s is not None
+        for p in pods
+    )
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +76,9 @@ def rollout(lab) -> RolloutRun:
         steady=requestlog.Window("steady state", t_steady, t_update),
         update=requestlog.Window("rolling update", t_update, t_end),
         run=requestlog.Window("whole run", 0.0, lab.clock.now_s()),
-        warmed_up=warmed, rolled_out=rolled, new_pods=new, pods=pods,
+        warmed_up=warmed,
+        rolled_out=rolled,
+        new_pods=new,
+        pods=pods,
         nominal_load_s=lab.scenario.model.load_time_s.typical(),
     )

@@ -15,7 +15,6 @@ from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
 from slolab.sim import timeline
 
-
 #: One line of the timeline (defined by the simulator, shared by every backend).
 Event = timeline.Event
 
@@ -34,7 +33,9 @@ class Cluster(Protocol):
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """One object as an API-shaped dict, or None."""
 
-    def list(self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Objects of ``kind`` (Pod, Deployment, ReplicaSet, Service, Node, …) matching ``labels``."""
 
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:

@@ -43,8 +43,9 @@ class SimClusterView:
         self._clock = clock
         self.namespace = sim.namespace
 
-    def list(self, kind: str, namespace: str | None = None,
-             labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         if namespace not in (None, self.namespace) and kind != "Node":
             return []
         items = self._sim.api_objects(kind)
@@ -57,8 +58,10 @@ class SimClusterView:
 
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
         if kind != "Deployment" or name not in self._sim.deployments:
-            raise errors.BackendError(f"no Deployment {name!r} in the workspace to restart",
-                                      "Check metadata.name in the workspace's deployment.yaml.")
+            raise errors.BackendError(
+                f"no Deployment {name!r} in the workspace to restart",
+                "Check metadata.name in the workspace's deployment.yaml.",
+            )
         self._sim.record("Grader", name, "RolloutRestart", f"kubectl rollout restart deployment/{name}")
         self._sim.rollout_restart(name)
 
@@ -93,9 +96,17 @@ class SimLoad:
         target = str(b.lab.grading.get("service", "llm"))
         rng = random.Random(f"{b.seed}:traffic:{profile}:{self._count}")
         self._count += 1
-        generator = traffic.OpenLoop(b.sim.env, profile, spec, rng,
-                                     lambda req: b.sim.send(target, req), first_id=self._count * 10_000_000)
-        b.sim.record("Load", profile, "LoadStarted", f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}")
+        generator = traffic.OpenLoop(
+            b.sim.env,
+            profile,
+            spec,
+            rng,
+            lambda req: b.sim.send(target, req),
+            first_id=self._count * 10_000_000,
+        )
+        b.sim.record(
+            "Load", profile, "LoadStarted", f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}"
+        )
         return SimLoadHandle(profile, generator)
 
     def stop(self, handle: SimLoadHandle, drain_s: float | None = None) -> requestlog.RequestLog:
@@ -105,8 +116,13 @@ class SimLoad:
         b.sim.record("Load", handle.profile, "LoadStopped", f"{len(gen.requests)} requests sent")
         limit = gen.profile.timeout_s if drain_s is None else drain_s
         b.cluster.wait_for(lambda: gen.in_flight() == 0, timeout_s=limit, poll_s=1.0)
-        log = requestlog.RequestLog(gen.requests, profile=handle.profile, rate_rps=gen.profile.rate_rps,
-                                    started_s=gen.started_s, stopped_s=gen.stopped_s)
+        log = requestlog.RequestLog(
+            gen.requests,
+            profile=handle.profile,
+            rate_rps=gen.profile.rate_rps,
+            started_s=gen.started_s,
+            stopped_s=gen.stopped_s,
+        )
         self.logs.append(log)
         return log
 

@@ -68,8 +68,14 @@ def load(file: Path | None = None) -> tuple[str, list[NodeSpec]]:
     data = doc.data
     problems: list[errors.Problem] = []
     if data.get("kind") != "Cluster" or data.get("apiVersion") != "kind.x-k8s.io/v1alpha4":
-        problems.append(errors.Problem(display, "expected kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4",
-                                       field="kind", line=doc.line_of(("kind",))))
+        problems.append(
+            errors.Problem(
+                display,
+                "expected kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4",
+                field="kind",
+                line=doc.line_of(("kind",)),
+            )
+        )
     cluster = str(data.get("name") or "kind")
     raw_nodes = data.get("nodes") or [{"role": "control-plane"}]
     nodes: list[NodeSpec] = []
@@ -77,14 +83,22 @@ def load(file: Path | None = None) -> tuple[str, list[NodeSpec]]:
     for i, node in enumerate(raw_nodes):
         role = node.get("role", "control-plane")
         if role not in counts:
-            problems.append(errors.Problem(display, f"role must be control-plane or worker (got {role!r})",
-                                           field=f"nodes[{i}].role", line=doc.line_of(("nodes", i, "role"))))
+            problems.append(
+                errors.Problem(
+                    display,
+                    f"role must be control-plane or worker (got {role!r})",
+                    field=f"nodes[{i}].role",
+                    line=doc.line_of(("nodes", i, "role")),
+                )
+            )
             continue
         counts[role] += 1
         suffix = "" if counts[role] == 1 else str(counts[role])
         name = f"{cluster}-{role}{suffix}"
         labels = {str(k): str(v) for k, v in (node.get("labels") or {}).items()}
-        labels.update({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"})
+        labels.update(
+            {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+        )
         taints: list[dict[str, str]] = []
         if role == "control-plane":
             labels["node-role.kubernetes.io/control-plane"] = ""
@@ -93,8 +107,14 @@ def load(file: Path | None = None) -> tuple[str, list[NodeSpec]]:
             try:
                 taints.extend(_taints_from_patch(patch))
             except (ValueError, yaml.YAMLError) as exc:
-                problems.append(errors.Problem(display, str(exc), field=f"nodes[{i}].kubeadmConfigPatches[{j}]",
-                                               line=doc.line_of(("nodes", i, "kubeadmConfigPatches", j))))
+                problems.append(
+                    errors.Problem(
+                        display,
+                        str(exc),
+                        field=f"nodes[{i}].kubeadmConfigPatches[{j}]",
+                        line=doc.line_of(("nodes", i, "kubeadmConfigPatches", j)),
+                    )
+                )
         nodes.append(NodeSpec(name=name, role=role, labels=labels, taints=tuple(taints)))
     if problems:
         raise errors.CatalogError(problems)

@@ -25,11 +25,15 @@ class Slo(schema.Strict):
     """One service-level objective, judged by the grader check of the same id."""
 
     title: str
-    objective: Literal["max", "min"] = pydantic.Field(description="max: observed <= target; min: observed >= target")
+    objective: Literal["max", "min"] = pydantic.Field(
+        description="max: observed <= target; min: observed >= target"
+    )
     target: float
     unit: str = ""
     window: str = pydantic.Field(description="which part of the run is judged")
-    hint: str = pydantic.Field(description="shown when the check fails; teaches without giving the answer away")
+    hint: str = pydantic.Field(
+        description="shown when the check fails; teaches without giving the answer away"
+    )
 
     def met(self, observed: float) -> bool:
         return observed <= self.target if self.objective == "max" else observed >= self.target
@@ -95,7 +99,9 @@ class Lab(schema.Strict):
         for m in self.mutations:
             bad += [c for c in m.fails if c not in known]
         if bad:
-            raise ValueError(f"unknown check(s) {', '.join(sorted(set(bad)))}; the slos are {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown check(s) {', '.join(sorted(set(bad)))}; the slos are {', '.join(sorted(known))}"
+            )
         return self
 
     @property
@@ -139,6 +145,8 @@ def load(name: str) -> Lab:
     lab = schema.validate(Lab, doc, "lab")
     if lab.name != name:
         raise errors.CatalogError(
-            errors.Problem(display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",)))
+            errors.Problem(
+                display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",))
+            )
         )
     return lab

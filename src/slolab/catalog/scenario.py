@@ -66,7 +66,9 @@ class Topology(schema.Strict):
 
     kind_config: str = "kind-config.yaml"
     pools: list[Pool]
-    default_capacity: dict[str, str] = {"cpu": "8", "memory": "32Gi", "pods": "110"}
+    default_capacity: dict[str, str] = pydantic.Field(
+        default_factory=lambda: {"cpu": "8", "memory": "32Gi", "pods": "110"}
+    )
     container_start_s: schema.Distribution = schema.Distribution(distribution="constant", value=1.0)
     cached_images: list[str] = pydantic.Field(
         default_factory=list, description="images already on every node (image pull takes no time)"
@@ -133,6 +135,8 @@ def load(name: str) -> Scenario:
     scenario = schema.validate(Scenario, doc, "scenario")
     if scenario.name != name:
         raise errors.CatalogError(
-            errors.Problem(display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",)))
+            errors.Problem(
+                display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",))
+            )
         )
     return scenario

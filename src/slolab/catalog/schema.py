@@ -101,7 +101,9 @@ def _expected(err: Any) -> str:
     return f"{msg[0].lower()}{msg[1:]} (got {got!r})"
 
 
-def problems_from(exc: pydantic.ValidationError, doc: yamlfile.Document, prefix: tuple = ()) -> list[errors.Problem]:
+def problems_from(
+    exc: pydantic.ValidationError, doc: yamlfile.Document, prefix: tuple = ()
+) -> list[errors.Problem]:
     """Turn a pydantic error into one Problem per field, each with its file and line."""
     out = []
     for err in exc.errors():

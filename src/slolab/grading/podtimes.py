@@ -19,7 +19,7 @@ class PodTimes:
     created_s: float | None = None
     starts: int = 0
     load_s: list[float] = dataclasses.field(default_factory=list)
-    serving_ready_s: float | None = None      # first instant Ready while its model was loaded
+    serving_ready_s: float | None = None  # first instant Ready while its model was loaded
     ready_before_loaded_s: float | None = None  # first instant Ready while still loading
     kills: list[str] = dataclasses.field(default_factory=list)
     gone_s: float | None = None

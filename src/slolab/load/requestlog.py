@@ -38,14 +38,24 @@ def quantile(values: list[float], q: float) -> float | None:
 class RequestLog:
     """Requests of one load run, in arrival order, with the rate that was asked for."""
 
-    def __init__(self, requests: Iterable[request_mod.Request], *, profile: str = "",
-                 rate_rps: float | None = None, started_s: float = 0.0, stopped_s: float | None = None) -> None:
+    def __init__(
+        self,
+        requests: Iterable[request_mod.Request],
+        *,
+        profile: str = "",
+        rate_rps: float | None = None,
+        started_s: float = 0.0,
+        stopped_s: float | None = None,
+    ) -> None:
         self.requests = sorted(requests, key=lambda r: r.arrival_s)
         self.profile = profile
         self.rate_rps = rate_rps
         self.started_s = started_s
-        self.stopped_s = stopped_s if stopped_s is not None else (
-            self.requests[-1].arrival_s if self.requests else started_s)
+        self.stopped_s = (
+            stopped_s
+            if stopped_s is not None
+            else (self.requests[-1].arrival_s if self.requests else started_s)
+        )
 
     def __len__(self) -> int:
         return len(self.requests)
@@ -55,9 +65,13 @@ class RequestLog:
 
     def window(self, window: Window) -> RequestLog:
         """Requests that arrived inside ``window``."""
-        return RequestLog((r for r in self.requests if window.start_s <= r.arrival_s < window.end_s),
-                          profile=self.profile, rate_rps=self.rate_rps,
-                          started_s=window.start_s, stopped_s=window.end_s)
+        return RequestLog(
+            (r for r in self.requests if window.start_s <= r.arrival_s < window.end_s),
+            profile=self.profile,
+            rate_rps=self.rate_rps,
+            started_s=window.start_s,
+            stopped_s=window.end_s,
+        )
 
     def completed(self) -> list[request_mod.Request]:
         return [r for r in self.requests if r.done]

@@ -68,7 +68,7 @@ def show(
     console.print(Panel(body, title=f"slolab · {lab.name} · {lab.title}", title_align="left"))
     console.print(where)
     console.print(
-        f"Next:\n  edit   {ws}/deployment.yaml (kubectl explain helps: `kubectl explain pod.spec.containers`)\n"
+        f"Next:\n  edit   {ws}/*.yaml (`kubectl explain` documents every field)\n"
         f"  grade  make grade NAME={lab.name}\n"
         f"  hint   make hint NAME={lab.name}"
     )

@@ -16,28 +16,47 @@ import simpy
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
-from slolab.sim import deployment, kubelet, objects, quantity, replicaset, scheduler, serverargs, service, timeline
+from slolab.sim import (
+    deployment,
+    kubelet,
+    objects,
+    quantity,
+    replicaset,
+    scheduler,
+    serverargs,
+    service,
+    timeline,
+)
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
     """kind-config.yaml's nodes with capacity from the first scenario pool whose labels match."""
     nodes = []
     for spec in specs:
-        pool = next((p for p in scenario.topology.pools if objects.labels_match(p.match_labels, spec.labels)), None)
+        pool = next(
+            (p for p in scenario.topology.pools if objects.labels_match(p.match_labels, spec.labels)), None
+        )
         capacity = pool.capacity if pool else scenario.topology.default_capacity
         labels = dict(spec.labels)
         if pool and pool.gpu_product:
             labels["nvidia.com/gpu.product"] = pool.gpu_product
-        nodes.append(objects.Node(name=spec.name, labels=labels, taints=[dict(t) for t in spec.taints],
-                                  allocatable=quantity.resources(capacity)))
+        nodes.append(
+            objects.Node(
+                name=spec.name,
+                labels=labels,
+                taints=[dict(t) for t in spec.taints],
+                allocatable=quantity.resources(capacity),
+            )
+        )
     return nodes
 
 
 class Cluster:
     """Everything the simulator runs, for one lab run."""
 
-    def __init__(self, scenario: scenario_mod.Scenario, nodes: list[objects.Node], seed: int,
-                 namespace: str) -> None:
+    def __init__(
+        self, scenario: scenario_mod.Scenario, nodes: list[objects.Node], seed: int, namespace: str
+    ) -> None:
         self.env = simpy.Environment()
         self.scenario = scenario
         self.namespace = namespace
@@ -46,15 +65,16 @@ class Cluster:
         self.nodes = nodes
         self.deployments: dict[str, deployment.Deployment] = {}
         self.services: dict[str, service.Service] = {}
-        self.others: dict[tuple[str, str], dict[str, Any]] = {}   # stored as written (PDB)
+        self.others: dict[tuple[str, str], dict[str, Any]] = {}  # stored as written (PDB)
         self.pods: dict[str, objects.Pod] = {}
         self._configs: dict[tuple[str, int], serverargs.ServerConfig] = {}
         self._docs: dict[str, yamlfile.Document] = {}
         self.rng_names = random.Random(f"{seed}:names")
         self.rng_route = random.Random(f"{seed}:route")
         self.scheduler = scheduler.Scheduler(random.Random(f"{seed}:scheduler"))
-        self.kubelets = {n.name: kubelet.Kubelet(self, n, random.Random(f"{seed}:kubelet:{n.name}"))
-                         for n in nodes}
+        self.kubelets = {
+            n.name: kubelet.Kubelet(self, n, random.Random(f"{seed}:kubelet:{n.name}")) for n in nodes
+        }
         self.deployment_controller = deployment.Controller(self)
         self._ip = 0
         self._wake = self.env.event()
@@ -94,21 +114,37 @@ class Cluster:
                 kubelet.prestop_seconds(c)
             except ValueError as exc:
                 path = (*base, i, "lifecycle", "preStop", "exec", "command")
-                problems.append(errors.Problem(doc.file, str(exc), field=yamlfile.dotted(path), line=doc.line_of(path)))
+                problems.append(
+                    errors.Problem(doc.file, str(exc), field=yamlfile.dotted(path), line=doc.line_of(path))
+                )
         restart = doc.data["spec"]["template"]["spec"].get("restartPolicy", "Always")
         if restart != "Always":
             path = ("spec", "template", "spec", "restartPolicy")
-            problems.append(errors.Problem(doc.file, "a Deployment's pods must use restartPolicy Always",
-                                           field=yamlfile.dotted(path), line=doc.line_of(path)))
+            problems.append(
+                errors.Problem(
+                    doc.file,
+                    "a Deployment's pods must use restartPolicy Always",
+                    field=yamlfile.dotted(path),
+                    line=doc.line_of(path),
+                )
+            )
         if problems:
-            raise errors.NotModelledError(problems, "Fix or remove those fields; the simulator models "
-                                          "slolab/serve and vllm/vllm-openai servers.")
+            raise errors.NotModelledError(
+                problems,
+                "Fix or remove those fields; the simulator models slolab/serve and vllm/vllm-openai servers.",
+            )
 
     def _apply_deployment(self, name: str, meta: dict[str, Any], spec: dict[str, Any]) -> None:
         d = self.deployments.get(name)
         if d is None:
-            self.deployments[name] = deployment.Deployment(name, self.namespace, meta.get("labels") or {},
-                                                           spec, self.env.now, last_progress_s=self.env.now)
+            self.deployments[name] = deployment.Deployment(
+                name,
+                self.namespace,
+                meta.get("labels") or {},
+                spec,
+                self.env.now,
+                last_progress_s=self.env.now,
+            )
         elif d.spec != spec:
             d.spec = spec
             d.generation += 1
@@ -120,8 +156,9 @@ class Cluster:
         if key not in self._configs:
             source = self._docs.get(owner.name) if owner else None
             doc = source or yamlfile.Document(data={}, file="(cluster)", lines={})
-            self._configs[key] = serverargs.parse(c.spec, doc, ("spec", "template", "spec", "containers", index),
-                                                  self.scenario)
+            self._configs[key] = serverargs.parse(
+                c.spec, doc, ("spec", "template", "spec", "containers", index), self.scenario
+            )
         return self._configs[key]
 
     def model_load_time(self, config: serverargs.ServerConfig, rng: random.Random) -> float:
@@ -142,6 +179,7 @@ class Cluster:
         def timer():
             yield self.env.timeout(max(0.0, time_s - self.env.now))
             self.notify()
+
         self.env.process(timer())
 
     def _control_loop(self):
@@ -164,8 +202,9 @@ class Cluster:
         return changed
 
     def _schedule(self) -> bool:
-        pending = sorted((p for p in self.pods.values() if p.node is None and not p.terminating),
-                         key=lambda p: p.created_s)
+        pending = sorted(
+            (p for p in self.pods.values() if p.node is None and not p.terminating), key=lambda p: p.created_s
+        )
         changed = False
         for pod in pending:
             node, message = self.scheduler.schedule(pod, self.nodes, list(self.pods.values()))
@@ -179,8 +218,13 @@ class Cluster:
             self._ip += 1
             pod.ip = f"10.244.{self.nodes.index(node) + 1}.{self._ip % 250 + 2}"
             pod.set_condition("PodScheduled", True, self.env.now)
-            self.record("Pod", pod.name, "Scheduled",
-                        f"Successfully assigned {self.namespace}/{pod.name} to {node.name}", node=node.name)
+            self.record(
+                "Pod",
+                pod.name,
+                "Scheduled",
+                f"Successfully assigned {self.namespace}/{pod.name} to {node.name}",
+                node=node.name,
+            )
             self.kubelets[node.name].admit(pod)
             changed = True
         return changed
@@ -191,18 +235,30 @@ class Cluster:
         h = deployment.template_hash(d.template)
         template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
         revision = max((rs.revision for rs in d.replicasets), default=0) + 1
-        rs = replicaset.ReplicaSet(f"{d.name}-{h}", d.namespace, d.name, template, h, replicas,
-                                   d.min_ready_s, self.env.now, revision)
+        rs = replicaset.ReplicaSet(
+            f"{d.name}-{h}", d.namespace, d.name, template, h, replicas, d.min_ready_s, self.env.now, revision
+        )
         d.replicasets.append(rs)
-        self.record("Deployment", d.name, "ScalingReplicaSet",
-                    f"Scaled up replica set {rs.name} from 0 to {replicas}", replica_set=rs.name, replicas=replicas)
+        self.record(
+            "Deployment",
+            d.name,
+            "ScalingReplicaSet",
+            f"Scaled up replica set {rs.name} from 0 to {replicas}",
+            replica_set=rs.name,
+            replicas=replicas,
+        )
         return rs
 
     def scale_replicaset(self, d: deployment.Deployment, rs: replicaset.ReplicaSet, replicas: int) -> None:
         verb = "up" if replicas > rs.replicas else "down"
-        self.record("Deployment", d.name, "ScalingReplicaSet",
-                    f"Scaled {verb} replica set {rs.name} from {rs.replicas} to {replicas}",
-                    replica_set=rs.name, replicas=replicas)
+        self.record(
+            "Deployment",
+            d.name,
+            "ScalingReplicaSet",
+            f"Scaled {verb} replica set {rs.name} from {rs.replicas} to {replicas}",
+            replica_set=rs.name,
+            replicas=replicas,
+        )
         rs.replicas = replicas
 
     def create_pod(self, rs: replicaset.ReplicaSet) -> objects.Pod:
@@ -210,9 +266,14 @@ class Cluster:
         meta = rs.template.get("metadata") or {}
         spec = copy.deepcopy(rs.template["spec"])
         pod = objects.Pod(
-            name=f"{rs.name}-{suffix}", namespace=self.namespace, uid=f"{rs.name}-{suffix}",
-            labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
-            spec=spec, owner=rs.name, created_s=self.env.now,
+            name=f"{rs.name}-{suffix}",
+            namespace=self.namespace,
+            uid=f"{rs.name}-{suffix}",
+            labels=dict(meta.get("labels") or {}),
+            annotations=dict(meta.get("annotations") or {}),
+            spec=spec,
+            owner=rs.name,
+            created_s=self.env.now,
             containers=[objects.Container(spec=c) for c in spec.get("containers") or []],
         )
         pod.deleted = self.env.event()
@@ -271,8 +332,9 @@ class Cluster:
                 return d
         return None
 
-    def record(self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal",
-               **data: Any) -> None:
+    def record(
+        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal", **data: Any
+    ) -> None:
         self.recorder.event(self.env.now, kind, name, reason, message, type, **data)
 
     def send(self, service_name: str, req: Any) -> None:
@@ -307,4 +369,3 @@ class Cluster:
         if kind == "Node":
             return [n.to_api() for n in self.nodes]
         return [copy.deepcopy(v) for (k, _), v in self.others.items() if k == kind]
-

@@ -117,8 +117,12 @@ class Deployment:
     def complete(self, now_s: float) -> bool:
         """DeploymentComplete: what ``kubectl rollout status`` waits for."""
         st = self.status(now_s)
-        return (st["updatedReplicas"] == self.replicas and st["replicas"] == self.replicas
-                and st["availableReplicas"] == self.replicas and self.observed_generation >= self.generation)
+        return (
+            st["updatedReplicas"] == self.replicas
+            and st["replicas"] == self.replicas
+            and st["availableReplicas"] == self.replicas
+            and self.observed_generation >= self.generation
+        )
 
     def _spec_copy(self) -> dict[str, Any]:
         """A copy of the spec, made once per generation (graders poll Deployments often)."""
@@ -137,17 +141,26 @@ class Deployment:
             progressing = ("True", "ReplicaSetUpdated")
         new = self.new_rs()
         return {
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels),
-                         "generation": self.generation,
-                         "annotations": {"deployment.kubernetes.io/revision": str(new.revision if new else 0)},
-                         "creationTimestamp": objects.timestamp(self.created_s)},
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": dict(self.labels),
+                "generation": self.generation,
+                "annotations": {"deployment.kubernetes.io/revision": str(new.revision if new else 0)},
+                "creationTimestamp": objects.timestamp(self.created_s),
+            },
             "spec": self._spec_copy(),
             "status": {
-                **st, "observedGeneration": self.observed_generation,
+                **st,
+                "observedGeneration": self.observed_generation,
                 "conditions": [
-                    {"type": "Available", "status": "True" if available else "False",
-                     "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable"},
+                    {
+                        "type": "Available",
+                        "status": "True" if available else "False",
+                        "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                    },
                     {"type": "Progressing", "status": progressing[0], "reason": progressing[1]},
                 ],
             },
@@ -165,8 +178,9 @@ class Controller:
         changed = False
         new = d.new_rs()
         if new is None:
-            new = self.cluster.create_replicaset(d, replicas=self._new_rs_replicas(d, None)
-                                                 if d.strategy == "RollingUpdate" else 0)
+            new = self.cluster.create_replicaset(
+                d, replicas=self._new_rs_replicas(d, None) if d.strategy == "RollingUpdate" else 0
+            )
             changed = True
         d.observed_generation = d.generation
         if d.strategy == "Recreate":
@@ -262,7 +276,12 @@ class Controller:
             return False
         if not d.progress_deadline_exceeded and now_s - d.last_progress_s >= d.progress_deadline_s:
             d.progress_deadline_exceeded = True
-            self.cluster.record("Deployment", d.name, "ProgressDeadlineExceeded",
-                                f"Deployment {d.name!r} has timed out progressing.", "Warning")
+            self.cluster.record(
+                "Deployment",
+                d.name,
+                "ProgressDeadlineExceeded",
+                f"Deployment {d.name!r} has timed out progressing.",
+                "Warning",
+            )
             return True
         return False

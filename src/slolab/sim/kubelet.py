@@ -26,7 +26,7 @@ from slolab.sim import objects, probes, serverargs
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_MAX_S = 300.0
 BACKOFF_RESET_S = 600.0
-STARTUP_ERROR_AFTER_S = 5.0   # python imports and config checks before vLLM raises
+STARTUP_ERROR_AFTER_S = 5.0  # python imports and config checks before vLLM raises
 
 
 def prestop_seconds(spec: dict[str, Any]) -> float:
@@ -101,25 +101,38 @@ class Kubelet:
             if pod.terminating:
                 break
             crashes = 0 if ran_s >= BACKOFF_RESET_S else crashes + 1
-            delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (crashes - 1)) if crashes else BACKOFF_INITIAL_S
+            delay = (
+                min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (crashes - 1)) if crashes else BACKOFF_INITIAL_S
+            )
             c.state, c.reason = "waiting", "CrashLoopBackOff"
             c.message = f"back-off {delay:g}s restarting failed container={c.name} pod={pod.name}"
-            self.cluster.record("Pod", pod.name, "BackOff", "Back-off restarting failed container "
-                                f"{c.name} in pod {pod.name}", "Warning", delay_s=delay)
+            self.cluster.record(
+                "Pod",
+                pod.name,
+                "BackOff",
+                f"Back-off restarting failed container {c.name} in pod {pod.name}",
+                "Warning",
+                delay_s=delay,
+            )
             self.cluster.pod_changed(pod)
             yield env.timeout(delay) | pod.deleted
         self._maybe_gone(pod)
 
     def _pull(self, pod: objects.Pod, c: objects.Container, image: str):
-        cached = any(fnmatch.fnmatch(image, pattern) for pattern in self.cluster.scenario.topology.cached_images)
+        cached = any(
+            fnmatch.fnmatch(image, pattern) for pattern in self.cluster.scenario.topology.cached_images
+        )
         if cached or c.spec.get("imagePullPolicy") == "Never":
-            self.cluster.record("Pod", pod.name, "Pulled",
-                                f'Container image "{image}" already present on machine')
+            self.cluster.record(
+                "Pod", pod.name, "Pulled", f'Container image "{image}" already present on machine'
+            )
         else:
             self.cluster.record("Pod", pod.name, "Pulling", f'Pulling image "{image}"')
             pull_s = self.cluster.scenario.topology.image_pull_s.draw(self.rng)
             yield self.env.timeout(pull_s)
-            self.cluster.record("Pod", pod.name, "Pulled", f'Successfully pulled image "{image}" in {pull_s:.1f}s')
+            self.cluster.record(
+                "Pod", pod.name, "Pulled", f'Successfully pulled image "{image}" in {pull_s:.1f}s'
+            )
         if c.spec.get("imagePullPolicy") != "Always":
             self.images.add(image)
 
@@ -140,8 +153,9 @@ class Kubelet:
         c.model_loaded_at_s = None
         pod.phase = "Running"
         self.cluster.record("Pod", pod.name, "Created", f"Created container {c.name}")
-        self.cluster.record("Pod", pod.name, "Started", f"Started container {c.name}",
-                            container=c.name, instance=c.instance)
+        self.cluster.record(
+            "Pod", pod.name, "Started", f"Started container {c.name}", container=c.name, instance=c.instance
+        )
 
     def _server(self, pod: objects.Pod, c: objects.Container, config: serverargs.ServerConfig, instance: int):
         """The model-server process: fail at once on a bad config, else load, then listen."""
@@ -156,21 +170,35 @@ class Kubelet:
         yield self.env.timeout(load_s)
         if c.instance != instance or c.state != "running" or c.stopping:
             return
-        c.engine = engine_mod.Engine(self.env, config.preset, engine_mod.EngineConfig(
-            max_num_seqs=config.max_num_seqs, max_num_batched_tokens=config.max_num_batched_tokens,
-            max_model_len=config.max_model_len, served_model_name=config.served_model_name,
-        ), random.Random(self.rng.random()), name=pod.name)
+        c.engine = engine_mod.Engine(
+            self.env,
+            config.preset,
+            engine_mod.EngineConfig(
+                max_num_seqs=config.max_num_seqs,
+                max_num_batched_tokens=config.max_num_batched_tokens,
+                max_model_len=config.max_model_len,
+                served_model_name=config.served_model_name,
+            ),
+            random.Random(self.rng.random()),
+            name=pod.name,
+        )
         c.listening = True
         c.model_loaded_at_s = self.env.now
-        self.cluster.record("Pod", pod.name, "ModelLoaded",
-                            f"/health answers on :{config.port} after {load_s:.1f}s of model load",
-                            load_s=load_s, instance=instance)
+        self.cluster.record(
+            "Pod",
+            pod.name,
+            "ModelLoaded",
+            f"/health answers on :{config.port} after {load_s:.1f}s of model load",
+            load_s=load_s,
+            instance=instance,
+        )
         self._update_status(pod, c)
 
     # ---- probes -----------------------------------------------------------------------------
     def probe_failed(self, pod: objects.Pod, c: objects.Container, kind: str, output: str) -> None:
-        self.cluster.record("Pod", pod.name, "Unhealthy", f"{kind.capitalize()} probe failed: {output}",
-                            "Warning", probe=kind)
+        self.cluster.record(
+            "Pod", pod.name, "Unhealthy", f"{kind.capitalize()} probe failed: {output}", "Warning", probe=kind
+        )
 
     def probe_result(self, pod: objects.Pod, c: objects.Container, kind: str, result: str) -> None:
         if kind == "startup" and result == probes.SUCCESS:
@@ -186,7 +214,9 @@ class Kubelet:
         if grace_s is None:
             grace_s = float(pod.spec.get("terminationGracePeriodSeconds", 30))
         what = "startup" if kind == "startup" else "liveness"
-        self.env.process(self._kill(pod, c, f"Container {c.name} failed {what} probe, will be restarted", grace_s))
+        self.env.process(
+            self._kill(pod, c, f"Container {c.name} failed {what} probe, will be restarted", grace_s)
+        )
 
     def _update_status(self, pod: objects.Pod, c: objects.Container) -> None:
         """prober_manager.UpdatePodStatus: Started and Ready from the probe results."""
@@ -206,9 +236,13 @@ class Kubelet:
                     pod.first_ready_s = now
             else:
                 pod.ready_since_s = None
-            self.cluster.record("Pod", pod.name, "Ready" if all_ready else "NotReady",
-                                f"pod {pod.name} is {'Ready' if all_ready else 'not Ready'}",
-                                serving=bool(c.listening))
+            self.cluster.record(
+                "Pod",
+                pod.name,
+                "Ready" if all_ready else "NotReady",
+                f"pod {pod.name} is {'Ready' if all_ready else 'not Ready'}",
+                serving=bool(c.listening),
+            )
         self.cluster.pod_changed(pod)
 
     # ---- termination ------------------------------------------------------------------------
@@ -250,7 +284,11 @@ class Kubelet:
         if c.engine is not None and c.engine.in_flight:
             c.engine.kill(f"connection reset: container {c.name} in pod {pod.name} exited")
         c.state, c.exit_code, c.reason, c.finished_at_s = "terminated", exit_code, reason, now
-        c.last_state = {"exitCode": exit_code, "reason": reason,
-                        "startedAt": objects.timestamp(c.started_at_s), "finishedAt": objects.timestamp(now)}
+        c.last_state = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": objects.timestamp(c.started_at_s),
+            "finishedAt": objects.timestamp(now),
+        }
         c.listening, c.started, c.ready, c.engine = False, False, False, None
         self._update_status(pod, c)

@@ -18,8 +18,11 @@ KUBE_VERSION = "1.35.0"
 
 def files(workspace: Path) -> list[Path]:
     """The manifest files of a workspace: top-level *.yaml / *.yml, sorted."""
-    return sorted(p for p in workspace.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"}
-                  and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in workspace.iterdir()
+        if p.is_file() and p.suffix in {".yaml", ".yml"} and not p.name.startswith(".")
+    )
 
 
 def load(workspace: Path) -> list[yamlfile.Document]:
@@ -38,22 +41,27 @@ def load(workspace: Path) -> list[yamlfile.Document]:
         except errors.InputError as exc:
             problems.extend(exc.problems)
     if not docs and not problems:
-        raise errors.InputError(errors.Problem(display_root, "holds no Kubernetes manifests (*.yaml)"),
-                                f"Restore the lab's files with `make reset NAME={workspace.name}`.")
+        raise errors.InputError(
+            errors.Problem(display_root, "holds no Kubernetes manifests (*.yaml)"),
+            f"Restore the lab's files with `make reset NAME={workspace.name}`.",
+        )
     schema_problems: list[errors.Problem] = []
     for doc in docs:
         schema_problems.extend(_schema_problems(doc))
     problems.extend(schema_problems)
     if problems:
-        raise errors.ManifestError(problems, "Fix the fields above; `kubectl explain <kind>.<field>` "
-                                   "documents each one.")
+        raise errors.ManifestError(
+            problems, "Fix the fields above; `kubectl explain <kind>.<field>` documents each one."
+        )
     not_modelled: list[errors.Problem] = []
     for doc in docs:
         not_modelled.extend(modelled.check(doc))
     if not_modelled:
         raise errors.NotModelledError(
-            not_modelled, "The simulator refuses what it cannot reproduce rather than ignore it. "
-            "Remove those fields, or grade on a real cluster with BACKEND=kind.")
+            not_modelled,
+            "The simulator refuses what it cannot reproduce rather than ignore it. "
+            "Remove those fields, or grade on a real cluster with BACKEND=kind.",
+        )
     _check_unique(docs)
     return docs
 
@@ -66,8 +74,10 @@ def _schema_problems(doc: yamlfile.Document) -> list[errors.Problem]:
     if not (data.get("metadata") or {}).get("name"):
         missing.append("metadata.name")
     if missing:
-        return [errors.Problem(doc.file, "required field is missing", field=f, line=doc.line_of(()))
-                for f in missing]
+        return [
+            errors.Problem(doc.file, "required field is missing", field=f, line=doc.line_of(()))
+            for f in missing
+        ]
     from slolab.catalog import k8svalidate  # jsonschema loads lazily
 
     return k8svalidate.validate(doc, KUBE_VERSION)
@@ -80,8 +90,14 @@ def _check_unique(docs: list[yamlfile.Document]) -> None:
         meta = doc.data.get("metadata") or {}
         key = (doc.data["kind"], meta.get("namespace") or "", meta["name"])
         if key in seen:
-            problems.append(errors.Problem(doc.file, f"{key[0]} {key[2]!r} is also defined in {seen[key]}",
-                                           field="metadata.name", line=doc.line_of(("metadata", "name"))))
+            problems.append(
+                errors.Problem(
+                    doc.file,
+                    f"{key[0]} {key[2]!r} is also defined in {seen[key]}",
+                    field="metadata.name",
+                    line=doc.line_of(("metadata", "name")),
+                )
+            )
         seen[key] = doc.file
     if problems:
         raise errors.ManifestError(problems)

@@ -14,59 +14,110 @@ from slolab import errors
 from slolab.catalog import yamlfile
 
 _META = [
-    "apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels.*",
+    "apiVersion",
+    "kind",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels.*",
     "metadata.annotations.*",
 ]
 
 _PROBE = [
-    "httpGet.path", "httpGet.port", "httpGet.scheme", "httpGet.host", "httpGet.httpHeaders[*].*",
-    "tcpSocket.port", "tcpSocket.host",
-    "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold",
+    "httpGet.path",
+    "httpGet.port",
+    "httpGet.scheme",
+    "httpGet.host",
+    "httpGet.httpHeaders[*].*",
+    "tcpSocket.port",
+    "tcpSocket.host",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
     "terminationGracePeriodSeconds",
 ]
 
 _CONTAINER = [
-    "name", "image", "imagePullPolicy", "command[*]", "args[*]",
-    "ports[*].name", "ports[*].containerPort", "ports[*].protocol",
-    "resources.requests.*", "resources.limits.*",
-    *(f"{probe}.{field}" for probe in ("startupProbe", "readinessProbe", "livenessProbe") for field in _PROBE),
-    "lifecycle.preStop.sleep.seconds", "lifecycle.preStop.exec.command[*]",
+    "name",
+    "image",
+    "imagePullPolicy",
+    "command[*]",
+    "args[*]",
+    "ports[*].name",
+    "ports[*].containerPort",
+    "ports[*].protocol",
+    "resources.requests.*",
+    "resources.limits.*",
+    *(
+        f"{probe}.{field}"
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+        for field in _PROBE
+    ),
+    "lifecycle.preStop.sleep.seconds",
+    "lifecycle.preStop.exec.command[*]",
     # inert: no effect on what the simulator models
-    "volumeMounts[*].*", "securityContext.**", "terminationMessagePath", "terminationMessagePolicy",
+    "volumeMounts[*].*",
+    "securityContext.**",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
     "workingDir",
 ]
 
 _POD = [
     *(f"containers[*].{c}" for c in _CONTAINER),
-    "nodeSelector.*", "tolerations[*].*",
+    "nodeSelector.*",
+    "tolerations[*].*",
     "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].key",
     "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].operator",
     "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].values[*]",
-    "terminationGracePeriodSeconds", "restartPolicy",
+    "terminationGracePeriodSeconds",
+    "restartPolicy",
     # inert
-    "volumes[*].name", "volumes[*].emptyDir.**", "securityContext.**", "serviceAccountName",
-    "automountServiceAccountToken", "enableServiceLinks", "dnsPolicy", "schedulerName",
+    "volumes[*].name",
+    "volumes[*].emptyDir.**",
+    "securityContext.**",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "dnsPolicy",
+    "schedulerName",
 ]
 
 FIELDS: dict[tuple[str, str], list[str]] = {
     ("apps/v1", "Deployment"): [
         *_META,
-        "spec.replicas", "spec.selector.matchLabels.*", "spec.strategy.type",
-        "spec.strategy.rollingUpdate.maxSurge", "spec.strategy.rollingUpdate.maxUnavailable",
-        "spec.minReadySeconds", "spec.progressDeadlineSeconds", "spec.revisionHistoryLimit",
-        "spec.template.metadata.labels.*", "spec.template.metadata.annotations.*",
+        "spec.replicas",
+        "spec.selector.matchLabels.*",
+        "spec.strategy.type",
+        "spec.strategy.rollingUpdate.maxSurge",
+        "spec.strategy.rollingUpdate.maxUnavailable",
+        "spec.minReadySeconds",
+        "spec.progressDeadlineSeconds",
+        "spec.revisionHistoryLimit",
+        "spec.template.metadata.labels.*",
+        "spec.template.metadata.annotations.*",
         *(f"spec.template.spec.{p}" for p in _POD),
     ],
     ("v1", "Service"): [
         *_META,
-        "spec.type", "spec.selector.*", "spec.ports[*].name", "spec.ports[*].port",
-        "spec.ports[*].targetPort", "spec.ports[*].protocol", "spec.ports[*].nodePort",
+        "spec.type",
+        "spec.selector.*",
+        "spec.ports[*].name",
+        "spec.ports[*].port",
+        "spec.ports[*].targetPort",
+        "spec.ports[*].protocol",
+        "spec.ports[*].nodePort",
         "spec.sessionAffinity",
     ],
     ("policy/v1", "PodDisruptionBudget"): [
-        *_META, "spec.minAvailable", "spec.maxUnavailable", "spec.selector.matchLabels.*",
+        *_META,
+        "spec.minAvailable",
+        "spec.maxUnavailable",
+        "spec.selector.matchLabels.*",
     ],
 }
+
 
 def _match(pattern: list[str], path: list[str]) -> bool:
     for i, part in enumerate(pattern):
@@ -121,8 +172,14 @@ def check(doc: yamlfile.Document) -> list[errors.Problem]:
     key = (data.get("apiVersion"), data.get("kind"))
     if key not in _COMPILED:
         kinds = ", ".join(f"{k} ({v})" for v, k in FIELDS)
-        return [errors.Problem(doc.file, f"kind {key[1]} ({key[0]}) is not modelled by the simulator; "
-                               f"it models {kinds}", field="kind", line=doc.line_of(("kind",)))]
+        return [
+            errors.Problem(
+                doc.file,
+                f"kind {key[1]} ({key[0]}) is not modelled by the simulator; it models {kinds}",
+                field="kind",
+                line=doc.line_of(("kind",)),
+            )
+        ]
     patterns = _COMPILED[key]
     problems: list[errors.Problem] = []
     seen: set[tuple] = set()
@@ -140,6 +197,12 @@ def check(doc: yamlfile.Document) -> list[errors.Problem]:
         if head in seen:
             continue
         seen.add(head)
-        problems.append(errors.Problem(doc.file, "is not modelled by the simulator",
-                                       field=yamlfile.dotted(head), line=doc.line_of(head)))
+        problems.append(
+            errors.Problem(
+                doc.file,
+                "is not modelled by the simulator",
+                field=yamlfile.dotted(head),
+                line=doc.line_of(head),
+            )
+        )
     return problems

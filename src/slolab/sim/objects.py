@@ -43,7 +43,8 @@ class Node:
 
     def to_api(self) -> dict[str, Any]:
         return {
-            "apiVersion": "v1", "kind": "Node",
+            "apiVersion": "v1",
+            "kind": "Node",
             "metadata": {"name": self.name, "labels": dict(self.labels)},
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
@@ -67,7 +68,7 @@ class Container:
 
     spec: dict[str, Any]
     restart_count: int = 0
-    state: str = "waiting"                      # waiting | running | terminated
+    state: str = "waiting"  # waiting | running | terminated
     reason: str | None = "ContainerCreating"
     message: str | None = None
     started_at_s: float | None = None
@@ -76,15 +77,15 @@ class Container:
     last_state: dict[str, Any] | None = None
     ready: bool = False
     started: bool = False
-    instance: int = 0                           # bumps on every (re)start, like a container ID
-    listening: bool = False                     # the server answers on its port
-    engine_port: int | None = None              # the port the server listens on
-    engine: Any = None                          # sim.engine.Engine while the process runs
+    instance: int = 0  # bumps on every (re)start, like a container ID
+    listening: bool = False  # the server answers on its port
+    engine_port: int | None = None  # the port the server listens on
+    engine: Any = None  # sim.engine.Engine while the process runs
     model_loaded_at_s: float | None = None
     load_time_s: float | None = None
-    stopping: bool = False                      # a kill is under way
+    stopping: bool = False  # a kill is under way
     workers: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe workers by kind
-    exited: Any = None                          # SimPy event: the process ended (exit_code, reason)
+    exited: Any = None  # SimPy event: the process ended (exit_code, reason)
 
     @property
     def name(self) -> str:
@@ -94,14 +95,23 @@ class Container:
         if self.state == "running":
             state: dict[str, Any] = {"running": {"startedAt": timestamp(self.started_at_s)}}
         elif self.state == "terminated":
-            state = {"terminated": {"exitCode": self.exit_code, "reason": self.reason,
-                                    "startedAt": timestamp(self.started_at_s),
-                                    "finishedAt": timestamp(self.finished_at_s)}}
+            state = {
+                "terminated": {
+                    "exitCode": self.exit_code,
+                    "reason": self.reason,
+                    "startedAt": timestamp(self.started_at_s),
+                    "finishedAt": timestamp(self.finished_at_s),
+                }
+            }
         else:
             state = {"waiting": {k: v for k, v in (("reason", self.reason), ("message", self.message)) if v}}
         out = {
-            "name": self.name, "image": self.spec.get("image"), "ready": self.ready,
-            "started": self.started, "restartCount": self.restart_count, "state": state,
+            "name": self.name,
+            "image": self.spec.get("image"),
+            "ready": self.ready,
+            "started": self.started,
+            "restartCount": self.restart_count,
+            "state": state,
             "containerID": f"containerd://{self.instance:064x}" if self.instance else None,
         }
         if self.last_state:
@@ -130,7 +140,7 @@ class Pod:
     conditions: dict[str, Condition] = dataclasses.field(default_factory=dict)
     ready_since_s: float | None = None
     first_ready_s: float | None = None
-    deleted: Any = None                         # SimPy event triggered when deletion starts
+    deleted: Any = None  # SimPy event triggered when deletion starts
 
     @property
     def terminating(self) -> bool:
@@ -172,11 +182,15 @@ class Pod:
 
     def to_api(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
-            "name": self.name, "namespace": self.namespace, "uid": self.uid,
-            "labels": dict(self.labels), "annotations": dict(self.annotations),
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
             "creationTimestamp": timestamp(self.created_s),
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": self.owner,
-                                 "controller": True}],
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": self.owner, "controller": True}
+            ],
         }
         if self.deletion_s is not None:
             meta["deletionTimestamp"] = timestamp(self.deletion_s)
@@ -185,13 +199,21 @@ class Pod:
         if self.node:
             spec["nodeName"] = self.node
         return {
-            "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,
             "status": {
-                "phase": self.phase, "podIP": self.ip, "hostIP": None,
+                "phase": self.phase,
+                "podIP": self.ip,
+                "hostIP": None,
                 "conditions": [
-                    {"type": k, "status": "True" if c.status else "False",
-                     "lastTransitionTime": timestamp(c.last_transition_s),
-                     **({"reason": c.reason} if c.reason else {})}
+                    {
+                        "type": k,
+                        "status": "True" if c.status else "False",
+                        "lastTransitionTime": timestamp(c.last_transition_s),
+                        **({"reason": c.reason} if c.reason else {}),
+                    }
                     for k, c in self.conditions.items()
                 ],
                 "containerStatuses": [c.to_api() for c in self.containers],

@@ -36,8 +36,9 @@ def resolve_port(port: Any, container: dict[str, Any]) -> int | None:
     return None
 
 
-def run_handler(spec: dict[str, Any], pod: objects.Pod, c: objects.Container,
-                server_port: int | None) -> tuple[bool, str]:
+def run_handler(
+    spec: dict[str, Any], pod: objects.Pod, c: objects.Container, server_port: int | None
+) -> tuple[bool, str]:
     """Probe the container once: (success, output) as prober.go would log it."""
     handler = spec.get("httpGet") or spec.get("tcpSocket") or {}
     port = resolve_port(handler.get("port"), c.spec)
@@ -64,8 +65,15 @@ def run_handler(spec: dict[str, Any], pod: objects.Pod, c: objects.Container,
 class Worker:
     """One probe of one container instance (prober/worker.go); ``kubelet`` acts on results."""
 
-    def __init__(self, kubelet: Any, pod: objects.Pod, c: objects.Container, kind: str,
-                 spec: dict[str, Any], server_port: int | None) -> None:
+    def __init__(
+        self,
+        kubelet: Any,
+        pod: objects.Pod,
+        c: objects.Container,
+        kind: str,
+        spec: dict[str, Any],
+        server_port: int | None,
+    ) -> None:
         self.kubelet = kubelet
         self.pod, self.c, self.kind, self.spec = pod, c, kind, spec
         self.instance = c.instance
@@ -109,7 +117,8 @@ class Worker:
         else:
             self.last_result, self.result_run = result, 1
         if (result == FAILURE and self.result_run < self.failure_threshold) or (
-                result == SUCCESS and self.result_run < self.success_threshold):
+            result == SUCCESS and self.result_run < self.success_threshold
+        ):
             return
         changed = result != self.result
         self.result = result

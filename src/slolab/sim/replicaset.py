@@ -41,16 +41,29 @@ class ReplicaSet:
     def to_api(self, now_s: float) -> dict[str, Any]:
         labels = dict(self.template.get("metadata", {}).get("labels", {}))
         return {
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": self.name, "namespace": self.namespace, "labels": labels,
-                         "creationTimestamp": objects.timestamp(self.created_s),
-                         "annotations": {"deployment.kubernetes.io/revision": str(self.revision)},
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                              "name": self.owner, "controller": True}]},
-            "spec": {"replicas": self.replicas, "minReadySeconds": int(self.min_ready_s),
-                     "selector": {"matchLabels": labels}, "template": self.template},
-            "status": {"replicas": len(self.active_pods()), "readyReplicas": self.ready_replicas(),
-                       "availableReplicas": self.available_replicas(now_s)},
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": labels,
+                "creationTimestamp": objects.timestamp(self.created_s),
+                "annotations": {"deployment.kubernetes.io/revision": str(self.revision)},
+                "ownerReferences": [
+                    {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.owner, "controller": True}
+                ],
+            },
+            "spec": {
+                "replicas": self.replicas,
+                "minReadySeconds": int(self.min_ready_s),
+                "selector": {"matchLabels": labels},
+                "template": self.template,
+            },
+            "status": {
+                "replicas": len(self.active_pods()),
+                "readyReplicas": self.ready_replicas(),
+                "availableReplicas": self.available_replicas(now_s),
+            },
         }
 
 

@@ -8,6 +8,7 @@ after a recompute preemption). Inter-token gaps are derived from those on demand
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 #: HTTP status for "no HTTP response": connection refused, reset, or stream cut.
 NO_RESPONSE = 0
@@ -23,7 +24,7 @@ class Request:
     max_tokens: int
     timeout_s: float = 180.0
     profile: str = ""
-    status: int | None = None          # None while in flight; HTTP status, or NO_RESPONSE
+    status: int | None = None  # None while in flight; HTTP status, or NO_RESPONSE
     error: str | None = None
     pod: str | None = None
     first_token_s: float | None = None
@@ -61,7 +62,7 @@ class Request:
     def inter_token_gaps_s(self) -> list[float]:
         """Gaps between successive tokens (TPOT/ITL samples), excluding TTFT."""
         times = self.token_times_s()
-        return [b - a for a, b in zip(times, times[1:], strict=False)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     def fail(self, now_s: float, error: str, status: int = NO_RESPONSE) -> None:
         """End the request with an error seen by the client at ``now_s``."""

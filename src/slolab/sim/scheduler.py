@@ -62,13 +62,15 @@ def _expression_matches(expr: dict[str, Any], labels: dict[str, str]) -> bool:
 def node_affinity_matches(spec: dict[str, Any], node: objects.Node) -> bool:
     if not objects.labels_match(spec.get("nodeSelector") or {}, node.labels):
         return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms") or []
     if not terms:
         return True
-    return any(all(_expression_matches(e, node.labels) for e in term.get("matchExpressions") or [])
-               for term in terms)
+    return any(
+        all(_expression_matches(e, node.labels) for e in term.get("matchExpressions") or []) for term in terms
+    )
 
 
 class Scheduler:
@@ -92,7 +94,8 @@ class Scheduler:
             return "node(s) were unschedulable"
         for taint in node.taints:
             if taint.get("effect") in {"NoSchedule", "NoExecute"} and not tolerates(
-                    pod.spec.get("tolerations") or [], taint):
+                pod.spec.get("tolerations") or [], taint
+            ):
                 value = f"={taint['value']}" if taint.get("value") else ""
                 return f"node(s) had untolerated taint {{{taint['key']}{value}: }}"
         if not node_affinity_matches(pod.spec, node):
@@ -102,8 +105,9 @@ class Scheduler:
                 return "Too many pods" if name == "pods" else f"Insufficient {name}"
         return None
 
-    def schedule(self, pod: objects.Pod, nodes: list[objects.Node],
-                 pods: list[objects.Pod]) -> tuple[objects.Node | None, str]:
+    def schedule(
+        self, pod: objects.Pod, nodes: list[objects.Node], pods: list[objects.Pod]
+    ) -> tuple[objects.Node | None, str]:
         """Pick a node for ``pod``; (None, message) when no node fits."""
         reasons: Counter[str] = Counter()
         feasible: list[tuple[float, objects.Node]] = []
@@ -116,8 +120,10 @@ class Scheduler:
             feasible.append((self._score(pod, node, used), node))
         if not feasible:
             detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: kv[0]))
-            msg = (f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
-                   "available: not modelled by the simulator.")
+            msg = (
+                f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
+                "available: not modelled by the simulator."
+            )
             return None, msg
         best = max(score for score, _ in feasible)
         choices = [node for score, node in feasible if score == best]

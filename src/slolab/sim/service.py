@@ -37,7 +37,9 @@ class Service:
     def refresh(self, pods: list[objects.Pod]) -> None:
         """Endpoints = selected pods that are Ready and not terminating."""
         self.endpoints = [p for p in pods if p.ready and not p.terminating and self.selects(p)]
-        self.routes = [(p, self.target_port(p, p.containers[0]) if p.containers else None) for p in self.endpoints]
+        self.routes = [
+            (p, self.target_port(p, p.containers[0]) if p.containers else None) for p in self.endpoints
+        ]
 
     def target_port(self, pod: objects.Pod, container: objects.Container) -> int | None:
         ports = self.spec.get("ports") or []
@@ -61,11 +63,25 @@ class Service:
         req.fail(now_s, "connection refused: pod not listening on the target port")
 
     def to_api(self) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)},
-                "spec": dict(self.spec)}
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)},
+            "spec": dict(self.spec),
+        }
 
     def endpoints_api(self) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": self.name, "namespace": self.namespace},
-                "subsets": [{"addresses": [{"ip": p.ip, "targetRef": {"kind": "Pod", "name": p.name}}
-                                           for p in self.endpoints]}] if self.endpoints else []}
+        return {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "subsets": [
+                {
+                    "addresses": [
+                        {"ip": p.ip, "targetRef": {"kind": "Pod", "name": p.name}} for p in self.endpoints
+                    ]
+                }
+            ]
+            if self.endpoints
+            else [],
+        }

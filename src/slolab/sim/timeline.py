@@ -11,9 +11,9 @@ class Event:
     """One line of the timeline: a Kubernetes-style event, or a grader/load marker."""
 
     time_s: float
-    kind: str            # involved object kind: Pod, Deployment, ReplicaSet, Service, Load, Grader
+    kind: str  # involved object kind: Pod, Deployment, ReplicaSet, Service, Load, Grader
     name: str
-    reason: str          # Kubernetes reasons where they exist: Scheduled, Started, Killing, Unhealthy, BackOff…
+    reason: str  # Kubernetes reasons where they exist: Scheduled, Started, Killing, Unhealthy, BackOff…
     message: str = ""
     type: str = "Normal"  # Normal | Warning
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -26,8 +26,16 @@ class Recorder:
         self.events: list[Event] = []
         self.series: dict[str, list[tuple[float, float]]] = {}
 
-    def event(self, time_s: float, kind: str, name: str, reason: str, message: str = "",
-              type: str = "Normal", **data: Any) -> None:
+    def event(
+        self,
+        time_s: float,
+        kind: str,
+        name: str,
+        reason: str,
+        message: str = "",
+        type: str = "Normal",
+        **data: Any,
+    ) -> None:
         self.events.append(Event(time_s, kind, name, reason, message, type, data))
 
     def sample(self, name: str, time_s: float, value: float) -> None:

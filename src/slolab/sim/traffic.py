@@ -18,8 +18,15 @@ from slolab.sim import request as request_mod
 class OpenLoop:
     """One running traffic profile; ``send`` delivers each request at its arrival time."""
 
-    def __init__(self, env: Any, profile_name: str, profile: scenario_mod.TrafficProfile,
-                 rng: random.Random, send: Callable[[request_mod.Request], None], first_id: int = 0) -> None:
+    def __init__(
+        self,
+        env: Any,
+        profile_name: str,
+        profile: scenario_mod.TrafficProfile,
+        rng: random.Random,
+        send: Callable[[request_mod.Request], None],
+        first_id: int = 0,
+    ) -> None:
         self.env = env
         self.profile_name = profile_name
         self.profile = profile
@@ -46,10 +53,12 @@ class OpenLoop:
             if self.stopped_s is not None:
                 return
             req = request_mod.Request(
-                id=self._next_id, arrival_s=env.now,
+                id=self._next_id,
+                arrival_s=env.now,
                 prompt_tokens=max(1, round(prompt.draw(rng))),
                 max_tokens=max(1, round(output.draw(rng))),
-                timeout_s=profile.timeout_s, profile=self.profile_name,
+                timeout_s=profile.timeout_s,
+                profile=self.profile_name,
             )
             self._next_id += 1
             self.requests.append(req)
