@@ -8,6 +8,8 @@ import pytest
 
 from slolab import toolchain
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def helm() -> Path:

@@ -13,11 +13,6 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Load pytester here: ``pytest_plugins`` is only allowed in the top-level tests/conftest.py."""
-    if not config.pluginmanager.has_plugin("pytester"):
-        config.pluginmanager.import_plugin("pytester")
-
 
 # pytester forgets every module first imported during a test, and numpy cannot be imported twice
 # in one process: what the timeline imports is imported here, before any pytester test starts.

@@ -28,7 +28,7 @@ def test_container_restarts(rollout, verdict):
     verdict("container_restarts", restarts, window=rollout.run, evidence="\n".join(lines))
 
 
-def test_ready_after_load(rollout, verdict):
+def test_ready_after_load_s(rollout, verdict):
     """Every new pod becomes Ready (and serving) within its model-load time + the SLO's slack."""
     if not rollout.new_pods:
         verdict.inconclusive(
