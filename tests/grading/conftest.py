@@ -12,8 +12,6 @@ import pytest
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 
-
-
 # pytester forgets every module first imported during a test, and numpy cannot be imported twice
 # in one process: what the timeline imports is imported here, before any pytester test starts.
 del matplotlib

@@ -20,14 +20,18 @@ are freed) and the request reports the exact deadline. SIGTERM (``drain``) and S
 Not modelled: prefix caching, speculative decoding, LoRA, multi-modal inputs, pipeline
 parallelism, priority scheduling, sampling (n > 1, EOS), CPU KV offload, the tokenizer.
 
-Speed: decoding requests are kept lazily (tokens and KV size are linear in the step index), so
-a step costs O(1) whatever the batch size. Steps are planned ahead while nothing but a known
-finish can change the batch (no request due at the scheduler, no client deadline, enough free
-KV blocks, no partial prefill, and, when requests wait, no finish) and a whole plan takes one
-SimPy event (a macro-step). A submit during a plan cuts it at the first step boundary after the
-request reaches the scheduler. Step jitter is drawn per step index from its own stream, so the
-results do not depend on how steps are grouped into plans. Request token fields (segments,
-first_token_s, output_tokens) are final once the request is done.
+Speed (a step must not cost a Python loop over requests, nor a SimPy event):
+* Decoding requests are kept lazily: their token count and KV size are linear in the step
+  index, so a decode-only step costs O(1) whatever the batch size.
+* After a step is scheduled, the decode-only steps that follow form a *run*: it lasts while
+  nothing but a known finish can change the batch (no request due at the scheduler, no client
+  deadline, enough KV blocks, no partial prefill; when requests wait, up to the first finish).
+  Its step ends are computed lazily, only as far as needed: up to the first step boundary
+  after a submitted request reaches the scheduler (that boundary gets the one SimPy event), or,
+  when nothing is due, a cheap check-in event at a lower bound of the run's end.
+* Step jitter is drawn per step index from its own stream, so results do not depend on how
+  steps are grouped into runs. Request token fields (segments, first_token_s, output_tokens)
+  are final once the request is done; engine gauges are exact at step boundaries.
 """
 
 from __future__ import annotations
@@ -48,10 +52,9 @@ from slolab.sim import request as request_mod
 
 # Request states inside the engine.
 _FRONTEND, _WAITING, _PREFILL, _DECODE, _DONE = range(5)
-_JITTER_BLOCK = 4096
+_RANDOM_BLOCK = 4096                    # random numbers drawn at once
+_SHORT_RUN_STEPS = 32                   # a run this short is computed to its end at once
 _INFINITY = math.inf
-#: plans reach this many mean inter-submit gaps ahead (steps past the next submit are wasted)
-_HORIZON_GAPS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,28 +140,28 @@ class Engine:
         self.generation_tokens_total = 0
         self.num_preemptions_total = 0
         self.request_success_total = 0
-        #: most steps one SimPy event may cover; 1 gives an event per step (for real-time streaming)
+        #: most steps one run may hold; 1 gives one SimPy event per step (real-time streaming)
         self.max_steps_per_event = 1 << 30
 
-        self._rng = rng
         self._bs = preset.block_size
         self._num_blocks = preset.kv_blocks
-        # the most blocks one step can take beyond one per decoding request: below this many
-        # free blocks the scheduler counts them exactly
+        # below this many free blocks (beyond one per decoding request) blocks are counted exactly
         self._kv_margin = config.max_num_batched_tokens // preset.block_size + config.max_num_seqs + 2
         self._t0_s = preset.t0_ms / 1e3
         self._toh_s = preset.toh_ms / 1e3
         self._a_p_s = preset.a_p_ms / 1e3
         self._a_kv_s = preset.a_kv_ms / 1e3
         self._a_b_s = preset.a_b_ms / 1e3
-        self._api_mean_s = preset.api_ms_mean / 1e3
-        self._api_sigma = math.sqrt(math.log1p(preset.api_cv**2))
-        self._api_mu = math.log(self._api_mean_s) - self._api_sigma**2 / 2 if self._api_mean_s > 0 else 0.0
-        jit_sigma = math.sqrt(math.log1p(preset.step_jitter_cv**2))
-        self._jit_mu, self._jit_sigma = -(jit_sigma**2) / 2, jit_sigma
+        # two random streams from rng: step jitter by step index, front-end delay by request
         self._jit_rng = numpy.random.default_rng(rng.getrandbits(64))
+        self._api_rng = numpy.random.default_rng(rng.getrandbits(64))
+        self._jit_mu, self._jit_sigma = _lognormal_params(1.0, preset.step_jitter_cv)
+        self._api_mean_s = preset.api_ms_mean / 1e3
+        self._api_mu, self._api_sigma = _lognormal_params(self._api_mean_s, preset.api_cv)
         self._jit: list[float] = []             # jitter factor of step _jit_first + i
         self._jit_first = 0
+        self._jit_min = 1.0                     # smallest factor in _jit
+        self._api_delays: list[float] = []
 
         self._frontend: list[tuple[float, int, _Seq]] = []    # heap by time it reaches the scheduler
         self._deadlines: list[tuple[float, int, _Seq]] = []   # heap by client deadline
@@ -171,19 +174,23 @@ class Engine:
         self._dec_kv_base_sum = 0
         self._dec_residues = [0] * self._bs                   # count by kv_base % block_size
         self._finishes: list[tuple[int, int, _Seq]] = []      # sorted by finish step
-        # the steps planned ahead (one SimPy event)
+        # the plan: steps from len(step_ends) on, computed but not yet over
         self._plan_ends: list[float] = []
-        self._plan_tokens: list[int] = []                     # tokens emitted, cumulative per step
-        self._plan_first: list[_Seq] = []                     # first tokens in the plan's first step
-        self._timer: simpy.Event | None = None
+        self._plan_first: list[_Seq] = []                     # their first token in the first step
+        self._plan_tokens0 = 0                                # tokens of the first step
+        self._plan_nd = 0                                     # decoding requests after it
+        self._open = False                                    # the run goes on past _plan_ends
+        # cursor of an open run: next step, its decoding requests, Σ kv_base, next finish index
+        self._cur_u = self._cur_end = self._cur_nd = self._cur_kv = self._cur_p = 0
+        self._timer: simpy.Event | None = None                # at a step boundary, or idle wake-up
         self._timer_at = _INFINITY
+        self._checkin: simpy.Event | None = None              # at a lower bound of a run's end
+        self._checkin_at = _INFINITY
         self._in_flight = 0
         self._busy = False
         self._draining = False
         self._dead = False
         self._next_order = 0
-        self._last_submit_s = env.now
-        self._submit_gap_s = 1.0                              # moving mean of inter-submit gaps
 
     # ---------------------------------------------------------------- public interface
 
@@ -207,6 +214,7 @@ class Engine:
         """``vllm:kv_cache_usage_perc``: share of KV blocks in use, 0..1."""
         step = len(self.step_ends) - 1
         if self._plan_ends:
+            self._catch_up(self.env.now)
             step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
         return (self._pf_blocks + self._dec_blocks(step)) / self._num_blocks
 
@@ -230,7 +238,7 @@ class Engine:
             return
         req.step_ends = self.step_ends
         order = self._next_order
-        self._next_order += 1
+        self._next_order = order + 1
         deadline_s = req.arrival_s + req.timeout_s
         seq = _Seq(req, order, deadline_s)
         ready_s = now + self._draw_api_delay_s()
@@ -238,8 +246,6 @@ class Engine:
         heapq.heappush(self._deadlines, (deadline_s, order, seq))
         self._in_flight += 1
         self._busy = True
-        self._submit_gap_s += 0.125 * (now - self._last_submit_s - self._submit_gap_s)
-        self._last_submit_s = now
         self._wake_by(min(ready_s, deadline_s))
 
     def drain(self) -> None:
@@ -257,11 +263,13 @@ class Engine:
             return
         now = self.env.now
         if self._plan_ends:
+            self._extend(now)
             done = bisect.bisect_right(self._plan_ends, now)
             if done:
                 self._complete_steps(done)
         self._dead = self._draining = True
-        self._timer, self._timer_at = None, _INFINITY
+        self._timer = self._checkin = None
+        self._timer_at = self._checkin_at = _INFINITY
         last_step = len(self.step_ends) - 1
         victims = [*self._running, *self._waiting, *(entry[2] for entry in self._frontend)]
         for seq in victims:
@@ -269,34 +277,32 @@ class Engine:
                 self._drop(seq, last_step)
                 req = seq.req
                 while req.segments and req.segments[-1][0] >= req.segments[-1][1]:
-                    req.segments.pop()          # a token of the unfinished step
+                    req.segments.pop()          # a token of the step that did not end
                 req.output_tokens = _count_tokens(req)
                 req.fail(now, reason)
         self._clear()
         self._notify_if_idle()
 
-    # ---------------------------------------------------------------- event loop
+    # ---------------------------------------------------------------- events
 
     def _draw_api_delay_s(self) -> float:
         """Front-end (API server) overhead of one request."""
-        if self._api_mean_s <= 0:
-            return 0.0
         if self._api_sigma == 0:
             return self._api_mean_s
-        return self._rng.lognormvariate(self._api_mu, self._api_sigma)
+        delays = self._api_delays
+        if not delays:
+            delays.extend(self._api_rng.lognormal(self._api_mu, self._api_sigma, _RANDOM_BLOCK).tolist())
+            delays.reverse()
+        return delays.pop()
 
     def _wake_by(self, at_s: float) -> None:
         """Make the engine look at its queues at the first step boundary at or after ``at_s``."""
         ends = self._plan_ends
-        if ends:
-            if at_s < ends[-1]:
-                cut = bisect.bisect_left(ends, at_s) + 1
-                if cut < len(ends):
-                    del ends[cut:]
-                    del self._plan_tokens[cut:]
-                    self._set_timer(ends[-1])
-        elif at_s < self._timer_at:
-            self._set_timer(at_s)
+        if not ends:
+            if at_s < self._timer_at:
+                self._set_timer(at_s)
+        elif self._open or at_s < ends[-1]:
+            self._cut_at(at_s)
 
     def _set_timer(self, at_s: float) -> None:
         self._timer_at = at_s
@@ -304,10 +310,17 @@ class Engine:
         timer.callbacks.append(self._on_timer)
         self._timer = timer
 
+    def _set_checkin(self, at_s: float) -> None:
+        if at_s < self._checkin_at:             # a pending earlier check-in will do
+            self._checkin_at = at_s
+            checkin = self.env.timeout(max(0.0, at_s - self.env.now))
+            checkin.callbacks.append(self._on_checkin)
+            self._checkin = checkin
+
     def _on_timer(self, event: simpy.Event) -> None:
         """A step boundary (or an idle wake-up): observe, decide, start the next steps."""
         if event is not self._timer:
-            return                              # superseded by a shorter plan
+            return                              # superseded by an earlier boundary
         now = self._timer_at
         self._timer, self._timer_at = None, _INFINITY
         if self._plan_ends:
@@ -317,6 +330,14 @@ class Engine:
         self._admit_frontend(now)
         self._start_steps(now)
         self._notify_if_idle()
+
+    def _on_checkin(self, event: simpy.Event) -> None:
+        """No request came during an open run: compute it up to now and look again."""
+        if event is not self._checkin:
+            return
+        now = self._checkin_at
+        self._checkin, self._checkin_at = None, _INFINITY
+        self._catch_up(now)
 
     def _notify_if_idle(self) -> None:
         if self._busy and self._in_flight == 0:
@@ -336,7 +357,7 @@ class Engine:
     # ---------------------------------------------------------------- scheduling
 
     def _start_steps(self, now: float) -> None:
-        """Schedule the next step and plan the steps after it; idle if there is no work."""
+        """Schedule the next step and plan the run after it; idle if there is no work."""
         s = len(self.step_ends)
         free = self._num_blocks - self._pf_blocks - self._dec_blocks_bound(s - 1)
         if free < self._kv_margin + self._num_decoding:
@@ -363,22 +384,24 @@ class Engine:
         budget = self.config.max_num_batched_tokens - self._num_decoding
         need = self._dec_residues[(1 - s) % bs] if self._num_decoding else 0
         chunks: list[tuple[_Seq, int]] = []
-        grow: list[int] = []
-        for seq in self._prefilling:            # they come after every decoding request
-            if budget <= 0:
-                break
-            n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
-            blocks = -(-(seq.computed + n) // bs) - seq.blocks
-            need += blocks
-            budget -= n
-            chunks.append((seq, n))
-            grow.append(blocks)
+        if self._prefilling:
+            grow: list[int] = []
+            for seq in self._prefilling:        # they come after every decoding request
+                if budget <= 0:
+                    break
+                n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
+                blocks = -(-(seq.computed + n) // bs) - seq.blocks
+                need += blocks
+                budget -= n
+                chunks.append((seq, n))
+                grow.append(blocks)
+            if need <= free:
+                for (seq, _), blocks in zip(chunks, grow, strict=True):
+                    seq.blocks += blocks
+                    self._pf_blocks += blocks
         if need > free:
             chunks, budget, free = self._schedule_running_preempting(s, free)
             return chunks, budget, free, True
-        for (seq, _), blocks in zip(chunks, grow, strict=True):
-            seq.blocks += blocks
-            self._pf_blocks += blocks
         return chunks, budget, free - need, False
 
     def _schedule_running_preempting(self, s: int, free: int) -> tuple[list[tuple[_Seq, int]], int, int]:
@@ -451,26 +474,13 @@ class Engine:
 
     # ---------------------------------------------------------------- planning
 
-    def _jitter_at(self, step: int) -> tuple[list[float], int]:
-        """The jitter list and the index of ``step`` in it (at least that step is there)."""
-        jit = self._jit
-        i = step - self._jit_first
-        if i >= len(jit):
-            used = len(self.step_ends) - self._jit_first
-            if used > 0:
-                del jit[:used]
-                self._jit_first += used
-                i -= used
-            more = max(_JITTER_BLOCK, i + 1 - len(jit))
-            jit.extend(self._jit_rng.lognormal(self._jit_mu, self._jit_sigma, more).tolist())
-        return jit, i
-
     def _plan_steps(self, s: int, now: float, chunks: list[tuple[_Seq, int]], free: int, multi: bool) -> None:
-        """Time step ``s`` (scheduled) and, if ``multi``, the decode-only steps after it until
-        the batch could change; set the timer to the end of the last one."""
+        """Time the scheduled step ``s``; if ``multi``, open the decode-only run after it."""
         nd = self._num_decoding
         jit, i = self._jitter_at(s)
-        n_tok = nd + sum(n for _, n in chunks)
+        n_tok = nd
+        for _, n in chunks:
+            n_tok += n
         t = now + (
             max(self._t0_s, self._toh_s + self._a_p_s * n_tok)
             + self._a_kv_s * (self._dec_kv_base_sum + nd * s)
@@ -480,51 +490,96 @@ class Engine:
         if chunks:
             tokens += self._apply_chunks(s, chunks)
             multi = multi and not self._prefilling
-        ends = [t]
-        cum_tokens = [tokens]
         nd = self._num_decoding
+        self._plan_ends = [t]
+        self._plan_tokens0 = tokens
+        self._plan_nd = nd
         if multi and nd:
             fin = self._finishes
-            u_end = s + min(self.max_steps_per_event, fin[-1][0] - s + 1)
-            if u_end > s + 1:
-                u_end = min(u_end, s + 1 + self._decode_steps_fitting(s + 1, free, u_end - s - 1))
-            t_limit = min(self._next_deadline_s(), now + _HORIZON_GAPS * self._submit_gap_s)
-            if self._frontend:
-                t_limit = min(t_limit, self._frontend[0][0])
-            stop_at_finish = bool(self._waiting)    # a finish may let a waiting request in
-            t0_s, toh_s, a_p_s, a_kv_s, a_b_s = self._t0_s, self._toh_s, self._a_p_s, self._a_kv_s, self._a_b_s
-            kv_sum = self._dec_kv_base_sum
-            p = 0
-            u = s + 1
-            i += 1
-            while u < u_end and t < t_limit:
-                if fin[p][0] < u:                # requests that sent their last token before step u
-                    while fin[p][0] < u:
-                        nd -= 1
-                        kv_sum -= fin[p][2].kv_base
-                        p += 1
-                        if not nd:
-                            break
-                    if not nd or stop_at_finish:
-                        break
-                if i == len(jit):
-                    jit, i = self._jitter_at(u)
-                # steps u .. run_end - 1 have the same batch: nd requests, Σctx growing by nd
-                run_end = min(u_end, fin[p][0] + 1, u + len(jit) - i)
-                step0_s = max(t0_s, toh_s + a_p_s * nd) + a_b_s * nd + a_kv_s * kv_sum
-                growth_s = a_kv_s * nd
-                for u in range(u, run_end):  # noqa: B020 - continues the outer count
-                    t += (step0_s + growth_s * u) * jit[i]
-                    i += 1
-                    ends.append(t)
-                    tokens += nd
-                    cum_tokens.append(tokens)
-                    if t >= t_limit:
-                        break
-                u += 1
-        self._plan_ends = ends
-        self._plan_tokens = cum_tokens
-        self._set_timer(t)
+            end = s + min(self.max_steps_per_event, fin[-1][0] - s + 1)
+            if self._waiting:                   # a finish may let a waiting request in
+                end = min(end, fin[0][0] + 1)
+            if end > s + 1:
+                end = min(end, s + 1 + self._decode_steps_fitting(s + 1, free, end - s - 1))
+            self._open = end > s + 1
+            self._cur_u, self._cur_end = s + 1, end
+            self._cur_nd, self._cur_kv, self._cur_p = nd, self._dec_kv_base_sum, 0
+        else:
+            self._open = False
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set the event that ends or revisits the plan."""
+        if not self._open:
+            at_s = self._plan_ends[-1]
+            if at_s != self._timer_at:
+                self._set_timer(at_s)
+        elif self._frontend:
+            self._cut_at(self._frontend[0][0])
+        elif self._cur_end - self._cur_u <= _SHORT_RUN_STEPS:
+            self._extend(self._next_deadline_s())
+            self._cut_at(self._plan_ends[-1])
+        else:
+            deadline_s = self._next_deadline_s()
+            if deadline_s <= self._plan_ends[-1]:
+                self._cut_at(deadline_s)
+            else:
+                self._jitter_at(self._cur_end - 1)   # so that _jit_min bounds the whole run
+                end_bound_s = self._plan_ends[-1] + (self._cur_end - self._cur_u) * self._t0_s * self._jit_min
+                self._set_checkin(min(end_bound_s, deadline_s))
+
+    def _catch_up(self, now: float) -> None:
+        """Compute an open run up to ``now``; if that ends it, set its boundary event."""
+        if self._open:
+            self._extend(now)
+            self._arm()
+
+    def _cut_at(self, at_s: float) -> None:
+        """End the plan at the first step boundary at or after ``at_s`` (or the run's end)."""
+        self._extend(at_s)
+        ends = self._plan_ends
+        cut = bisect.bisect_left(ends, at_s) + 1
+        if cut < len(ends):
+            del ends[cut:]
+        self._open = False
+        if ends[-1] != self._timer_at:
+            self._set_timer(ends[-1])
+
+    def _extend(self, until_s: float) -> None:
+        """Compute the open run's steps up to the first boundary at or after ``until_s``."""
+        if not self._open:
+            return
+        ends = self._plan_ends
+        t = ends[-1]
+        u, end = self._cur_u, self._cur_end
+        if t >= until_s or u >= end:
+            return
+        nd, kv_sum, p = self._cur_nd, self._cur_kv, self._cur_p
+        fin = self._finishes
+        t0_s, toh_s, a_p_s = self._t0_s, self._toh_s, self._a_p_s
+        a_kv_s, a_b_s = self._a_kv_s, self._a_b_s
+        jit, i = self._jitter_at(u)
+        while u < end and t < until_s:
+            while fin[p][0] < u:                # it sent its last token before step u
+                nd -= 1
+                kv_sum -= fin[p][2].kv_base
+                p += 1
+            if i == len(jit):
+                jit, i = self._jitter_at(u)
+            # steps u .. run_end - 1 have the same batch: nd requests, Σctx growing by nd a step
+            run_end = min(end, fin[p][0] + 1, u + len(jit) - i)
+            step0_s = max(t0_s, toh_s + a_p_s * nd) + a_b_s * nd + a_kv_s * kv_sum
+            growth_s = a_kv_s * nd
+            for u in range(u, run_end):  # noqa: B020 - the loop variable carries on outside
+                t += (step0_s + growth_s * u) * jit[i]
+                i += 1
+                ends.append(t)
+                if t >= until_s:
+                    break
+            u += 1
+        self._cur_u, self._cur_nd, self._cur_kv, self._cur_p = u, nd, kv_sum, p
+        if u >= end:
+            self._open = False
 
     def _apply_chunks(self, s: int, chunks: list[tuple[_Seq, int]]) -> int:
         """Book the prefill chunks of step ``s``; a finished prefill samples a token in it and
@@ -558,6 +613,22 @@ class Engine:
             k += 1
         return k
 
+    def _jitter_at(self, step: int) -> tuple[list[float], int]:
+        """The jitter list and the index of ``step`` in it (at least that step is there)."""
+        jit = self._jit
+        i = step - self._jit_first
+        if i >= len(jit):
+            used = len(self.step_ends) - self._jit_first
+            if used > 0:
+                del jit[:used]
+                self._jit_first += used
+                i -= used
+            size = max(_RANDOM_BLOCK, i + 1 - len(jit))
+            more = self._jit_rng.lognormal(self._jit_mu, self._jit_sigma, size)
+            jit.extend(more.tolist())
+            self._jit_min = min(jit)
+        return jit, i
+
     def _next_deadline_s(self) -> float:
         deadlines = self._deadlines
         while deadlines and deadlines[0][2].state == _DONE:
@@ -572,13 +643,13 @@ class Engine:
         ends = self._plan_ends
         first_step = len(self.step_ends)
         self.step_ends.extend(ends if done == len(ends) else ends[:done])
-        self.generation_tokens_total += self._plan_tokens[done - 1]
-        first_token_s = self.step_ends[first_step]
+        last_step = first_step + done - 1
+        first_token_s = ends[0]
         for seq in self._plan_first:
             seq.req.first_token_s = first_token_s
             self.prompt_tokens_total += seq.prompt_tokens
-        self._plan_ends, self._plan_tokens, self._plan_first = [], [], []
-        last_step = first_step + done - 1
+        self.generation_tokens_total += self._plan_tokens0 + self._plan_nd * (done - 1)
+        self._plan_ends, self._plan_first, self._open = [], [], False
         self._finish_decodes(last_step)
         self._expire(self.step_ends[-1], last_step)
 
@@ -588,6 +659,7 @@ class Engine:
         while fin and fin[0][0] <= last_step:
             step, _, seq = fin[0]
             self._leave_decoding(seq, step)
+            self.generation_tokens_total -= last_step - step    # counted as if to last_step
             del self._running[seq]
             finish_s = self.step_ends[step]
             seq.state = _DONE
@@ -636,7 +708,7 @@ class Engine:
         self._running.clear()
         self._prefilling.clear()
         self._finishes.clear()
-        self._plan_ends, self._plan_tokens, self._plan_first = [], [], []
+        self._plan_ends, self._plan_first, self._open = [], [], False
         self._pf_blocks = self._num_decoding = self._dec_kv_base_sum = 0
         self._dec_residues = [0] * self._bs
 
@@ -652,7 +724,7 @@ class Engine:
         self._num_decoding += 1
         self._dec_kv_base_sum += seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] += 1
-        self._pf_blocks -= seq.blocks           # now counted as ceil((kv_base + s) / block_size)
+        self._pf_blocks -= seq.blocks           # from now on: ceil((kv_base + s) / block_size)
         seq.blocks = 0
 
     def _leave_decoding(self, seq: _Seq, last_step: int) -> int:
@@ -661,11 +733,10 @@ class Engine:
         del fin[bisect.bisect_left(fin, (seq.finish_step, seq.order))]
         seq.generated += last_step - seq.start_step
         seq.req.segments[-1][1] = last_step + 1
-        held = -(-(seq.kv_base + last_step) // self._bs)
         self._num_decoding -= 1
         self._dec_kv_base_sum -= seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] -= 1
-        return held
+        return -(-(seq.kv_base + last_step) // self._bs)
 
     def _dec_blocks(self, step: int) -> int:
         """KV blocks the decoding requests hold once step ``step`` has its blocks:
@@ -681,6 +752,14 @@ class Engine:
         """An upper bound of ``_dec_blocks(step)`` in O(1)."""
         nd = self._num_decoding
         return (self._dec_kv_base_sum + nd * step + nd * (self._bs - 1)) // self._bs
+
+
+def _lognormal_params(mean: float, cv: float) -> tuple[float, float]:
+    """(mu, sigma) of the normal under a lognormal of the given mean and coefficient of variation."""
+    if mean <= 0:
+        return 0.0, 0.0
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return math.log(mean) - sigma * sigma / 2, sigma
 
 
 def _count_tokens(req: request_mod.Request) -> int:
