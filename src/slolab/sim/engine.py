@@ -52,9 +52,6 @@ from slolab.sim import request as request_mod
 
 # Request states inside the engine.
 _FRONTEND, _WAITING, _PREFILL, _DECODE, _DONE = range(5)
-_RANDOM_BLOCK = 4096                    # random numbers drawn at once
-_SHORT_RUN_STEPS = 32                   # a run this short is computed to its end at once
-_INFINITY = math.inf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,23 +87,33 @@ class _Seq:
     """Scheduler state of one accepted request (vLLM's ``Request``)."""
 
     __slots__ = (
-        "blocks", "computed", "deadline_s", "finish_step", "generated", "kv_base", "max_tokens",
-        "order", "prompt_tokens", "req", "start_step", "state",
+        "blocks",
+        "computed",
+        "deadline_s",
+        "finish_step",
+        "generated",
+        "kv_base",
+        "max_tokens",
+        "order",
+        "prompt_tokens",
+        "req",
+        "start_step",
+        "state",
     )
 
     def __init__(self, req: request_mod.Request, order: int, deadline_s: float) -> None:
         self.req = req
-        self.order = order                      # unique tie-breaker in sorted structures
+        self.order = order  # unique tie-breaker in sorted structures
         self.prompt_tokens = req.prompt_tokens
         self.max_tokens = req.max_tokens
         self.deadline_s = deadline_s
         self.state = _FRONTEND
-        self.generated = 0                      # tokens sampled (while decoding: up to start_step)
-        self.computed = 0                       # num_computed_tokens (while not decoding)
-        self.blocks = 0                         # KV blocks held (while not decoding)
-        self.start_step = 0                     # step whose token started the decode run
-        self.kv_base = 0                        # while decoding: KV tokens after step s = kv_base + s
-        self.finish_step = 0                    # while decoding: step of the last token
+        self.generated = 0  # tokens sampled (while decoding: up to start_step)
+        self.computed = 0  # num_computed_tokens (while not decoding)
+        self.blocks = 0  # KV blocks held (while not decoding)
+        self.start_step = 0  # step whose token started the decode run
+        self.kv_base = 0  # while decoding: KV tokens after step s = kv_base + s
+        self.finish_step = 0  # while decoding: step of the last token
 
 
 class Engine:
@@ -142,6 +149,8 @@ class Engine:
         self.request_success_total = 0
         #: most steps one run may hold; 1 gives one SimPy event per step (real-time streaming)
         self.max_steps_per_event = 1 << 30
+        self._random_block = 4096  # random numbers drawn at once
+        self._short_run_steps = 32  # a run this short is computed to its end at once
 
         self._bs = preset.block_size
         self._num_blocks = preset.kv_blocks
@@ -158,34 +167,34 @@ class Engine:
         self._jit_mu, self._jit_sigma = _lognormal_params(1.0, preset.step_jitter_cv)
         self._api_mean_s = preset.api_ms_mean / 1e3
         self._api_mu, self._api_sigma = _lognormal_params(self._api_mean_s, preset.api_cv)
-        self._jit: list[float] = []             # jitter factor of step _jit_first + i
+        self._jit: list[float] = []  # jitter factor of step _jit_first + i
         self._jit_first = 0
-        self._jit_min = 1.0                     # smallest factor in _jit
+        self._jit_min = 1.0  # smallest factor in _jit
         self._api_delays: list[float] = []
 
-        self._frontend: list[tuple[float, int, _Seq]] = []    # heap by time it reaches the scheduler
-        self._deadlines: list[tuple[float, int, _Seq]] = []   # heap by client deadline
+        self._frontend: list[tuple[float, int, _Seq]] = []  # heap by time it reaches the scheduler
+        self._deadlines: list[tuple[float, int, _Seq]] = []  # heap by client deadline
         self._waiting: collections.deque[_Seq] = collections.deque()
-        self._running: dict[_Seq, None] = {}                  # in vLLM's running-list order
-        self._prefilling: list[_Seq] = []                     # running, prefill not finished
+        self._running: dict[_Seq, None] = {}  # in vLLM's running-list order
+        self._prefilling: list[_Seq] = []  # running, prefill not finished
         self._pf_blocks = 0
         # the decoding requests, kept lazily (one token per step each)
         self._num_decoding = 0
         self._dec_kv_base_sum = 0
-        self._dec_residues = [0] * self._bs                   # count by kv_base % block_size
-        self._finishes: list[tuple[int, int, _Seq]] = []      # sorted by finish step
+        self._dec_residues = [0] * self._bs  # count by kv_base % block_size
+        self._finishes: list[tuple[int, int, _Seq]] = []  # sorted by finish step
         # the plan: steps from len(step_ends) on, computed but not yet over
         self._plan_ends: list[float] = []
-        self._plan_first: list[_Seq] = []                     # their first token in the first step
-        self._plan_tokens0 = 0                                # tokens of the first step
-        self._plan_nd = 0                                     # decoding requests after it
-        self._open = False                                    # the run goes on past _plan_ends
+        self._plan_first: list[_Seq] = []  # their first token in the first step
+        self._plan_tokens0 = 0  # tokens of the first step
+        self._plan_nd = 0  # decoding requests after it
+        self._open = False  # the run goes on past _plan_ends
         # cursor of an open run: next step, its decoding requests, Σ kv_base, next finish index
         self._cur_u = self._cur_end = self._cur_nd = self._cur_kv = self._cur_p = 0
-        self._timer: simpy.Event | None = None                # at a step boundary, or idle wake-up
-        self._timer_at = _INFINITY
-        self._checkin: simpy.Event | None = None              # at a lower bound of a run's end
-        self._checkin_at = _INFINITY
+        self._timer: simpy.Event | None = None  # at a step boundary, or idle wake-up
+        self._timer_at = math.inf
+        self._checkin: simpy.Event | None = None  # at a lower bound of a run's end
+        self._checkin_at = math.inf
         self._in_flight = 0
         self._busy = False
         self._draining = False
@@ -269,7 +278,7 @@ class Engine:
                 self._complete_steps(done)
         self._dead = self._draining = True
         self._timer = self._checkin = None
-        self._timer_at = self._checkin_at = _INFINITY
+        self._timer_at = self._checkin_at = math.inf
         last_step = len(self.step_ends) - 1
         victims = [*self._running, *self._waiting, *(entry[2] for entry in self._frontend)]
         for seq in victims:
@@ -277,7 +286,7 @@ class Engine:
                 self._drop(seq, last_step)
                 req = seq.req
                 while req.segments and req.segments[-1][0] >= req.segments[-1][1]:
-                    req.segments.pop()          # a token of the step that did not end
+                    req.segments.pop()  # a token of the step that did not end
                 req.output_tokens = _count_tokens(req)
                 req.fail(now, reason)
         self._clear()
@@ -291,7 +300,7 @@ class Engine:
             return self._api_mean_s
         delays = self._api_delays
         if not delays:
-            delays.extend(self._api_rng.lognormal(self._api_mu, self._api_sigma, _RANDOM_BLOCK).tolist())
+            delays.extend(self._api_rng.lognormal(self._api_mu, self._api_sigma, self._random_block).tolist())
             delays.reverse()
         return delays.pop()
 
@@ -311,7 +320,7 @@ class Engine:
         self._timer = timer
 
     def _set_checkin(self, at_s: float) -> None:
-        if at_s < self._checkin_at:             # a pending earlier check-in will do
+        if at_s < self._checkin_at:  # a pending earlier check-in will do
             self._checkin_at = at_s
             checkin = self.env.timeout(max(0.0, at_s - self.env.now))
             checkin.callbacks.append(self._on_checkin)
@@ -320,9 +329,9 @@ class Engine:
     def _on_timer(self, event: simpy.Event) -> None:
         """A step boundary (or an idle wake-up): observe, decide, start the next steps."""
         if event is not self._timer:
-            return                              # superseded by an earlier boundary
+            return  # superseded by an earlier boundary
         now = self._timer_at
-        self._timer, self._timer_at = None, _INFINITY
+        self._timer, self._timer_at = None, math.inf
         if self._plan_ends:
             self._complete_steps(len(self._plan_ends))
         else:
@@ -336,7 +345,7 @@ class Engine:
         if event is not self._checkin:
             return
         now = self._checkin_at
-        self._checkin, self._checkin_at = None, _INFINITY
+        self._checkin, self._checkin_at = None, math.inf
         self._catch_up(now)
 
     def _notify_if_idle(self) -> None:
@@ -365,9 +374,9 @@ class Engine:
         chunks, budget, free, preempted = self._schedule_running(s, free)
         if preempted:
             if not chunks and not self._num_decoding:
-                self._start_steps(now)          # all were preempted: schedule again, admitting
+                self._start_steps(now)  # all were preempted: schedule again, admitting
                 return
-            multi = False                       # admission is retried at the next step
+            multi = False  # admission is retried at the next step
         else:
             budget, free = self._schedule_waiting(chunks, budget, free)
             multi = budget > 0 or not self._waiting
@@ -386,7 +395,7 @@ class Engine:
         chunks: list[tuple[_Seq, int]] = []
         if self._prefilling:
             grow: list[int] = []
-            for seq in self._prefilling:        # they come after every decoding request
+            for seq in self._prefilling:  # they come after every decoding request
                 if budget <= 0:
                     break
                 n = min(seq.prompt_tokens + seq.generated - seq.computed, budget)
@@ -481,11 +490,9 @@ class Engine:
         n_tok = nd
         for _, n in chunks:
             n_tok += n
-        t = now + (
-            max(self._t0_s, self._toh_s + self._a_p_s * n_tok)
-            + self._a_kv_s * (self._dec_kv_base_sum + nd * s)
-            + self._a_b_s * (nd + len(chunks))
-        ) * jit[i]
+        # the same expression as in _extend, so that a step's time does not depend on the plan
+        work_s = max(self._t0_s, self._toh_s + self._a_p_s * n_tok) + self._a_b_s * (nd + len(chunks))
+        t = now + (work_s + self._a_kv_s * (self._dec_kv_base_sum + nd * s)) * jit[i]
         tokens = nd
         if chunks:
             tokens += self._apply_chunks(s, chunks)
@@ -497,9 +504,9 @@ class Engine:
         if multi and nd:
             fin = self._finishes
             end = s + min(self.max_steps_per_event, fin[-1][0] - s + 1)
-            if self._waiting:                   # a finish may let a waiting request in
+            if self._waiting:  # a finish may let a waiting request in
                 end = min(end, fin[0][0] + 1)
-            if end > s + 1:
+            if free < nd * ((end - s - 2) // self._bs + 1):  # blocks may run out during the run
                 end = min(end, s + 1 + self._decode_steps_fitting(s + 1, free, end - s - 1))
             self._open = end > s + 1
             self._cur_u, self._cur_end = s + 1, end
@@ -516,7 +523,7 @@ class Engine:
                 self._set_timer(at_s)
         elif self._frontend:
             self._cut_at(self._frontend[0][0])
-        elif self._cur_end - self._cur_u <= _SHORT_RUN_STEPS:
+        elif self._cur_end - self._cur_u <= self._short_run_steps:
             self._extend(self._next_deadline_s())
             self._cut_at(self._plan_ends[-1])
         else:
@@ -524,7 +531,8 @@ class Engine:
             if deadline_s <= self._plan_ends[-1]:
                 self._cut_at(deadline_s)
             else:
-                self._jitter_at(self._cur_end - 1)   # so that _jit_min bounds the whole run
+                if self._cur_end - self._jit_first > len(self._jit):
+                    self._jitter_at(self._cur_end - 1)  # so that _jit_min bounds the whole run
                 end_bound_s = self._plan_ends[-1] + (self._cur_end - self._cur_u) * self._t0_s * self._jit_min
                 self._set_checkin(min(end_bound_s, deadline_s))
 
@@ -558,25 +566,30 @@ class Engine:
         fin = self._finishes
         t0_s, toh_s, a_p_s = self._t0_s, self._toh_s, self._a_p_s
         a_kv_s, a_b_s = self._a_kv_s, self._a_b_s
-        jit, i = self._jitter_at(u)
+        jit = self._jit
+        i = u - self._jit_first
+        append = ends.append
         while u < end and t < until_s:
-            while fin[p][0] < u:                # it sent its last token before step u
+            while fin[p][0] < u:  # it sent its last token before step u
                 nd -= 1
                 kv_sum -= fin[p][2].kv_base
                 p += 1
-            if i == len(jit):
+            if i >= len(jit):
                 jit, i = self._jitter_at(u)
-            # steps u .. run_end - 1 have the same batch: nd requests, Σctx growing by nd a step
+            # steps u .. run_end - 1 have the same batch: nd requests, Σctx = kv_sum + nd * u
             run_end = min(end, fin[p][0] + 1, u + len(jit) - i)
-            step0_s = max(t0_s, toh_s + a_p_s * nd) + a_b_s * nd + a_kv_s * kv_sum
-            growth_s = a_kv_s * nd
-            for u in range(u, run_end):  # noqa: B020 - the loop variable carries on outside
-                t += (step0_s + growth_s * u) * jit[i]
-                i += 1
-                ends.append(t)
+            work_s = max(t0_s, toh_s + a_p_s * nd) + a_b_s * nd
+            ctx = kv_sum + nd * u
+            before = len(ends)
+            for factor in jit[i : i + run_end - u]:
+                t += (work_s + a_kv_s * ctx) * factor
+                ctx += nd
+                append(t)
                 if t >= until_s:
                     break
-            u += 1
+            taken = len(ends) - before
+            u += taken
+            i += taken
         self._cur_u, self._cur_nd, self._cur_kv, self._cur_p = u, nd, kv_sum, p
         if u >= end:
             self._open = False
@@ -602,7 +615,7 @@ class Engine:
         """How many decode steps from step ``s`` get their KV blocks without preempting (at most
         ``enough``), counting every decoding request as if none finished."""
         nd, bs = self._num_decoding, self._bs
-        cycles, spare = divmod(free, nd)        # in any bs steps each request takes one block
+        cycles, spare = divmod(free, nd)  # in any bs steps each request takes one block
         k = cycles * bs
         residues = self._dec_residues
         while k < enough:
@@ -623,7 +636,7 @@ class Engine:
                 del jit[:used]
                 self._jit_first += used
                 i -= used
-            size = max(_RANDOM_BLOCK, i + 1 - len(jit))
+            size = max(self._random_block, i + 1 - len(jit))
             more = self._jit_rng.lognormal(self._jit_mu, self._jit_sigma, size)
             jit.extend(more.tolist())
             self._jit_min = min(jit)
@@ -633,7 +646,7 @@ class Engine:
         deadlines = self._deadlines
         while deadlines and deadlines[0][2].state == _DONE:
             heapq.heappop(deadlines)
-        return deadlines[0][0] if deadlines else _INFINITY
+        return deadlines[0][0] if deadlines else math.inf
 
     # ---------------------------------------------------------------- step completion
 
@@ -659,13 +672,13 @@ class Engine:
         while fin and fin[0][0] <= last_step:
             step, _, seq = fin[0]
             self._leave_decoding(seq, step)
-            self.generation_tokens_total -= last_step - step    # counted as if to last_step
+            self.generation_tokens_total -= last_step - step  # counted as if to last_step
             del self._running[seq]
             finish_s = self.step_ends[step]
             seq.state = _DONE
             self._in_flight -= 1
             req = seq.req
-            if seq.deadline_s < finish_s:       # the client left before the last token
+            if seq.deadline_s < finish_s:  # the client left before the last token
                 _truncate_tokens(req, seq.deadline_s)
                 req.fail(seq.deadline_s, "client timeout")
                 continue
@@ -724,7 +737,7 @@ class Engine:
         self._num_decoding += 1
         self._dec_kv_base_sum += seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] += 1
-        self._pf_blocks -= seq.blocks           # from now on: ceil((kv_base + s) / block_size)
+        self._pf_blocks -= seq.blocks  # from now on: ceil((kv_base + s) / block_size)
         seq.blocks = 0
 
     def _leave_decoding(self, seq: _Seq, last_step: int) -> int:
