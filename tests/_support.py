@@ -6,7 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+import simpy
+
+from slolab.sim import engine as engine_mod
+from slolab.sim import request as request_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,3 +46,23 @@ def grade(lab: str, workspace: Path, seed: int) -> dict:
     report = json.loads(latest.read_text())
     assert (proc.returncode == 0) == report["passed"], "exit code and report disagree"
     return report
+
+
+def submit_at(
+    engine: engine_mod.Engine, arrivals: Iterable[tuple[float, int, int]], timeout_s: float = 180.0
+) -> list[request_mod.Request]:
+    """Submit (arrival_s, prompt_tokens, max_tokens) requests at their arrival times."""
+    env = engine.env
+    reqs = [
+        request_mod.Request(id=i, arrival_s=a, prompt_tokens=p, max_tokens=m, timeout_s=timeout_s)
+        for i, (a, p, m) in enumerate(sorted(arrivals))
+    ]
+
+    def arrive(env: simpy.Environment):
+        for req in reqs:
+            if req.arrival_s > env.now:
+                yield env.timeout(req.arrival_s - env.now)
+            engine.submit(req)
+
+    env.process(arrive(env))
+    return reqs

@@ -12,6 +12,7 @@ import statistics
 
 import pytest
 import simpy
+from _support import submit_at
 
 from slolab.catalog import presets
 from slolab.sim import engine as engine_mod
@@ -26,18 +27,7 @@ def run_requests(preset: presets.Preset, arrivals: list[tuple[float, int, int]])
     engine = engine_mod.Engine(
         env, preset, engine_mod.EngineConfig.defaults(preset, "model"), random.Random(11), "pod-0"
     )
-    reqs = [
-        request_mod.Request(id=i, arrival_s=a, prompt_tokens=p, max_tokens=m)
-        for i, (a, p, m) in enumerate(arrivals)
-    ]
-
-    def arrive(env: simpy.Environment):
-        for req in reqs:
-            if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            engine.submit(req)
-
-    env.process(arrive(env))
+    reqs = submit_at(engine, arrivals)
     env.run()
     assert all(r.ok for r in reqs)
     return reqs

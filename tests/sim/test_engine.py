@@ -8,10 +8,11 @@ import dataclasses
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pytest
 import simpy
+from _support import submit_at
 
 from slolab.catalog import presets
 from slolab.sim import engine as engine_mod
@@ -32,26 +33,6 @@ def make_engine(
     defaults = engine_mod.EngineConfig.defaults(preset, "model")
     cfg = dataclasses.replace(defaults, **config)
     return engine_mod.Engine(env or simpy.Environment(), preset, cfg, random.Random(seed), "pod-0")
-
-
-def submit_at(
-    engine: engine_mod.Engine, arrivals: Iterable[tuple[float, int, int]], timeout_s: float = 180.0
-) -> list[request_mod.Request]:
-    """Submit (arrival_s, prompt_tokens, max_tokens) requests at their arrival times."""
-    env = engine.env
-    reqs = [
-        request_mod.Request(id=i, arrival_s=a, prompt_tokens=p, max_tokens=m, timeout_s=timeout_s)
-        for i, (a, p, m) in enumerate(sorted(arrivals))
-    ]
-
-    def arrive(env: simpy.Environment):
-        for req in reqs:
-            if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            engine.submit(req)
-
-    env.process(arrive(env))
-    return reqs
 
 
 def poisson(
