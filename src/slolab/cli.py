@@ -58,55 +58,91 @@ def list_labs() -> None:
     console.print("Start one with `make lab NAME=<lab>`.")
 
 
-def _resolve_backend(backend: str) -> str:
-    if backend == "auto":
-        import shutil
+Backend = Annotated[str, typer.Option(help="auto | sim | kind | cluster (cluster needs KUBE_CONTEXT)")]
+Context = Annotated[
+    str | None,
+    typer.Option(envvar="KUBE_CONTEXT", help="BACKEND=cluster: the kubeconfig context to use (required)"),
+]
 
-        why = (
-            "kind is not installed"
-            if shutil.which("kind") is None
-            else "this version grades on the simulator only (the kind backend is not built yet)"
-        )
-        typer.echo(f"BACKEND=auto → sim: {why}.", err=True)
-        return "sim"
-    if backend != "sim":
-        raise errors.BackendError(f"BACKEND={backend} is not available in this version.", "Use BACKEND=sim.")
-    return backend
+
+def _choose(backend: str, context: str | None):
+    from slolab.backends import choose
+
+    chosen = choose.choose(backend, context)
+    if backend == "auto" or chosen.backend != "sim":
+        typer.echo(chosen.line(), err=True)
+    return chosen
 
 
 @app.command()
 def lab(
-    name: Name, backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto"
+    name: Name,
+    backend: Backend = "auto",
+    context: Context = None,
+    seed: Annotated[int | None, typer.Option(help="kind/cluster: the Lab's seed")] = None,
 ) -> None:
-    """Create the lab's workspace (keeping any files already there) and show the briefing."""
+    """Create the lab's workspace (keeping any files already there) and show the briefing.
+
+    On kind/cluster it also creates the Lab resource and waits until the operator reports Ready.
+    """
     from slolab.catalog import lab as lab_mod
     from slolab.report import briefing
     from slolab.workspace import state as ws_state
 
     spec = lab_mod.load(name)
-    chosen = _resolve_backend(backend)
+    chosen = _choose(backend, context)
     ws, created = ws_state.create(spec)
-    briefing.show(_console(), spec, ws, created, chosen, ws_state.load_state(spec))
+    if chosen.backend != "sim":
+        from slolab.kube import client, labs
+
+        labs.start(client.connect(chosen.context), spec, seed=seed, console=_console())
+    briefing.show(_console(), spec, ws, created, chosen.backend, ws_state.load_state(spec))
 
 
 @app.command()
 def grade(
     name: Name,
-    backend: Annotated[str, typer.Option(help="auto | sim | kind | cluster")] = "auto",
+    backend: Backend = "auto",
+    context: Context = None,
     seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
     plot: Annotated[bool, typer.Option(help="write timeline.png")] = True,
     workspace: Annotated[Path | None, typer.Option(help="grade this folder instead")] = None,
+    in_cluster: Annotated[
+        bool, typer.Option(help="kind/cluster from inside a pod (the operator's grading Job)")
+    ] = False,
+    namespace: Annotated[str | None, typer.Option(help="kind/cluster: the lab's namespace")] = None,
+    summary_file: Annotated[
+        Path | None, typer.Option(help="also write a compact JSON summary here (/dev/termination-log)")
+    ] = None,
 ) -> None:
-    """Run the lab's grader against your workspace and print the SLO checks."""
-    from slolab.backends import sim
+    """Run the lab's grader (against your workspace on sim, the live namespace on kind/cluster)."""
     from slolab.catalog import lab as lab_mod
     from slolab.grading import runner
 
     spec = lab_mod.load(name)
-    chosen = _resolve_backend(backend)
+    if in_cluster:
+        if backend not in ("kind", "cluster"):
+            raise errors.InputError(errors.Problem("--in-cluster", "needs --backend kind or cluster"))
+        chosen_backend, chosen_context = backend, None
+    else:
+        chosen = _choose(backend, context)
+        chosen_backend, chosen_context = chosen.backend, chosen.context
     ws = workspace or paths.workspace(name)
-    sim.preflight(spec, ws)
-    code = runner.run(name, backend=chosen, workspace=ws, seed=seed, plot=plot)
+    if chosen_backend == "sim":
+        from slolab.backends import sim
+
+        sim.preflight(spec, ws)
+    code = runner.run(
+        name,
+        backend=chosen_backend,
+        workspace=ws,
+        seed=seed,
+        plot=plot,
+        context=chosen_context,
+        in_cluster=in_cluster,
+        namespace=namespace,
+        summary_file=summary_file,
+    )
     raise typer.Exit(code=0 if code == 0 else 1)
 
 
@@ -183,6 +219,22 @@ def lint() -> None:
     from slolab import lint as lint_mod
 
     raise typer.Exit(code=lint_mod.run(_console()))
+
+
+@app.command()
+def doctor() -> None:
+    """Check docker, kind, kubectl, helm and slolab's kind cluster; say how to get what is missing."""
+    from slolab import doctor as doctor_mod
+
+    raise typer.Exit(code=doctor_mod.run(_console()))
+
+
+@app.command()
+def cluster() -> None:
+    """Create slolab's kind cluster, build and load the images, install platform and operator."""
+    from slolab import clusterup
+
+    raise typer.Exit(code=clusterup.run(_console()))
 
 
 @app.command()

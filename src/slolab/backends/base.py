@@ -83,15 +83,31 @@ class Backend(Protocol):
         """Release what the backend holds."""
 
 
-def open_backend(name: str, lab: lab_mod.Lab, workspace: Any, seed: int) -> Backend:
-    """The backend called ``name`` for ``lab`` on the manifests in ``workspace``."""
+def open_backend(
+    name: str,
+    lab: lab_mod.Lab,
+    workspace: Any,
+    seed: int,
+    *,
+    context: str | None = None,
+    in_cluster: bool = False,
+    namespace: str | None = None,
+) -> Backend:
+    """The backend called ``name`` for ``lab``: ``sim`` runs the manifests in ``workspace``;
+    ``kind`` and ``cluster`` grade the live namespace ``lab-<name>`` through ``context`` (or the
+    in-cluster service account)."""
     if name == "sim":
         from slolab.backends import sim
 
         return sim.SimBackend(lab, workspace, seed)
+    if name in ("kind", "cluster"):
+        from slolab.backends import choose, kube
+
+        if name == "kind" and context is None and not in_cluster:
+            context = choose.KIND_CONTEXT
+        return kube.KubeBackend(
+            name, lab, workspace, seed, context=context, in_cluster=in_cluster, namespace=namespace
+        )
     from slolab import errors
 
-    raise errors.BackendError(
-        f"backend {name!r} is not available yet; this version runs labs on the simulator.",
-        "Run with BACKEND=sim.",
-    )
+    raise errors.BackendError(f"unknown backend {name!r}", "Use BACKEND=sim, kind or cluster.")

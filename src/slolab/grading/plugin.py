@@ -37,7 +37,7 @@ from slolab.load import requestlog  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-BackendFactory = Callable[[str, lab_mod.Lab, Path, int], base.Backend]
+BackendFactory = Callable[..., base.Backend]  # (name, lab, workspace, seed, **backend options)
 
 
 @dataclasses.dataclass
@@ -69,6 +69,8 @@ class GradeRun:
     doc: dict[str, Any] | None = None
     plot_error: str | None = None
     plot_s: float | None = None
+    backend_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    summary_file: Path | None = None
 
 
 GRADE_RUN = pytest.StashKey[GradeRun]()
@@ -112,6 +114,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--slolab-no-plot", action="store_true", default=False, help="do not draw the timeline PNG"
     )
+    group.addoption(
+        "--slolab-context",
+        metavar="NAME",
+        default=None,
+        help="kubeconfig context of the kind/cluster backend (kind: kind-slolab)",
+    )
+    group.addoption(
+        "--slolab-in-cluster",
+        action="store_true",
+        default=False,
+        help="kind/cluster: use the pod's service account and cluster DNS (the operator's grading Job)",
+    )
+    group.addoption(
+        "--slolab-namespace",
+        metavar="NS",
+        default=None,
+        help="kind/cluster: the lab's namespace (default lab-<name>)",
+    )
+    group.addoption(
+        "--slolab-summary-file",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="also write a compact JSON summary (< 4 KiB) here, e.g. /dev/termination-log",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,6 +165,16 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=lab.seeds[0] if seed is None else seed,
         report_dir=Path(config.getoption("slolab_report_dir") or Path(workspace) / "reports").resolve(),
         plot=not config.getoption("slolab_no_plot"),
+        backend_options={
+            k: v
+            for k, v in {
+                "context": config.getoption("slolab_context"),
+                "in_cluster": config.getoption("slolab_in_cluster") or None,
+                "namespace": config.getoption("slolab_namespace"),
+            }.items()
+            if v is not None
+        },
+        summary_file=config.getoption("slolab_summary_file"),
     )
 
 
@@ -204,7 +241,9 @@ def slolab_backend_factory() -> BackendFactory:
 def lab(request: pytest.FixtureRequest, slolab_backend_factory: BackendFactory) -> Iterator[base.Backend]:
     """The lab running on the chosen backend (``base.Backend``): cluster, load, clock, events, series."""
     run = _require(request)
-    backend = slolab_backend_factory(run.backend_name, run.lab, run.workspace, run.seed)
+    backend = slolab_backend_factory(
+        run.backend_name, run.lab, run.workspace, run.seed, **run.backend_options
+    )
     run.backend = backend
     try:
         yield backend
@@ -388,6 +427,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         log.debug("timeline drawn in %.2f s (matplotlib import included)", run.plot_s)
     run.doc = build()
     jsonreport.write(run.doc, json_path)
+    if run.summary_file is not None:
+        jsonreport.write_summary(run.doc, run.summary_file)
     if not run.doc["passed"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,9 @@ from slolab import errors, paths
 from slolab.catalog import lab as lab_mod
 
 PLUGIN = "slolab.grading.plugin"
+#: Installed pytest plugins a grade never uses, blocked because importing them costs time
+#: (kmock about 0.4 s, pytest-asyncio 0.15 s on the reference machine) or patches the process.
+NOT_FOR_GRADING = ("kmock", "asyncio", "locust")
 
 
 def pytest_args(
@@ -28,6 +32,10 @@ def pytest_args(
     report_dir: Path | None = None,
     plot: bool = True,
     extra_args: list[str] | None = None,
+    context: str | None = None,
+    in_cluster: bool = False,
+    namespace: str | None = None,
+    summary_file: Path | None = None,
 ) -> list[str]:
     """The pytest command line of a grade run (``run`` passes it to ``pytest.main``)."""
     lab = lab_mod.load(lab_name)
@@ -46,6 +54,7 @@ def pytest_args(
         f"--confcutdir={grader}",
         "-p",
         "no:cacheprovider",
+        *(arg for name in NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
         "-qq",
         "--no-header",
         "--tb=no",
@@ -62,6 +71,14 @@ def pytest_args(
         args.append(f"--slolab-seed={seed}")
     if not plot:
         args.append("--slolab-no-plot")
+    if context:
+        args.append(f"--slolab-context={context}")
+    if in_cluster:
+        args.append("--slolab-in-cluster")
+    if namespace:
+        args.append(f"--slolab-namespace={namespace}")
+    if summary_file is not None:
+        args.append(f"--slolab-summary-file={summary_file}")
     return args + list(extra_args or [])
 
 
@@ -74,9 +91,11 @@ def run(
     report_dir: Path | None = None,
     plot: bool = True,
     extra_args: list[str] | None = None,
+    **backend_options: Any,
 ) -> int:
     """Grade ``lab_name``; pytest's exit code: 0 every check passed, 1 some did not, 2+ pytest trouble.
 
+    ``backend_options`` (context, in_cluster, namespace, summary_file) are for kind/cluster.
     ``extra_args`` go last, so ``["--tb=short"]`` or ``["-v"]`` override the quiet defaults.
     """
     args = pytest_args(
@@ -87,5 +106,6 @@ def run(
         report_dir=report_dir,
         plot=plot,
         extra_args=extra_args,
+        **backend_options,
     )
     return int(pytest.main(args))

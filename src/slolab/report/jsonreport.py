@@ -121,3 +121,39 @@ def write(doc: dict[str, Any], path: Path) -> Path:
     _write_atomic(path, text)
     _write_atomic(path.parent / LATEST, text)
     return path
+
+
+#: The kubelet keeps at most 4096 bytes of a container's termination message.
+SUMMARY_LIMIT = 4096
+
+
+def summary(doc: dict[str, Any], limit: int = SUMMARY_LIMIT) -> dict[str, Any]:
+    """The grade in a few hundred bytes: score and one short line per check.
+
+    This is what the operator's grading Job leaves in ``/dev/termination-log`` and the Lab's
+    ``status.grade`` shows; observations are cut so the whole fits in ``limit`` bytes.
+    """
+    passed, total = score(doc["checks"])
+    out = {
+        "lab": doc["lab"],
+        "backend": doc["backend"],
+        "score": doc["score"],
+        "passed": passed,
+        "total": total,
+        "graded_at": doc["started_at"],
+        "checks": [
+            {"id": c["id"], "status": c["status"], "observed": str(c.get("observed_text") or "")}
+            for c in doc["checks"]
+        ],
+    }
+    width = 200
+    while len(json.dumps(out, ensure_ascii=False).encode()) > limit and width > 0:
+        width //= 2
+        for c in out["checks"]:
+            c["observed"] = c["observed"][:width]
+    return out
+
+
+def write_summary(doc: dict[str, Any], path: Path) -> None:
+    """Write ``summary(doc)`` to ``path`` (a plain write: /dev/termination-log is not a folder)."""
+    Path(path).write_text(json.dumps(summary(doc), ensure_ascii=False) + "\n", encoding="utf-8")

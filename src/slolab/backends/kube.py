@@ -1,0 +1,213 @@
+"""The ``kind`` and ``cluster`` backends: the same graders against a live API server, in real time.
+
+The lab runs in namespace ``lab-<name>``, installed by the slolab operator (``make lab
+BACKEND=kind``). Reads and the grader's one write (``kubectl rollout restart``) go through
+``slolab.kube.client``; the timeline comes from ``slolab.kube.observe`` (pod lifecycles polled
+into the simulator's event vocabulary); load is the locust open-loop generator in its own
+process (``slolab.load``), aimed at the lab's Service:
+
+* ``kind``: the Service's NodePort, published on 127.0.0.1 by kind-config.yaml's
+  extraPortMappings (https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings);
+* in-cluster (the operator's grading Job): the Service's cluster DNS name;
+* ``cluster`` from a laptop: ``$SLOLAB_SERVICE_URL``, or the Service's LoadBalancer address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slolab import errors, paths
+from slolab.backends import base
+from slolab.catalog import lab as lab_mod
+from slolab.catalog import scenario as scenario_mod
+from slolab.kube import client as client_mod
+from slolab.kube import observe
+from slolab.load import requestlog
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+class WallClock:
+    """Real time since the backend opened."""
+
+    def __init__(self) -> None:
+        self.t0_monotonic = time.monotonic()
+        self.t0_epoch = time.time()
+
+    def now_s(self) -> float:
+        return time.monotonic() - self.t0_monotonic
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class KubeClusterView:
+    """Reads of the lab's namespace and ``rollout restart``, on a live API server."""
+
+    def __init__(self, kube: client_mod.Kube, namespace: str, clock: WallClock, observer: observe.Observer):
+        self.kube = kube
+        self.namespace = namespace
+        self._clock = clock
+        self._observer = observer
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self.kube.get(kind, name, None if kind == "Node" else namespace or self.namespace)
+
+    def list(
+        self, kind: str, namespace: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.kube.list(kind, None if kind == "Node" else namespace or self.namespace, labels)
+
+    def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
+        """What ``kubectl rollout restart`` sends: a strategic-merge patch of the template's
+        ``kubectl.kubernetes.io/restartedAt`` annotation
+        (kubectl/pkg/polymorphichelpers/objectrestarter.go)."""
+        if kind != "Deployment":
+            raise errors.BackendError(f"rollout restart of {kind} is not supported; only Deployment")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        ns = namespace or self.namespace
+        if self.kube.get("Deployment", name, ns) is None:
+            raise errors.BackendError(
+                f"no Deployment {name!r} in namespace {ns} ({self.kube.where})",
+                f"Check `kubectl -n {ns} get deployments`; `make lab` installs it.",
+            )
+        message = f"kubectl rollout restart deployment/{name}"
+        self._observer.record(self._clock.now_s(), "Grader", name, "RolloutRestart", message)
+        self.kube.patch("Deployment", name, patch, ns, patch_type="strategic")
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
+        deadline = self._clock.now_s() + timeout_s
+        while True:
+            if condition():
+                return True
+            now = self._clock.now_s()
+            if now >= deadline:
+                return False
+            self._clock.sleep(min(poll_s, deadline - now))
+
+
+def published_node_ports(kind_config: Path) -> dict[int, int]:
+    """containerPort → hostPort of the extraPortMappings kind publishes on 127.0.0.1."""
+    import yaml
+
+    doc = yaml.safe_load(kind_config.read_text(encoding="utf-8")) or {}
+    out: dict[int, int] = {}
+    for node in doc.get("nodes") or []:
+        for m in node.get("extraPortMappings") or []:
+            if m.get("listenAddress", "0.0.0.0") in ("127.0.0.1", "0.0.0.0", "localhost"):
+                out[int(m["containerPort"])] = int(m.get("hostPort", m["containerPort"]))
+    return out
+
+
+def service_url(
+    kube: client_mod.Kube, backend: str, namespace: str, service: str, *, in_cluster: bool
+) -> str:
+    """Where the load generator reaches the lab's Service from here (see the module docstring)."""
+    svc = kube.get("Service", service, namespace)
+    if svc is None:
+        raise errors.BackendError(
+            f"no Service {service!r} in namespace {namespace} ({kube.where})",
+            f"Check `kubectl -n {namespace} get services`; `make lab` installs it.",
+        )
+    ports = svc["spec"].get("ports", [])
+    if not ports:
+        raise errors.BackendError(f"Service {namespace}/{service} has no ports")
+    port = ports[0]
+    if in_cluster:
+        return f"http://{service}.{namespace}.svc:{port['port']}"
+    explicit = os.environ.get("SLOLAB_SERVICE_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    if backend == "kind":
+        mapped = published_node_ports(paths.kind_config())
+        node_port = port.get("nodePort")
+        if node_port in mapped:
+            return f"http://127.0.0.1:{mapped[node_port]}"
+        raise errors.BackendError(
+            f"Service {namespace}/{service} is not reachable from this machine: it has "
+            f"{'node port ' + str(node_port) if node_port else 'no node port'}, and kind-config.yaml "
+            f"publishes node ports {', '.join(map(str, sorted(mapped))) or 'none'} on 127.0.0.1.",
+            f"Keep the Service of type NodePort with nodePort {min(mapped, default=30080)}.",
+        )
+    ingress = (svc.get("status", {}).get("loadBalancer", {}) or {}).get("ingress") or []
+    if ingress:
+        host = ingress[0].get("ip") or ingress[0].get("hostname")
+        return f"http://{host}:{port['port']}"
+    raise errors.BackendError(
+        f"Service {namespace}/{service} has no address reachable from this machine "
+        f"(type {svc['spec'].get('type', 'ClusterIP')}).",
+        "Set SLOLAB_SERVICE_URL (e.g. through an ingress), or grade in the cluster: "
+        '`kubectl -n lab-<name> patch lab <name> --type merge -p \'{"spec":{"gradeRequest":N}}\'`.',
+    )
+
+
+class KubeBackend:
+    """A lab installed by the operator in ``lab-<name>``, graded in real time."""
+
+    def __init__(
+        self,
+        name: str,
+        lab: lab_mod.Lab,
+        workspace: Path,
+        seed: int,
+        *,
+        context: str | None = None,
+        in_cluster: bool = False,
+        namespace: str | None = None,
+        load_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.lab = lab
+        self.scenario = scenario_mod.load(lab.scenario)
+        self.seed = seed
+        self.workspace = workspace
+        self.namespace = namespace or f"lab-{lab.name}"
+        self.kube = client_mod.connect(context, in_cluster=in_cluster)
+        if self.kube.get("Namespace", self.namespace) is None:
+            raise errors.BackendError(
+                f"namespace {self.namespace} does not exist on {self.kube.where}",
+                f"Start the lab there first: `make lab NAME={lab.name} BACKEND={name}`.",
+            )
+        self.clock = WallClock()
+        self.observer = observe.Observer(self.kube, self.namespace, self.clock.t0_epoch)
+        self.observer.start()
+        self.cluster = KubeClusterView(self.kube, self.namespace, self.clock, self.observer)
+        service = str(lab.grading.get("service", "llm"))
+        url = service_url(self.kube, name, self.namespace, service, in_cluster=in_cluster)
+        if load_factory is None:
+            from slolab.load import process
+
+            load_factory = process.ProcessLoad
+        self.load = load_factory(
+            url=url,
+            scenario=self.scenario,
+            seed=seed,
+            clock=self.clock,
+            on_event=self.observer.record,
+        )
+
+    @property
+    def events(self) -> list[base.Event]:
+        return self.observer.events()
+
+    def mark(self, reason: str, message: str = "") -> None:
+        self.observer.record(self.clock.now_s(), "Grader", self.lab.name, reason, message)
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        return self.observer.series()
+
+    def logs(self) -> list[requestlog.RequestLog]:
+        return list(self.load.logs)
+
+    def close(self) -> None:
+        self.observer.stop()
+        close = getattr(self.load, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,126 @@
+"""The live-namespace timeline (slolab.kube.observe) on an API emulator: pod lifecycles become
+the simulator's event vocabulary, which slolab.grading.podtimes reads on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from slolab.grading import podtimes
+from slolab.kube import client, observe
+
+T0 = float(int(time.time()) - 1000)  # the run started 1000 s ago (seconds since the epoch)
+
+
+def stamp(offset_s: float, fraction: bool = False) -> str:
+    when = dt.datetime.fromtimestamp(T0 + offset_s, dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fraction else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod(ready: bool, started: float, restarts: int = 0, ready_at: float = 0.0) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "llm-abc",
+            "namespace": "lab-x",
+            "uid": "u1",
+            "resourceVersion": "1",
+            "creationTimestamp": stamp(1),
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "llm-5d9"}],
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "lastTransitionTime": stamp(ready_at),
+                }
+            ],
+            "containerStatuses": [
+                {
+                    "name": "serve",
+                    "restartCount": restarts,
+                    "state": {"running": {"startedAt": stamp(started)}},
+                }
+            ],
+        },
+    }
+
+
+def test_pod_lifecycle_becomes_timeline_events(emulator) -> None:
+    kube = client.connect("emu", timeout_s=5)
+    (
+        emulator.k["get /api/v1/namespaces/lab-x/pods/llm-abc/log"]
+        << (
+            f"{stamp(3, True)} INFO loading weights\n{stamp(7, True)} INFO model llm loaded in 5.0 s\n"
+        ).encode()
+    )
+    obs = observe.Observer(kube, "lab-x", T0, log_poll_s=0.0)
+    kube.create(pod(ready=False, started=2))
+    obs.poll()
+    kube.patch("Pod", "llm-abc", pod(ready=True, started=2, ready_at=10), "lab-x")
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "llm-abc.1", "namespace": "lab-x", "uid": "e1", "resourceVersion": "1"},
+            "involvedObject": {"kind": "Pod", "name": "llm-abc"},
+            "reason": "Killing",
+            "message": "Container serve failed liveness probe, will be restarted",
+            "lastTimestamp": stamp(15),
+            "count": 1,
+        }
+    )
+    obs.poll()
+    kube.patch("Pod", "llm-abc", pod(ready=True, started=20, restarts=1, ready_at=10), "lab-x")
+    obs.poll()
+    obs.poll()  # a poll with no change adds nothing
+    kube.delete("Pod", "llm-abc", "lab-x")
+    obs.poll()
+
+    got = [(e.reason, round(e.time_s, 3)) for e in obs.events() if e.reason != "Deleted"]
+    assert got == [
+        ("SuccessfulCreate", 1.0),
+        ("Started", 2.0),
+        ("ModelLoaded", 7.0),
+        ("Ready", 10.0),
+        ("Killing", 15.0),
+        ("Started", 20.0),
+    ]
+    assert [e.reason for e in obs.events()][-1] == "Deleted"
+    loaded = next(e for e in obs.events() if e.reason == "ModelLoaded")
+    assert loaded.data["load_s"] == 5.0
+    times = podtimes.collect(obs.events())["llm-abc"]
+    assert (times.created_s, times.starts, times.serving_ready_s) == (1.0, 2, 10.0)
+    assert times.kills == ["Container serve failed liveness probe, will be restarted"]
+    series = obs.series()
+    assert [v for _, v in series["pods"]] == [1, 0]
+    assert [v for _, v in series["ready_pods"]] == [0, 1, 0]
+
+
+def test_vllm_startup_line_gives_load_time_from_timestamps(emulator) -> None:
+    kube = client.connect("emu", timeout_s=5)
+    (
+        emulator.k["get /api/v1/namespaces/lab-x/pods/llm-abc/log"]
+        << (
+            f"{stamp(1, True)} INFO an old container's line\n"
+            f"{stamp(94.5, True)} INFO:     Application startup complete.\n"
+        ).encode()
+    )
+    obs = observe.Observer(kube, "lab-x", T0, log_poll_s=0.0)
+    kube.create(pod(ready=False, started=2))
+    obs.poll()
+    loaded = [e for e in obs.events() if e.reason == "ModelLoaded"]
+    assert len(loaded) == 1
+    assert loaded[0].time_s == 94.5 and loaded[0].data["load_s"] == 92.5
+
+
+def test_background_polling_starts_and_stops(emulator) -> None:
+    kube = client.connect("emu", timeout_s=5)
+    kube.create(pod(ready=False, started=2))
+    obs = observe.Observer(kube, "lab-x", T0, poll_s=0.05)
+    obs.start()
+    obs.stop()
+    assert any(e.reason == "SuccessfulCreate" for e in obs.events())
+    assert obs.errors == []
