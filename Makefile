@@ -12,7 +12,7 @@ BACKEND ?= auto
 SEED    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup list lab grade hint reset solution test lint bench clean require-name
+.PHONY: help setup list lab grade hint reset solution test lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,10 +34,10 @@ require-name:
 list: setup ## Show the labs (title, difficulty, time, backends)
 	@$(SLOLAB) list
 
-lab: setup require-name ## Start lab NAME: create workspace/NAME and print the briefing (BACKEND=auto|sim)
-	@$(SLOLAB) lab $(NAME) --backend $(BACKEND)
+lab: setup require-name ## Start lab NAME (BACKEND=auto|sim|kind|cluster; cluster needs KUBE_CONTEXT)
+	@$(SLOLAB) lab $(NAME) --backend $(BACKEND) $(if $(SEED),--seed $(SEED))
 
-grade: setup require-name ## Grade workspace/NAME against the lab's SLOs (reports in workspace/NAME/reports)
+grade: setup require-name ## Grade lab NAME against its SLOs (reports in workspace/NAME/reports)
 	@$(SLOLAB) grade $(NAME) --backend $(BACKEND) $(if $(SEED),--seed $(SEED))
 
 hint: setup require-name ## Show the next hint for lab NAME
@@ -56,6 +56,12 @@ lint: setup ## ruff, helm lint --strict on every chart, strict 1.35 validation o
 	$(BIN)/ruff check src tests labs
 	$(BIN)/ruff format --check src tests labs
 	$(SLOLAB) lint
+
+doctor: setup ## Check docker, kind, kubectl, helm and the kind cluster; say how to get what is missing
+	@$(SLOLAB) doctor
+
+cluster: setup ## Create the kind cluster, build and load the images, install platform and operator
+	@$(SLOLAB) cluster
 
 bench: setup ## Measure grade time, simulated req/s and peak RSS into bench.json
 	$(SLOLAB) bench --output bench.json
