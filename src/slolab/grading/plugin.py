@@ -71,6 +71,7 @@ class GradeRun:
     plot_s: float | None = None
     backend_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     summary_file: Path | None = None
+    plot_worker: Any = None  # slolab.report.plotworker.PlotWorker, started at configure
 
 
 GRADE_RUN = pytest.StashKey[GradeRun]()
@@ -176,6 +177,20 @@ def pytest_configure(config: pytest.Config) -> None:
         },
         summary_file=config.getoption("slolab_summary_file"),
     )
+    run = config.stash[GRADE_RUN]
+    if run.plot and _runs_tests(config):
+        from slolab.report import plotworker
+
+        try:  # matplotlib imports on the other core while the grade runs
+            run.plot_worker = plotworker.PlotWorker()
+        except OSError as exc:
+            log.debug("plot worker not started (%s); drawing in-process", exc)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = _run(config)
+    if run is not None and run.plot_worker is not None:
+        run.plot_worker.close()
 
 
 def _run(config: pytest.Config) -> GradeRun | None:
@@ -417,9 +432,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         png = run.report_dir / "timeline.png"
         t0 = time.perf_counter()
         try:
-            timeline.plot(
-                png, build(), series=snap.series, logs=snap.logs, slo_lines_ms=slo_lines_ms(run.lab)
+            data = timeline.prepare(
+                build(), series=snap.series, logs=snap.logs, slo_lines_ms=slo_lines_ms(run.lab)
             )
+            if run.plot_worker is not None:
+                run.plot_worker.draw(png, data)
+            else:
+                timeline.draw(png, data)
             files["timeline"] = str(png)
         except Exception as exc:  # the grade must survive a plotting problem; its cause is shown
             run.plot_error = f"{type(exc).__name__}: {exc}"

@@ -3,8 +3,10 @@
 Three panels share the run-time axis (seconds): pods (each ``backend.series()`` as a step plot),
 requests per 5 s bucket (ok, failed in red), and TTFT p50/p99 per 10 s bucket on a log scale
 with a line for each absolute TTFT target. Grader markers (e.g. "rollout restart") are dashed
-vertical lines; Warning events are red ticks. matplotlib is imported inside ``plot`` and drawn
+vertical lines; Warning events are red ticks. matplotlib is imported inside ``draw`` and drawn
 through ``matplotlib.figure.Figure`` on Agg, never pyplot: importing slolab stays fast.
+``prepare`` reduces the run to small plain data, so ``draw`` can run in the plot worker
+(``slolab.report.plotworker``), which imports matplotlib while the grade is still running.
 """
 
 from __future__ import annotations
@@ -82,6 +84,30 @@ def _end_s(
     return max(1.0, *ends)
 
 
+def prepare(
+    doc: dict[str, Any],
+    *,
+    series: dict[str, list[tuple[float, float]]],
+    logs: list[requestlog.RequestLog],
+    slo_lines_ms: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Everything ``draw`` needs, as small plain data (it crosses to the plot worker by pickle)."""
+    end_s = _end_s(doc, series, logs)
+    events = doc.get("events", [])
+    return {
+        "title": (
+            f"{doc['lab']} · backend {doc['backend']} · seed {doc['seed']} · grade {doc.get('score', '?')}"
+        ),
+        "series": series,
+        "end_s": end_s,
+        "counts": request_counts(logs, end_s),
+        "ttft": ttft_quantiles_ms(logs, end_s),
+        "slo_lines_ms": dict(slo_lines_ms or {}),
+        "markers": [(e["time_s"], e.get("message") or e["reason"]) for e in events if e["kind"] == "Grader"],
+        "warnings": [e["time_s"] for e in events if e.get("type") == "Warning"],
+    }
+
+
 def plot(
     path: Path,
     doc: dict[str, Any],
@@ -91,11 +117,27 @@ def plot(
     slo_lines_ms: dict[str, float] | None = None,
 ) -> Path:
     """Draw the timeline of the grade ``doc`` to ``path`` (PNG), atomically; returns ``path``."""
+    return draw(path, prepare(doc, series=series, logs=logs, slo_lines_ms=slo_lines_ms))
+
+
+def warm() -> None:
+    """Import what ``draw`` uses (about 0.4 s), e.g. in a worker while the grade still runs."""
+    from matplotlib import ticker  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+    from matplotlib.figure import Figure
+
+    Figure().subplots(3, 1)
+
+
+def draw(path: Path, data: dict[str, Any]) -> Path:
+    """Draw ``prepare``'s data to ``path`` (PNG), atomically; returns ``path``."""
     from matplotlib import ticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    end_s = _end_s(doc, series, logs)
+    series = data["series"]
+    end_s = data["end_s"]
+    slo_lines_ms = data["slo_lines_ms"]
     fig = Figure(figsize=(11, 8))
     FigureCanvasAgg(fig)
     # fixed margins: constrained layout costs about as much as drawing
@@ -126,7 +168,7 @@ def plot(
     if handles:
         ax_pods.legend(handles=handles, loc="upper right", fontsize="small", ncols=4)
 
-    starts, ok, failed = request_counts(logs, end_s)
+    starts, ok, failed = data["counts"]
     edges = [*starts, starts[-1] + COUNT_BUCKET_S]
     total = [a + b for a, b in zip(ok, failed, strict=True)]
     ax_req.stairs(ok, edges, fill=True, color="tab:blue", label="ok")
@@ -135,7 +177,7 @@ def plot(
     ax_req.set_ylabel(f"requests / {COUNT_BUCKET_S:g} s")
     ax_req.legend(loc="upper left", fontsize="small", ncols=2)
 
-    centres, quantiles = ttft_quantiles_ms(logs, end_s)
+    centres, quantiles = data["ttft"]
     drew = False
     marker = "." if len(centres) <= 60 else None
     for q in (0.5, 0.99):
@@ -165,22 +207,20 @@ def plot(
     ax_ttft.set_xlabel("run time (s)")
     ax_ttft.set_xlim(0, end_s)
 
-    events = doc.get("events", [])
-    for e in events:
-        if e["kind"] == "Grader":
-            for ax in (ax_pods, ax_req, ax_ttft):
-                ax.axvline(e["time_s"], color="0.35", linestyle="--", linewidth=0.9)
-            ax_pods.annotate(
-                e.get("message") or e["reason"],
-                xy=(e["time_s"], 1.0),
-                xycoords=ax_pods.get_xaxis_transform(),
-                xytext=(2, 2),
-                textcoords="offset points",
-                ha="left",
-                va="bottom",
-                fontsize="small",
-            )
-    warnings = [e["time_s"] for e in events if e.get("type") == "Warning"]
+    for time_s, label in data["markers"]:
+        for ax in (ax_pods, ax_req, ax_ttft):
+            ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
+        ax_pods.annotate(
+            label,
+            xy=(time_s, 1.0),
+            xycoords=ax_pods.get_xaxis_transform(),
+            xytext=(2, 2),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize="small",
+        )
+    warnings = data["warnings"]
     if warnings:
         ax_pods.plot(
             warnings,
@@ -192,10 +232,7 @@ def plot(
             label="_warnings",
         )
 
-    fig.suptitle(
-        f"{doc['lab']} · backend {doc['backend']} · seed {doc['seed']} · grade {doc.get('score', '?')}",
-        fontsize="large",
-    )
+    fig.suptitle(data["title"], fontsize="large")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
