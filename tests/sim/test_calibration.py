@@ -7,6 +7,7 @@ its §7. Step jitter and API overhead are switched off where the benchmark has n
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import statistics
 
@@ -57,16 +58,27 @@ def test_open_loop_poisson_8_rps_isl_575_osl_248():
     assert tpot_ms == pytest.approx(8.6, rel=0.15), f"decode {tpot_ms:.2f} ms/token"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="constant ShareGPT-mean lengths finish ~3x faster than the measured 19.5 req/s, whose "
-    "makespan is set by the few longest ShareGPT outputs (hundreds to ~1800 tokens); "
-    "see the assertion message for the number",
-)
+def _lognormal_tokens(rng: random.Random, mean: float, sigma: float, cap: int) -> int:
+    """A lognormal length with the given mean (μ = ln mean − σ²/2), at least 1, clipped to ``cap``."""
+    return max(1, min(cap, round(rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma))))
+
+
 def test_throughput_200_prompts_at_once():
-    # vLLM nightly "throughput" suite on H100: 200 ShareGPT prompts at t = 0, 19.5 req/s [VN];
-    # lengths: ShareGPT means 202 in / 179 out [VB1], here constant; §3.1 step 3 says ≤ 15%,
-    # the task asked for ≤ 25%
-    reqs = run_requests(PRESET_8B, [(0.0, 202, 179)] * 200)
-    req_per_s = len(reqs) / max(r.finish_s for r in reqs)
+    # vLLM nightly "throughput" suite on H100: 200 ShareGPT prompts at t = 0, 19.5 req/s [VN].
+    # Only ShareGPT's means are public here (202 in / 179 out [VB1]); the shape is the Azure
+    # conversation trace's lognormal σ (0.99 in, 0.86 out [AZ]), as serving-model.md §4 advises.
+    # Constant lengths would be wrong: the makespan is set by the few longest outputs, so a
+    # constant-length batch finishes about 3x sooner. One draw of 200 varies a lot (about 10 to
+    # 20 req/s), so the mean over ten fixed seeds is judged. §3.1 step 3 targets ≤ 15%; the task
+    # asks ≤ 25%. The research's own minisim gets 15.6 req/s (−20%) with the same stand-in.
+    rates = []
+    for seed in range(1, 11):
+        rng = random.Random(seed)
+        arrivals = [
+            (0.0, _lognormal_tokens(rng, 202, 0.99, 4096), _lognormal_tokens(rng, 179, 0.86, 4096))
+            for _ in range(200)
+        ]
+        reqs = run_requests(PRESET_8B, arrivals)
+        rates.append(len(reqs) / max(r.finish_s for r in reqs))
+    req_per_s = statistics.mean(rates)
     assert req_per_s == pytest.approx(19.5, rel=0.25), f"throughput {req_per_s:.1f} req/s vs 19.5"
