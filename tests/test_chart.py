@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from slolab import errors, paths, toolchain
+from slolab import errors, lint, paths, toolchain
 from slolab.catalog import k8svalidate, yamlfile
 from slolab.workspace import render
 
@@ -59,19 +59,18 @@ def container(objects: dict[str, dict]) -> dict:
 
 @pytest.mark.parametrize("chart", CHARTS, ids=[c.name for c in CHARTS])
 def test_helm_lint_strict(helm: Path, chart: Path) -> None:
-    proc = subprocess.run([str(helm), "lint", "--strict", str(chart)], capture_output=True, text=True)
+    with lint.usable_chart(chart) as (chart_dir, _):
+        proc = lint.helm_lint(chart_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("case", CI_CASES, ids=[f"{c.parent.parent.name}/{c.name}" for c in CI_CASES])
 def test_ci_case_renders_valid_kubernetes(helm: Path, case: Path, tmp_path: Path) -> None:
-    values = yaml.safe_load(case.read_text(encoding="utf-8")) or {}
-    files = render.render(case.parent.parent.name, [values], namespace="lab-01")
-    assert files, f"{case} rendered nothing"
-    problems = [
-        p for docs in docs_of(files, tmp_path).values() for d in docs for p in k8svalidate.validate(d)
-    ]
+    with lint.usable_chart(case.parent.parent) as (chart_dir, _):
+        docs = lint.render(chart_dir, case, namespace="lab-01")
+    assert docs, f"{case} rendered nothing"
+    problems = [p for d in docs for p in k8svalidate.validate(d)]
     assert not problems, "\n".join(map(str, problems))
 
 

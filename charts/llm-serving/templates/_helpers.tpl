@@ -97,4 +97,27 @@ with a message that says which values to change. Included once, from deployment.
 {{- fail "strategy.rollingUpdate.maxSurge and maxUnavailable are both 0, so a rolling update could never replace a pod: set one of them above 0." -}}
 {{- end -}}
 {{- end -}}
+{{- include "llm-serving.validateOptional" . -}}
+{{- end }}
+
+{{/*
+llm-serving.validateOptional: the checks for the optional custom resources (ScaledObject,
+Rollout, AnalysisTemplate, PodMonitor), the same rules their controllers enforce, caught at
+render time with the values to change. Called from llm-serving.validate.
+*/}}
+{{- define "llm-serving.validateOptional" -}}
+{{- $so := .Values.scaledObject -}}
+{{- if and $so.enabled (gt (int $so.minReplicaCount) (int $so.maxReplicaCount)) -}}
+{{- fail (printf "scaledObject.minReplicaCount (%d) is above scaledObject.maxReplicaCount (%d), which KEDA rejects: lower the minimum or raise the maximum." (int $so.minReplicaCount) (int $so.maxReplicaCount)) -}}
+{{- end -}}
+{{- $rollout := .Values.rollout -}}
+{{- if $rollout.enabled -}}
+{{- if and (has (toString $rollout.maxSurge) (list "0" "0%")) (has (toString $rollout.maxUnavailable) (list "0" "0%")) -}}
+{{- fail "rollout.maxSurge and rollout.maxUnavailable are both 0, so the canary could never replace a pod: set one of them above 0." -}}
+{{- end -}}
+{{- $pm := .Values.podMonitor -}}
+{{- if and $rollout.analysis.enabled $pm.enabled (not (has "rollouts-pod-template-hash" ($pm.podTargetLabels | default list))) -}}
+{{- fail "rollout.analysis selects the canary by the rollouts_pod_template_hash label, but podMonitor.podTargetLabels does not copy rollouts-pod-template-hash onto the scraped series: add it." -}}
+{{- end -}}
+{{- end -}}
 {{- end }}

@@ -124,10 +124,12 @@ def _render_error(exc: helm_errors.Error, chart: str, source: str) -> errors.Slo
         )
     if isinstance(exc, helm_errors.FailedToRenderChartError):
         return errors.InputError(errors.Problem(source, stderr.removeprefix("Error: ")))
-    return errors.ToolError(
-        f"✗ helm template charts/{chart} failed: {stderr.removeprefix('Error: ')}",
-        "Run `make setup` to reinstall helm, then try again.",
+    hint = (
+        f"Fetch the chart's pinned dependencies: `.tools/bin/helm dependency build charts/{chart}`."
+        if "missing in charts/ directory" in stderr
+        else "Run `make setup` to reinstall helm, then try again."
     )
+    return errors.ToolError(f"✗ helm template charts/{chart} failed: {stderr.removeprefix('Error: ')}", hint)
 
 
 def _split(output: str) -> list[tuple[str, str]]:
