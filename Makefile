@@ -44,7 +44,7 @@ hint: setup require-name ## Show the next hint for lab NAME
 	@$(SLOLAB) hint $(NAME)
 
 reset: setup require-name ## Restore lab NAME's starting state; your files go to workspace/.backups/
-	@$(SLOLAB) reset $(NAME)
+	@$(SLOLAB) reset $(NAME) $(if $(filter kind cluster,$(BACKEND)),--backend $(BACKEND))
 
 solution: setup require-name ## Show lab NAME's reference fix (recorded as revealed)
 	@$(SLOLAB) solution $(NAME)

@@ -50,6 +50,20 @@ class Emulator:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
+    def register_crd(self, crd_file: Path) -> None:
+        """Make a CRD's resource discoverable (kmock serves any registered resource)."""
+        crd = yaml.safe_load(crd_file.read_text(encoding="utf-8"))
+        spec = crd["spec"]
+        version = next(v for v in spec["versions"] if v.get("storage"))
+        names = spec["names"]
+        self.k.resources[f"{spec['group']}/{version['name']}/{names['plural']}"] = kmock.ResourceInfo(
+            kind=names["kind"],
+            singular=names["singular"],
+            namespaced=spec["scope"] == "Namespaced",
+            verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            subresources={"status"} if "status" in (version.get("subresources") or {}) else set(),
+        )
+
     def kubeconfig(self, path: Path, context: str = "emu") -> Path:
         doc = {
             "apiVersion": "v1",

@@ -28,7 +28,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
     "Job": ("/apis/batch/v1", "jobs", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
-    "Lab": ("/apis/slolab.dev/v1alpha1", "labs", True),
+    "Lab": ("/apis/slolab.dev/v1alpha1", "labs", False),  # cluster-scoped: it owns lab-<name>
 }
 
 #: Content types of PATCH (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/)
