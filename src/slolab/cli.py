@@ -164,14 +164,28 @@ def hint(name: Name) -> None:
 
 
 @app.command()
-def reset(name: Name) -> None:
-    """Restore the fault; your files move to a timestamped backup (nothing is lost)."""
+def reset(name: Name, backend: Backend = "sim", context: Context = None) -> None:
+    """Restore the fault; your files move to a timestamped backup (nothing is lost).
+
+    With BACKEND=kind/cluster the operator also re-installs the lab's starting state in the
+    cluster (the Lab's spec.resetGeneration is raised by one).
+    """
     from slolab.catalog import lab as lab_mod
     from slolab.workspace import state as ws_state
 
     spec = lab_mod.load(name)
-    ws, saved = ws_state.reset(spec)
     console = _console()
+    if backend != "sim":
+        chosen = _choose(backend, context)
+        if chosen.backend != "sim":
+            from slolab.kube import client, labs
+
+            kube = client.connect(chosen.context)
+            generation = labs.request(kube, name, "resetGeneration")
+            console.print(f"Lab {name}: reset generation {generation} asked; waiting for the operator…")
+            labs.wait_ready(kube, name, say=console.print)
+            console.print(f"✓ lab-{name} holds the lab's starting state again ({kube.where}).")
+    ws, saved = ws_state.reset(spec)
     if saved:
         console.print(f"✓ Your files are saved in {paths.relative(saved)}/")
     console.print(f"✓ {paths.relative(ws)}/ holds the lab's starting state again.")
@@ -248,6 +262,51 @@ def bench(
     bench_mod.run(output, runs, _console())
 
 
+@app.command()
+def serve(
+    preset: Annotated[
+        str, typer.Option(help="serving-model preset (step time, KV capacity)")
+    ] = "llama-3.1-8b-h100",
+    served_model_name: Annotated[
+        str | None, typer.Option(help="model name in the API and the metrics (default: the preset's model)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="port to listen on (0: a free one)")] = 8000,
+    max_model_len: Annotated[int | None, typer.Option(help="context length (default: the model's)")] = None,
+    max_num_seqs: Annotated[int | None, typer.Option(help="most requests in a batch (default 1024)")] = None,
+    max_num_batched_tokens: Annotated[
+        int | None, typer.Option(help="token budget of a step (default 8192)")
+    ] = None,
+    load_time_s: Annotated[float, typer.Option(help="simulated model load: the port opens after it")] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed of the step-time jitter and API overhead")] = 0,
+) -> None:
+    """Serve the simulator's serving model in real time behind vLLM's OpenAI-compatible API."""
+    from slolab.serve import config as serve_config
+    from slolab.serve import server
+
+    cfg = serve_config.build(
+        preset=preset,
+        served_model_name=served_model_name,
+        host=host,
+        port=port,
+        max_model_len=max_model_len,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
+        load_time_s=load_time_s,
+        seed=seed,
+    )
+    server.configure_logging(state["verbose"])
+    raise typer.Exit(code=server.run(cfg))
+
+
+def _vendored_click_exceptions() -> tuple[type[Exception], ...]:
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        return ()
+    return (ClickException,)
+
+
 def main() -> None:
     """Entry point: run the app, turning SlolabError into a message and an exit code."""
     try:
@@ -265,7 +324,9 @@ def main() -> None:
     except Exception as exc:  # click usage errors and the like
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.29 raises its vendored click's exceptions, older ones click's own
+        usage = (click.ClickException, *_vendored_click_exceptions())
+        if isinstance(exc, usage):
             exc.show()
             sys.exit(2)
         raise

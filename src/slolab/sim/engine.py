@@ -32,6 +32,11 @@ Speed (a step must not cost a Python loop over requests, nor a SimPy event):
 * Step jitter is drawn per step index from its own stream, so results do not depend on how
   steps are grouped into runs. Request token fields (segments, first_token_s, output_tokens)
   are final once the request is done; engine gauges are exact at step boundaries.
+
+Real time (``slolab.serve``): with ``max_steps_per_event = 1`` every step ends in its own SimPy
+event; ``submit`` returns the request's scheduler handle, ``tokens_sent(handle)`` counts the
+tokens of the steps that have ended, and ``abort(handle)`` takes out a request whose client
+went away (vLLM aborts on disconnect). None of these change what the engine computes.
 """
 
 from __future__ import annotations
@@ -96,7 +101,9 @@ class _Seq:
         "max_tokens",
         "order",
         "prompt_tokens",
+        "queued_s",
         "req",
+        "scheduled_s",
         "start_step",
         "state",
     )
@@ -114,6 +121,8 @@ class _Seq:
         self.start_step = 0  # step whose token started the decode run
         self.kv_base = 0  # while decoding: KV tokens after step s = kv_base + s
         self.finish_step = 0  # while decoding: step of the last token
+        self.queued_s: float | None = None  # reached the scheduler's waiting queue (vLLM queued_ts)
+        self.scheduled_s: float | None = None  # first scheduled (vLLM scheduled_ts)
 
 
 class Engine:
@@ -227,13 +236,16 @@ class Engine:
             step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
         return (self._pf_blocks + self._dec_blocks(step)) / self._num_blocks
 
-    def submit(self, req: request_mod.Request) -> None:
-        """Accept ``req`` now (it reached this pod), or fail it as the server would."""
+    def submit(self, req: request_mod.Request) -> _Seq | None:
+        """Accept ``req`` now (it reached this pod), or fail it as the server would.
+
+        Returns the request's scheduler handle (for ``tokens_sent`` and ``abort``), or None if
+        it failed at once."""
         req.pod = self.name
         now = self.env.now
         if self._draining:
             req.fail(now, "connection refused")
-            return
+            return None
         limit = self.config.max_model_len
         if req.prompt_tokens + req.max_tokens > limit:
             req.fail(
@@ -241,10 +253,10 @@ class Engine:
                 f"maximum context length is {limit} tokens; requested {req.prompt_tokens} + {req.max_tokens}",
                 400,
             )
-            return
+            return None
         if req.prompt_tokens < 1 or req.max_tokens < 1:
             req.fail(now, "prompt_tokens and max_tokens must be at least 1", 400)
-            return
+            return None
         req.step_ends = self.step_ends
         order = self._next_order
         self._next_order = order + 1
@@ -256,6 +268,37 @@ class Engine:
         self._in_flight += 1
         self._busy = True
         self._wake_by(min(ready_s, deadline_s))
+        return seq
+
+    def tokens_sent(self, seq: _Seq) -> int:
+        """Tokens the request of ``seq`` has received in the steps that have ended.
+
+        Exact between events when every step is its own event (``max_steps_per_event = 1``)."""
+        state = seq.state
+        if state == _DECODE:  # `generated` counts the token of start_step, whether or not it ended
+            last = min(len(self.step_ends) - 1, seq.finish_step)
+            return seq.generated - 1 + max(0, last - seq.start_step + 1)
+        if state == _DONE:
+            return seq.req.output_tokens
+        return seq.generated  # tokens sent before a preemption, if any
+
+    def abort(self, seq: _Seq) -> None:
+        """The client went away now: free the request's slot as vLLM does on a disconnect.
+
+        A request not yet running leaves at once; a running one at the end of the current step
+        (its KV blocks are part of that step). It ends as a client timeout at ``env.now``."""
+        if seq.state == _DONE:
+            return
+        now = self.env.now
+        if seq.state in (_FRONTEND, _WAITING):
+            self._drop(seq, len(self.step_ends) - 1)
+            _truncate_tokens(seq.req, now)
+            seq.req.fail(now, "client timeout")
+            self._notify_if_idle()
+            return
+        seq.deadline_s = now
+        heapq.heappush(self._deadlines, (now, seq.order, seq))
+        self._wake_by(now)
 
     def drain(self) -> None:
         """SIGTERM: refuse new connections, finish what was accepted.
@@ -361,6 +404,7 @@ class Engine:
             seq = heapq.heappop(frontend)[2]
             if seq.state == _FRONTEND:
                 seq.state = _WAITING
+                seq.queued_s = now
                 self._waiting.append(seq)
 
     # ---------------------------------------------------------------- scheduling
@@ -378,7 +422,7 @@ class Engine:
                 return
             multi = False  # admission is retried at the next step
         else:
-            budget, free = self._schedule_waiting(chunks, budget, free)
+            budget, free = self._schedule_waiting(chunks, budget, free, now)
             multi = budget > 0 or not self._waiting
         if chunks or self._num_decoding:
             self._plan_steps(s, now, chunks, free, multi)
@@ -443,7 +487,9 @@ class Engine:
             i += 1
         return chunks, budget, free
 
-    def _schedule_waiting(self, chunks: list[tuple[_Seq, int]], budget: int, free: int) -> tuple[int, int]:
+    def _schedule_waiting(
+        self, chunks: list[tuple[_Seq, int]], budget: int, free: int, now: float
+    ) -> tuple[int, int]:
         """Admit waiting requests FCFS while the budget, max_num_seqs and free blocks allow."""
         waiting = self._waiting
         bs = self._bs
@@ -456,6 +502,8 @@ class Engine:
                 break
             waiting.popleft()
             seq.state = _PREFILL
+            if seq.scheduled_s is None:
+                seq.scheduled_s = now
             seq.blocks = blocks
             self._pf_blocks += blocks
             self._prefilling.append(seq)

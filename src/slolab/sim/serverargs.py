@@ -24,6 +24,7 @@ _INT_FLAGS = {
     "--max-num-seqs",
     "--max-num-batched-tokens",
     "--tensor-parallel-size",
+    "--seed",  # slolab serve's random streams; the simulator draws from the run's seed instead
 }
 _ACCEPTED_BOOL_FLAGS = {  # no effect on traffic without shared prefixes / on the modelled V1 engine
     "--enable-chunked-prefill",
