@@ -53,8 +53,9 @@ class Load(Protocol):
     def start(self, profile: str) -> LoadHandle:
         """Start open-loop traffic of the scenario's ``profile`` in the background."""
 
-    def stop(self, handle: LoadHandle, drain_s: float = 0.0) -> requestlog.RequestLog:
-        """Stop new arrivals, wait up to ``drain_s`` for requests in flight, return the log."""
+    def stop(self, handle: LoadHandle, drain_s: float | None = None) -> requestlog.RequestLog:
+        """Stop new arrivals, wait up to ``drain_s`` (default: the profile's client timeout) for
+        requests in flight, return the log."""
 
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
         """start, sleep ``duration_s``, stop."""

@@ -187,10 +187,10 @@ class KubeBackend:
             load_factory = process.ProcessLoad
         self.load = load_factory(
             url=url,
+            model=self.scenario.model.served_model_name,
             scenario=self.scenario,
             seed=seed,
             clock=self.clock,
-            on_event=self.observer.record,
         )
 
     @property

@@ -16,7 +16,7 @@ from slolab.backends import base
 from slolab.catalog import kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
-from slolab.load import requestlog
+from slolab.load import requestlog, schedule
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
 
@@ -94,7 +94,7 @@ class SimLoad:
         b = self._backend
         spec = b.scenario.profile(profile)
         target = str(b.lab.grading.get("service", "llm"))
-        rng = random.Random(f"{b.seed}:traffic:{profile}:{self._count}")
+        rng = random.Random(schedule.traffic_seed(b.seed, profile, self._count))
         self._count += 1
         generator = traffic.OpenLoop(
             b.sim.env,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
 from slolab.serve import realtime
@@ -173,11 +173,15 @@ class Metrics(realtime.Observer):
     # ---------------------------------------------------------------- exposition
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
-        """The exposition for a scrape with this Accept header, and its content type."""
+        """The exposition and its content type: always the text format 0.0.4, whatever ``accept``.
+
+        Prometheus 2.x asks for OpenMetrics with ``escaping=underscores``, and prometheus_client
+        0.26 then writes sample names as ``vllm_…`` (prometheus/client_python#1177), so every
+        ``vllm:`` query would find nothing. The text format keeps the names as vLLM serves them.
+        """
         if self.rt is not None:
             self.rt.sync()  # the gauges as of now
-        encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
 
 
 class _EngineCollector(Collector):

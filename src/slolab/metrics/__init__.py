@@ -1,0 +1,1 @@
+"""Metrics on real backends: PromQL through prometheus-api-client, and a local Prometheus for tests."""
