@@ -88,6 +88,30 @@ class TrafficProfile(schema.Strict):
     timeout_s: float = pydantic.Field(default=180.0, gt=0, description="client gives up after this")
 
 
+class ChaosStep(schema.Strict):
+    """One step of a game day's chaos schedule, run by the operator's timer on kind/cluster.
+
+    Words follow Chaos Mesh's PodChaos (action ``pod-kill``, a label selector) and its
+    Schedule: the step fires ``at_s`` seconds after the lab started, then every ``every_s``
+    seconds when that is set (from 0 when ``at_s`` is absent).
+    Ref: https://chaos-mesh.org/docs/simulate-pod-chaos-on-kubernetes/
+    """
+
+    action: Literal["pod-kill"] = "pod-kill"
+    at_s: float | None = pydantic.Field(default=None, ge=0, description="seconds after the lab started")
+    every_s: float | None = pydantic.Field(default=None, gt=0, description="repeat period in seconds")
+    selector: dict[str, str] = pydantic.Field(
+        min_length=1, description="labels of the pods in the lab's namespace to pick from"
+    )
+    count: int = pydantic.Field(default=1, ge=1, description="pods killed per injection")
+
+    @pydantic.model_validator(mode="after")
+    def _when(self) -> ChaosStep:
+        if self.at_s is None and self.every_s is None:
+            raise ValueError("a chaos step needs at_s, every_s or both")
+        return self
+
+
 class Scenario(schema.Strict):
     """``scenarios/<name>/scenario.yaml``."""
 
@@ -99,6 +123,9 @@ class Scenario(schema.Strict):
     topology: Topology
     traffic: dict[str, TrafficProfile]
     values: str = pydantic.Field(default="values.yaml", description="chart values, relative to the scenario")
+    chaos: list[ChaosStep] = pydantic.Field(
+        default_factory=list, description="game-day chaos schedule (the operator runs it when spec.gameDay)"
+    )
 
     @property
     def directory(self) -> Path:

@@ -1,0 +1,75 @@
+"""Check recorded API requests against RBAC rules, the way the API server's RBAC authorizer does.
+
+Requests are mapped to (verb, apiGroup, resource[/subresource], namespace, name) following
+https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb;
+a rule allows a request when its apiGroups, resources, verbs (and resourceNames, when present)
+all match. Non-resource URLs (discovery, /version, /openapi) are left out: the built-in
+system:discovery role allows them to every authenticated user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Access:
+    verb: str
+    group: str
+    resource: str
+    namespace: str | None
+    name: str | None
+
+    def __str__(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else " (cluster)"
+        return (
+            f"{self.verb} {self.group or 'core'}/{self.resource}{'/' + self.name if self.name else ''}{where}"
+        )
+
+
+def access(method: str, path: str, params: Mapping[str, str]) -> Access | None:
+    """What one HTTP request asks for; None for non-resource URLs."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    namespace = None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    if len(rest) > 2:
+        resource = f"{resource}/{rest[2]}"
+    if resource == "namespaces":
+        namespace = None  # a namespace is cluster-scoped
+    method = method.upper()
+    if method == "GET":
+        verb = "watch" if params.get("watch") in ("true", "1") else ("get" if name else "list")
+    else:
+        verb = {
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }[method]
+    return Access(verb, group, resource, namespace, name)
+
+
+def allows(rules: Iterable[Mapping[str, Any]], request: Access) -> bool:
+    for rule in rules:
+        if request.group not in rule.get("apiGroups", []):
+            continue
+        if request.resource not in rule.get("resources", []):
+            continue
+        if request.verb not in rule.get("verbs", []):
+            continue
+        names = rule.get("resourceNames")
+        if names and request.name not in names:
+            continue
+        return True
+    return False
