@@ -90,6 +90,9 @@ def plan() -> list[tuple[str, list[str]]]:
                 "--create-namespace",
                 "--set",
                 f"image.tag={__version__}",
+                # the lab Service on the node port kind-config.yaml publishes on 127.0.0.1
+                "--set-json",
+                'labValues={"service":{"type":"NodePort","nodePort":30080}}',
                 "--wait",
                 "--timeout",
                 "5m",

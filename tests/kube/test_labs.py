@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from slolab import errors, paths
+from slolab import errors
 from slolab.catalog import lab as lab_mod
 from slolab.kube import client, labs
 
 
 @pytest.fixture
 def kube(emulator) -> client.Kube:
-    emulator.register_crd(paths.charts_dir() / "slolab-operator/crds/labs.slolab.dev.yaml")
     return client.connect("emu", timeout_s=5)
 
 

@@ -144,7 +144,7 @@ def service_url(
         f"Service {namespace}/{service} has no address reachable from this machine "
         f"(type {svc['spec'].get('type', 'ClusterIP')}).",
         "Set SLOLAB_SERVICE_URL (e.g. through an ingress), or grade in the cluster: "
-        '`kubectl -n lab-<name> patch lab <name> --type merge -p \'{"spec":{"gradeRequest":N}}\'`.',
+        '`kubectl patch lab <name> --type merge -p \'{"spec":{"gradeRequest":N}}\'`.',
     )
 
 

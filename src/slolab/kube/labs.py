@@ -21,7 +21,18 @@ from slolab.kube import client as client_mod
 
 API_VERSION = "slolab.dev/v1alpha1"
 #: Reasons the operator gives up on until the spec changes (operator/slolab_operator/spec.py, handlers.py).
-PERMANENT = frozenset({"UnknownLab", "InvalidSpec", "CatalogError", "UnsupportedLab", "NamespaceConflict"})
+PERMANENT = frozenset(
+    {
+        "UnknownLab",
+        "InvalidSpec",
+        "CatalogError",
+        "UnsupportedLab",
+        "NamespaceConflict",
+        "InstallFailed",
+        "ReleaseMissing",
+        "FaultMismatch",
+    }
+)
 
 
 def condition(lab: dict[str, Any], type_: str) -> dict[str, Any] | None:

@@ -1,0 +1,167 @@
+"""The real path end to end on 127.0.0.1: `slolab serve`, a real Prometheus scraping it, and the
+locust open-loop generator driving it, compared with the server's metrics and with the sim path.
+
+(a) Client-side TTFT (the request log) agrees with the server's TTFT histogram, queried through
+    prometheus-api-client, within the histogram's bucket resolution.
+(b) The readiness-probes lab's p99 TTFT (what its ttft_p99_ratio check divides by: the p99 TTFT
+    of a window of steady load) computed on this real path and on the sim path, the simulator's
+    serving model fed the very same arrivals, agree within 10 ms + 10 %.
+
+Bounded: 15 s of load at the scenario's `chat` rate (15 req/s), every process stopped at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import simpy
+
+from slolab.catalog import presets
+from slolab.catalog import scenario as scenario_mod
+from slolab.load import process, requestlog
+from slolab.metrics import local
+from slolab.serve import metrics as serve_metrics
+from slolab.serve import server as serve_server
+from slolab.sim import engine as engine_mod
+from slolab.sim import request as request_mod
+
+SCENARIO = "llama-8b-h100"
+PROFILE = "chat"
+LOAD_S = 15.0
+SEED = 7
+#: (b): the real path adds client and network time (a few ms, tests/serve measures it) and
+#: submits arrivals a little later than scheduled, which can change a batch: 10 ms + 10 %.
+TOLERANCE_MS, TOLERANCE_REL = 10.0, 0.10
+#: (a): besides the bucket, the client's TTFT includes its own send and receive (< 5 ms here).
+CLIENT_MS = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scenario() -> scenario_mod.Scenario:
+    return scenario_mod.load(SCENARIO)
+
+
+@pytest.fixture(scope="module")
+def serve(scenario, tmp_path_factory) -> Iterator[str]:
+    """`slolab serve` with the scenario's preset; yields its host:port once the model has loaded."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    argv = [sys.executable, "-m", "slolab.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--preset", scenario.model.preset, "--served-model-name", scenario.model.served_model_name]
+    argv += ["--load-time-s", "0.2", "--seed", str(SEED)]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not serve_server.LOADED_RE.search(log_path.read_text()):
+            assert proc.poll() is None, f"slolab serve exited {proc.returncode}:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"slolab serve did not load in 30 s:\n{log_path.read_text()}"
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def prometheus(serve) -> Iterator[local.LocalPrometheus]:
+    local.binary_or_skip()
+    with local.LocalPrometheus([serve]) as prom:
+        yield prom
+
+
+@pytest.fixture(scope="module")
+def run(scenario, serve, prometheus) -> tuple[requestlog.RequestLog, float]:
+    """Open-loop `chat` traffic for LOAD_S seconds; (request log, unix time when all was done)."""
+    load = process.ProcessLoad(f"http://{serve}", scenario.model.served_model_name, scenario, SEED)
+    try:
+        log = load.run(PROFILE, LOAD_S)
+    finally:
+        load.close()
+    time.sleep(2 * prometheus.scrape_interval_s + 0.5)  # two more scrapes after the last request
+    return log, time.time()
+
+
+def sim_path(log: requestlog.RequestLog, preset: presets.Preset, model: str) -> list[request_mod.Request]:
+    """The simulator's serving model fed the arrivals of ``log`` (same offsets, lengths, seed)."""
+    env = simpy.Environment()
+    engine = engine_mod.Engine(
+        env, preset, engine_mod.EngineConfig.defaults(preset, model), random.Random(SEED), "0"
+    )
+    t0 = min(r.arrival_s for r in log)
+    reqs = [
+        request_mod.Request(
+            id=i, arrival_s=r.arrival_s - t0, prompt_tokens=r.prompt_tokens, max_tokens=r.max_tokens
+        )
+        for i, r in enumerate(sorted(log, key=lambda r: r.arrival_s))
+    ]
+
+    def arrive(env: simpy.Environment):
+        for req in reqs:
+            if req.arrival_s > env.now:
+                yield env.timeout(req.arrival_s - env.now)
+            engine.submit(req)
+
+    env.process(arrive(env))
+    env.run()
+    return reqs
+
+
+def bucket_around(value_s: float) -> tuple[float, float]:
+    """The (lower, upper] edges of vLLM's TTFT bucket that holds ``value_s``."""
+    edges = [0.0, *serve_metrics.TTFT_BUCKETS]
+    for lo, hi in itertools.pairwise(edges):
+        if value_s <= hi:
+            return lo, hi
+    return edges[-1], float("inf")
+
+
+def test_load_ran_clean(run) -> None:
+    log, _ = run
+    assert len(log) >= 0.6 * 15 * LOAD_S, f"{len(log)} requests in {LOAD_S} s at 15 req/s"
+    assert not log.failed(), log.errors_by_kind()
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.99])
+def test_client_ttft_agrees_with_the_server_histogram(run, prometheus, q: float) -> None:
+    log, done_at = run
+    client_s = log.ttft_quantile_s(q)
+    window_s = LOAD_S + 60  # the whole run and the idle time before it (rate() of zeros adds nothing)
+    server_s = prometheus.client().ttft_quantile_s(q, window_s, at=done_at)
+    lo, hi = bucket_around(client_s)
+    slack = (hi - lo) + CLIENT_MS / 1000
+    print(f"p{q * 100:g} TTFT client {client_s * 1000:.1f} ms, server histogram {server_s * 1000:.1f} ms")
+    assert abs(server_s - client_s) <= slack, (
+        f"p{q * 100:g} TTFT: client {client_s * 1000:.1f} ms, server histogram {server_s * 1000:.1f} ms; "
+        f"bucket ({lo * 1000:g}, {hi * 1000:g}] ms allows {slack * 1000:.1f} ms"
+    )
+
+
+def test_lab_p99_ttft_agrees_with_the_sim_path(run, scenario) -> None:
+    log, _ = run
+    preset = presets.PRESETS[scenario.model.preset]
+    simulated = sim_path(log, preset, scenario.model.served_model_name)
+    real_ms = log.ttft_quantile_s(0.99) * 1000
+    sim_ms = requestlog.quantile([r.ttft_s for r in simulated if r.ok], 0.99) * 1000
+    allowed = TOLERANCE_MS + TOLERANCE_REL * sim_ms
+    print(f"p99 TTFT real path {real_ms:.1f} ms, sim path {sim_ms:.1f} ms, allowed ±{allowed:.1f} ms")
+    assert abs(real_ms - sim_ms) <= allowed, (
+        f"p99 TTFT real path {real_ms:.1f} ms vs sim path {sim_ms:.1f} ms (allowed ±{allowed:.1f} ms)"
+    )
