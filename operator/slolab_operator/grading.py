@@ -93,7 +93,11 @@ def job_manifest(run: spec.LabRun, request: int, cfg: config.Config) -> dict[str
                             "image": cfg.image,
                             "imagePullPolicy": cfg.image_pull_policy,
                             "command": command(run),
-                            "env": [{"name": "HOME", "value": "/tmp"}],
+                            # reports go to $SLOLAB_WORKSPACE/<lab>/reports: on the emptyDir
+                            "env": [
+                                {"name": "HOME", "value": "/tmp"},
+                                {"name": "SLOLAB_WORKSPACE", "value": "/tmp/workspace"},
+                            ],
                             "terminationMessagePath": SUMMARY_FILE,
                             "terminationMessagePolicy": "FallbackToLogsOnError",
                             "resources": {
