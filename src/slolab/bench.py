@@ -3,7 +3,13 @@
 - grade_wall_s: wall seconds of ``slolab grade readiness-probes`` on sim, process start
   included, median of N runs on the reference solution (target ≤ 1.5 s);
 - sim_requests_per_s: simulated requests per wall second on a long run (target ≥ 50,000);
-- grade_peak_rss_mb: peak resident memory of a grade process (target ≤ 300 MB).
+- grade_peak_rss_mb: peak resident memory of a grade process (target ≤ 300 MB);
+- load_clean_rate_rps: the locust generator's highest open-loop rate at which client p99 TTFT
+  still agrees with the server's within 5 ms (slolab.load.cleanrate, against the fixed-latency
+  reference server in a process of its own, on the same machine);
+- operator_create_to_ready_s: ``python -m slolab_operator`` against the API emulator on
+  127.0.0.1 (tests/kube_emulator.py, so a checkout is needed), from ``Lab`` create until its
+  Ready condition, helm install included, median of N labs; and the operator's peak RSS.
 Targets are reported, never asserted in tests.
 """
 
@@ -79,12 +85,116 @@ def _sim_throughput(duration_s: float = 1200.0, replicas: int = 8, rate_rps: flo
     }
 
 
+def _clean_rate() -> dict:
+    from slolab.load import cleanrate
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slolab.load.refserver", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        found = cleanrate.highest_clean_rate(url, "ref")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {
+        "rate_rps": found.rate_rps,
+        "tolerance_ms": found.tolerance_s * 1000,
+        "stopped_because": found.stopped_because,
+        "steps": [
+            {
+                "rate_rps": st.rate_rps,
+                "requests": st.requests,
+                "p99_diff_ms": None if st.difference_s is None else round(st.difference_s * 1000, 2),
+                "clean": st.clean(found.tolerance_s),
+            }
+            for st in found.steps
+        ],
+    }
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM of a running process (Linux), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _operator_ready(labs: int = 3, timeout_s: float = 120.0) -> dict:
+    """Create ``labs`` Labs one after another on the emulator; create → Ready seconds each."""
+    sys.path.insert(0, str(paths.root() / "tests"))
+    from kube_emulator import KubeEmulator
+
+    from slolab import toolchain
+    from slolab.kube import client
+
+    crd = paths.charts_dir() / "slolab-operator/crds/labs.slolab.dev.yaml"
+    with tempfile.TemporaryDirectory() as tmp, KubeEmulator([crd]) as api:
+        kubeconfig = api.kubeconfig(Path(tmp) / "kubeconfig")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "SLOLAB_OPERATOR_"))}
+        env.update(
+            KUBECONFIG=str(kubeconfig),
+            HOME=tmp,
+            SLOLAB_OPERATOR_HELM=str(toolchain.helm_path()),
+            SLOLAB_OPERATOR_HELM_OPENAPI_VALIDATION="false",  # the emulator serves no /openapi
+        )
+        log = (Path(tmp) / "operator.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "slolab_operator", "--standalone"], env=env, stdout=log, stderr=log
+        )
+        try:
+            from kubernetes import config as kube_config
+
+            kube = client.Kube(kube_config.new_client_from_config(config_file=str(kubeconfig)), "emulator")
+            times = []
+            for i in range(labs):
+                name = f"bench-{i}"
+                start = time.perf_counter()
+                kube.create(
+                    {
+                        "apiVersion": "slolab.dev/v1alpha1",
+                        "kind": "Lab",
+                        "metadata": {"name": name},
+                        "spec": {"lab": LAB},
+                    }
+                )
+                while True:
+                    lab = kube.get("Lab", name) or {}
+                    conds = {c["type"]: c["status"] for c in (lab.get("status") or {}).get("conditions", [])}
+                    if conds.get("Ready") == "True":
+                        break
+                    if time.perf_counter() - start > timeout_s:
+                        raise RuntimeError(f"Lab {name} not Ready in {timeout_s:.0f} s: {lab.get('status')}")
+                    time.sleep(0.02)
+                times.append(time.perf_counter() - start)
+            rss = _peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+    return {
+        "median_s": round(statistics.median(times), 3),
+        "runs_s": [round(t, 3) for t in times],
+        "operator_peak_rss_mb": round(rss, 1),
+        "note": "API emulator (kmock) on 127.0.0.1; helm install of charts/llm-serving included",
+    }
+
+
 def run(output: Path, runs: int, console: Console) -> dict:
     console.print(f"… grading {LAB} on sim {runs}× (reference solution, process start included)")
     walls, rss_mb = _grade_runs(runs, plot=True)
     walls_np, _ = _grade_runs(runs, plot=False)
     console.print("… a long simulation run")
     throughput = _sim_throughput()
+    console.print("… the load generator's highest clean rate (about 2 minutes)")
+    clean = _clean_rate()
+    console.print("… the operator: Lab create to Ready on the API emulator")
+    operator = _operator_ready()
     result = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -103,12 +213,16 @@ def run(output: Path, runs: int, console: Console) -> dict:
         },
         "grade_peak_rss_mb": {"value": round(rss_mb, 1), "target": 300},
         "sim_requests_per_s": {**throughput, "target": 50000},
+        "load_clean_rate_rps": clean,
+        "operator_create_to_ready_s": operator,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     console.print(
         f"✓ grade {result['grade_wall_s']['median']} s (target ≤ 1.5), "
         f"{throughput['requests_per_s']:,} simulated req/s (target ≥ 50,000), "
-        f"peak RSS {rss_mb:.0f} MB (target ≤ 300). Wrote {output}."
+        f"peak RSS {rss_mb:.0f} MB (target ≤ 300), load clean up to {clean['rate_rps']:g} req/s, "
+        f"operator Lab→Ready {operator['median_s']} s ({operator['operator_peak_rss_mb']:.0f} MB). "
+        f"Wrote {output}."
     )
     return result
