@@ -53,8 +53,8 @@ test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff, helm lint --strict on every chart, strict 1.35 validation of every rendered manifest
-	$(BIN)/ruff check src tests labs
-	$(BIN)/ruff format --check src tests labs
+	$(BIN)/ruff check src tests labs operator
+	$(BIN)/ruff format --check src tests labs operator
 	$(SLOLAB) lint
 
 doctor: setup ## Check docker, kind, kubectl, helm and the kind cluster; say how to get what is missing
