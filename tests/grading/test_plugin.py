@@ -262,8 +262,7 @@ def test_inert_without_a_lab(pytester: pytest.Pytester, slolab_root: Path) -> No
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == 1
-    result.outcomes = result.parseoutcomes()
-    assert result.outcomes == {"passed": 1, "errors": 1}
+    result.assert_outcomes(passed=1, errors=1)  # other installed plugins may add warnings
     assert "slolab:" not in result.stdout.str() and "Grade:" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*the 'lab' fixture needs a lab: run `slolab grade NAME`*"])
     assert not (slolab_root / "workspace").exists()
