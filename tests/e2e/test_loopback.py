@@ -7,7 +7,10 @@ locust open-loop generator driving it, compared with the server's metrics and wi
     of a window of steady load) computed on this real path and on the sim path, the simulator's
     serving model fed the very same arrivals, agree within 10 ms + 10 %.
 
-Bounded: 15 s of load at the scenario's `chat` rate (15 req/s), every process stopped at the end.
+Traffic: the scenario's `chat` profile (15 req/s, its prompt lengths) with outputs cut to a
+median of 60 tokens, so that server, client and Prometheus share two cores without the client
+itself becoming the bottleneck (research/tooling-loopback.md §3). TTFT is set by prefill and
+queueing, which the prompts keep. Bounded: 20 s of load, every process stopped at the end.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from slolab.sim import engine as engine_mod
 from slolab.sim import request as request_mod
 
 SCENARIO = "llama-8b-h100"
-PROFILE = "chat"
-LOAD_S = 15.0
+PROFILE = "chat-short"
+LOAD_S = 20.0
 SEED = 7
 #: (b): the real path adds client and network time (a few ms, tests/serve measures it) and
 #: submits arrivals a little later than scheduled, which can change a batch: 10 ms + 10 %.
@@ -51,7 +54,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def scenario() -> scenario_mod.Scenario:
-    return scenario_mod.load(SCENARIO)
+    """The scenario, with `chat-short`: `chat` with outputs of median 60 tokens (16..200)."""
+    found = scenario_mod.load(SCENARIO).model_copy(deep=True)
+    chat = found.traffic["chat"]
+    short = chat.output_tokens.model_copy(update={"median": 60.0, "min": 16.0, "max": 200.0})
+    found.traffic[PROFILE] = chat.model_copy(update={"output_tokens": short})
+    return found
 
 
 @pytest.fixture(scope="module")

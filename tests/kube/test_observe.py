@@ -124,3 +124,15 @@ def test_background_polling_starts_and_stops(emulator) -> None:
     obs.stop()
     assert any(e.reason == "SuccessfulCreate" for e in obs.events())
     assert obs.errors == []
+
+
+def test_only_replicaset_pods_count_as_created(emulator) -> None:
+    kube = client.connect("emu", timeout_s=5)
+    job_pod = pod(ready=False, started=2)
+    job_pod["metadata"].update(
+        name="grade-1-x", uid="u2", ownerReferences=[{"kind": "Job", "name": "grade-1"}]
+    )
+    kube.create(job_pod)
+    obs = observe.Observer(kube, "lab-x", T0, log_poll_s=1e9)
+    obs.poll()
+    assert [e.reason for e in obs.events()] == ["Started"]

@@ -204,8 +204,16 @@ def test_unknown_lab_is_a_condition_not_a_crash_loop(emulator, operator, api) ->
         found = wait_condition(emulator, "eve", "Ready", "False", reason="UnknownLab")
         message = condition(found, "Ready")["message"]
         assert "no lab named 'no-such-lab'" in message and "readiness-probes" in message
-        settled = _patches_of(emulator, "eve")
-        time.sleep(1.5)  # kopf's first retry would come after 1 s (settings.queueing.error_delays)
+        # kopf's own bookkeeping patch may still follow the condition: wait until none came for
+        # 0.5 s; a retry would come 1 s after the failure (settings.queueing.error_delays)
+        settled, quiet_since = _patches_of(emulator, "eve"), time.monotonic()
+        deadline = quiet_since + 10
+        while time.monotonic() - quiet_since < 0.5:
+            assert time.monotonic() < deadline, "the operator never stops patching the bad Lab"
+            time.sleep(0.05)
+            if (now := _patches_of(emulator, "eve")) != settled:
+                settled, quiet_since = now, time.monotonic()
+        time.sleep(1.5)
         assert _patches_of(emulator, "eve") == settled, "the operator keeps retrying a permanent error"
         assert emulator.get(NAMESPACES, None, "lab-eve") is None
         # The operator is still serving other Labs.

@@ -46,7 +46,9 @@ def _serving(lab, deployment: str, since_s: float = 0.0) -> bool:
     if not complete:
         return False
     times = podtimes.collect(lab.events)
-    pods = [p for p in lab.cluster.list("Pod") if not p["metadata"].get("deletionTimestamp")]
+    # the Deployment's pods only (in a cluster the namespace also holds e.g. the grading Job's pod)
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    pods = [p for p in lab.cluster.list("Pod", labels=selector) if not p["metadata"].get("deletionTimestamp")]
     return all(
         times.get(p["metadata"]["name"]) is not None
         and times[p["metadata"]["name"]].serving_ready_s is not None

@@ -3,7 +3,8 @@
 Graders read pod lifecycles through ``slolab.grading.podtimes``, which expects these reasons
 (``sim/kubelet.py`` and ``sim/replicaset.py`` emit the same ones):
 
-* ReplicaSet ``SuccessfulCreate`` with ``pod``: a pod appeared (time: its creationTimestamp);
+* ReplicaSet ``SuccessfulCreate`` with ``pod``: a ReplicaSet's pod appeared (time: its
+  creationTimestamp);
 * Pod ``Started``: a container (re)start (time: ``state.running.startedAt``; a rise of
   ``restartCount`` or a new ``startedAt`` is a new start);
 * Pod ``ModelLoaded`` with ``load_s``: the model server's log says it serves (time: the line's
@@ -150,17 +151,17 @@ class Observer:
         st = self._pods.get(name)
         if st is None or st.uid != meta.get("uid"):
             st = self._pods[name] = _PodState(uid=meta.get("uid", name))
-            owner = next(
-                (o["name"] for o in meta.get("ownerReferences", []) if o.get("kind") == "ReplicaSet"), ""
-            )
-            rec.event(
-                self._rel(parse_time(meta.get("creationTimestamp")), now),
-                "ReplicaSet",
-                owner or name,
-                "SuccessfulCreate",
-                f"Created pod: {name}",
-                pod=name,
-            )
+            owners = meta.get("ownerReferences", [])
+            owner = next((o["name"] for o in owners if o.get("kind") == "ReplicaSet"), None)
+            if owner is not None:  # workload pods; not e.g. the grading Job's own pod
+                rec.event(
+                    self._rel(parse_time(meta.get("creationTimestamp")), now),
+                    "ReplicaSet",
+                    owner,
+                    "SuccessfulCreate",
+                    f"Created pod: {name}",
+                    pod=name,
+                )
         started_at = _started_at(pod)
         restarts = _restarts(pod)
         if started_at and (started_at != st.started_at or restarts > st.restarts):
