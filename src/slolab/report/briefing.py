@@ -66,9 +66,22 @@ def show(
         ),
     )
     console.print(Panel(body, title=f"slolab · {lab.name} · {lab.title}", title_align="left"))
-    console.print(where)
+    if backend == "sim":
+        console.print(where)
+        console.print(
+            f"Next:\n  edit   {ws}/*.yaml (`kubectl explain` documents every field)\n"
+            f"  grade  make grade NAME={lab.name}\n"
+            f"  hint   make hint NAME={lab.name}"
+        )
+        return
+    ns = f"lab-{lab.name}"
+    flag = f"BACKEND={backend}"
+    deployment = lab.grading.get("deployment", "llm")
+    console.print(f"✓ The lab runs in namespace {ns}; {ws}/ holds the same manifests for reference.")
     console.print(
-        f"Next:\n  edit   {ws}/*.yaml (`kubectl explain` documents every field)\n"
-        f"  grade  make grade NAME={lab.name}\n"
-        f"  hint   make hint NAME={lab.name}"
+        f"Next:\n  look   kubectl -n {ns} get pods,events\n"
+        f"  fix    kubectl -n {ns} edit deployment {deployment} (or kubectl apply -n {ns} -f <your files>)\n"
+        f"  grade  make grade NAME={lab.name} {flag}\n"
+        f"  hint   make hint NAME={lab.name}\n"
+        f"  reset  make reset NAME={lab.name} {flag}"
     )
