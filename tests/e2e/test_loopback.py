@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 import pytest
 import simpy
+from _support import submit_at
 
 from slolab.catalog import presets
 from slolab.catalog import scenario as scenario_mod
@@ -97,7 +98,7 @@ def prometheus(serve) -> Iterator[local.LocalPrometheus]:
 
 @pytest.fixture(scope="module")
 def run(scenario, serve, prometheus) -> tuple[requestlog.RequestLog, float]:
-    """Open-loop `chat` traffic for LOAD_S seconds; (request log, unix time when all was done)."""
+    """Open-loop `chat-short` traffic for LOAD_S seconds; (request log, unix time when all was done)."""
     load = process.ProcessLoad(f"http://{serve}", scenario.model.served_model_name, scenario, SEED)
     try:
         log = load.run(PROFILE, LOAD_S)
@@ -114,20 +115,7 @@ def sim_path(log: requestlog.RequestLog, preset: presets.Preset, model: str) -> 
         env, preset, engine_mod.EngineConfig.defaults(preset, model), random.Random(SEED), "0"
     )
     t0 = min(r.arrival_s for r in log)
-    reqs = [
-        request_mod.Request(
-            id=i, arrival_s=r.arrival_s - t0, prompt_tokens=r.prompt_tokens, max_tokens=r.max_tokens
-        )
-        for i, r in enumerate(sorted(log, key=lambda r: r.arrival_s))
-    ]
-
-    def arrive(env: simpy.Environment):
-        for req in reqs:
-            if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            engine.submit(req)
-
-    env.process(arrive(env))
+    reqs = submit_at(engine, [(r.arrival_s - t0, r.prompt_tokens, r.max_tokens) for r in log])
     env.run()
     return reqs
 

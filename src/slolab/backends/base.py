@@ -84,6 +84,18 @@ class Backend(Protocol):
         """Release what the backend holds."""
 
 
+def poll_until(clock: Clock, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
+    """``Cluster.wait_for`` on any clock: check, sleep ``poll_s``, until true or ``timeout_s``."""
+    deadline = clock.now_s() + timeout_s
+    while True:
+        if condition():
+            return True
+        now = clock.now_s()
+        if now >= deadline:
+            return False
+        clock.sleep(min(poll_s, deadline - now))
+
+
 def open_backend(
     name: str,
     lab: lab_mod.Lab,

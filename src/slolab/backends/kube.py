@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,30 +26,15 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.kube import client as client_mod
 from slolab.kube import observe
-from slolab.load import requestlog
+from slolab.load import process, requestlog
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-
-
-class WallClock:
-    """Real time since the backend opened."""
-
-    def __init__(self) -> None:
-        self.t0_monotonic = time.monotonic()
-        self.t0_epoch = time.time()
-
-    def now_s(self) -> float:
-        return time.monotonic() - self.t0_monotonic
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 class KubeClusterView:
     """Reads of the lab's namespace and ``rollout restart``, on a live API server."""
 
-    def __init__(self, kube: client_mod.Kube, namespace: str, clock: WallClock, observer: observe.Observer):
+    def __init__(self, kube: client_mod.Kube, namespace: str, clock: base.Clock, observer: observe.Observer):
         self.kube = kube
         self.namespace = namespace
         self._clock = clock
@@ -83,14 +67,7 @@ class KubeClusterView:
         self.kube.patch("Deployment", name, patch, ns, patch_type="strategic")
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
-        deadline = self._clock.now_s() + timeout_s
-        while True:
-            if condition():
-                return True
-            now = self._clock.now_s()
-            if now >= deadline:
-                return False
-            self._clock.sleep(min(poll_s, deadline - now))
+        return base.poll_until(self._clock, condition, timeout_s, poll_s)
 
 
 def published_node_ports(kind_config: Path) -> dict[int, int]:
@@ -175,15 +152,13 @@ class KubeBackend:
                 f"namespace {self.namespace} does not exist on {self.kube.where}",
                 f"Start the lab there first: `make lab NAME={lab.name} BACKEND={name}`.",
             )
-        self.clock = WallClock()
+        self.clock = process.WallClock()
         self.observer = observe.Observer(self.kube, self.namespace, self.clock.t0_epoch)
         self.observer.start()
         self.cluster = KubeClusterView(self.kube, self.namespace, self.clock, self.observer)
         service = str(lab.grading.get("service", "llm"))
         url = service_url(self.kube, name, self.namespace, service, in_cluster=in_cluster)
         if load_factory is None:
-            from slolab.load import process
-
             load_factory = process.ProcessLoad
         self.load = load_factory(
             url=url,

@@ -66,14 +66,7 @@ class SimClusterView:
         self._sim.rollout_restart(name)
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
-        deadline = self._clock.now_s() + timeout_s
-        while True:
-            if condition():
-                return True
-            now = self._clock.now_s()
-            if now >= deadline:
-                return False
-            self._clock.sleep(min(poll_s, deadline - now))
+        return base.poll_until(self._clock, condition, timeout_s, poll_s)
 
 
 class SimLoadHandle:

@@ -45,10 +45,12 @@ class Clock(Protocol):
 
 
 class WallClock:
-    """Seconds since this object was made; ``sleep`` really sleeps."""
+    """Seconds since this object was made; ``sleep`` really sleeps. ``t0_epoch``: its start as
+    Unix time (to place API timestamps on the same axis)."""
 
     def __init__(self) -> None:
         self._t0 = time.monotonic()
+        self.t0_epoch = time.time()
 
     def now_s(self) -> float:
         return time.monotonic() - self._t0
