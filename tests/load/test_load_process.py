@@ -43,9 +43,11 @@ def test_stop_ends_arrivals_at_once_and_drains_what_is_in_flight(ref_server, tra
     for req in log:
         assert req.profile == "steady" and req.id >= 10_000_000
         assert len(req.token_times_s()) == 8 and req.output_tokens == 8
-        assert 0.05 <= req.ttft_s < 0.07
+        assert req.ttft_s >= 0.05  # the server waits 50 ms before the first token
         assert len(req.inter_token_gaps_s()) == 7
+    # the client adds little: judged on quantiles, since one request can meet a CPU stall
     assert 0.05 <= log.ttft_quantile_s(0.5) < 0.06
+    assert log.ttft_quantile_s(0.95) < 0.07
 
 
 def test_a_short_drain_leaves_requests_in_flight_with_their_tokens_so_far(ref_server, traffic):
