@@ -6,7 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from slolab.load import process, requestlog
+
+# Wall-clock measurements on a shared 2-core machine: a CPU stall elsewhere can spoil one run.
+# A failure must repeat in three runs to count (pytest-rerunfailures).
+pytestmark = pytest.mark.flaky(reruns=2)
 
 
 class Scenario:

@@ -21,7 +21,7 @@ PLUGIN = "slolab.grading.plugin"
 #: pytest plugins a grade never uses, blocked because they cost time (importing kmock about
 #: 0.4 s, pytest-asyncio 0.15 s; unraisableexception's two full gc.collect() at exit about
 #: 0.09 s on the reference machine) or would patch the process (locust's gevent).
-NOT_FOR_GRADING = ("kmock", "asyncio", "locust", "unraisableexception")
+NOT_FOR_GRADING = ("kmock", "asyncio", "locust", "rerunfailures", "unraisableexception")
 
 
 def pytest_args(
