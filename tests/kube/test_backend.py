@@ -88,3 +88,26 @@ def test_a_lab_that_was_not_started_says_how(emulator, tmp_path: Path) -> None:
     with pytest.raises(errors.BackendError, match="namespace lab-readiness-probes does not exist") as exc:
         base.open_backend("cluster", lab_mod.load("readiness-probes"), tmp_path, 1, context="emu")
     assert "make lab NAME=readiness-probes BACKEND=cluster" in exc.value.next_step
+
+
+def test_long_waits_report_progress(emulator, server, monkeypatch, tmp_path: Path) -> None:
+    k = client.connect("emu", timeout_s=5)
+    seed_namespace(k)
+    monkeypatch.setenv("SLOLAB_SERVICE_URL", server.url)
+    monkeypatch.setattr(kube, "PROGRESS_EVERY_S", 0.2)
+    backend = base.open_backend("cluster", lab_mod.load("readiness-probes"), tmp_path, 1, context="emu")
+    lines: list[str] = []
+    backend.progress.say = lines.append
+    try:
+        backend.clock.sleep(0.5)
+        assert "running 0 s" in lines[0] and any("s to go" in line for line in lines[1:])
+        assert all("0 pods, 0 ready, 0 restarts" in line for line in lines)
+        lines.clear()
+        ready_at = backend.clock.now_s() + 0.5
+        assert backend.cluster.wait_for(lambda: backend.clock.now_s() >= ready_at, timeout_s=5, poll_s=0.05)
+        assert any("of at most 5 s" in line for line in lines) and "done after" in lines[-1]
+        lines.clear()
+        assert not backend.cluster.wait_for(lambda: False, timeout_s=0.1, poll_s=0.05)
+        assert lines and "gave up after" in lines[-1]
+    finally:
+        backend.close()

@@ -246,6 +246,23 @@ def _require(request: pytest.FixtureRequest) -> GradeRun:
     return run
 
 
+def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
+    """Write a line to the terminal now, past pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(text: str) -> None:
+        if reporter is None:
+            return
+        if capman is None:
+            reporter.write_line(text)
+            return
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(text)
+
+    return say
+
+
 @pytest.fixture(scope="session")
 def slolab_backend_factory() -> BackendFactory:
     """Opens the backend, ``(name, lab, workspace, seed) -> Backend``; override it to grade on a fake."""
@@ -260,6 +277,9 @@ def lab(request: pytest.FixtureRequest, slolab_backend_factory: BackendFactory) 
         run.backend_name, run.lab, run.workspace, run.seed, **run.backend_options
     )
     run.backend = backend
+    progress = getattr(backend, "progress", None)
+    if progress is not None:  # a real-time backend: tell the terminal how a long grade is going
+        progress.say = _terminal_line(request.config)
     try:
         yield backend
     finally:
