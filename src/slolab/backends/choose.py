@@ -42,7 +42,10 @@ def kind_clusters() -> list[str] | None:
     kind = shutil.which("kind")
     if kind is None:
         return None
-    proc = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, timeout=30)
+    try:
+        proc = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, timeout=30)
+    except (subprocess.TimeoutExpired, OSError):  # e.g. a container runtime that hangs
+        return []
     return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()] if proc.returncode == 0 else []
 
 
