@@ -132,6 +132,7 @@ def _operator_ready(labs: int = 3, timeout_s: float = 120.0) -> dict:
 
     from slolab import toolchain
     from slolab.kube import client
+    from slolab.kube import labs as lab_resource
 
     crd = paths.charts_dir() / "slolab-operator/crds/labs.slolab.dev.yaml"
     with tempfile.TemporaryDirectory() as tmp, KubeEmulator([crd]) as api:
@@ -163,14 +164,7 @@ def _operator_ready(labs: int = 3, timeout_s: float = 120.0) -> dict:
                         "spec": {"lab": LAB},
                     }
                 )
-                while True:
-                    lab = kube.get("Lab", name) or {}
-                    conds = {c["type"]: c["status"] for c in (lab.get("status") or {}).get("conditions", [])}
-                    if conds.get("Ready") == "True":
-                        break
-                    if time.perf_counter() - start > timeout_s:
-                        raise RuntimeError(f"Lab {name} not Ready in {timeout_s:.0f} s: {lab.get('status')}")
-                    time.sleep(0.02)
+                lab_resource.wait_ready(kube, name, timeout_s=timeout_s, poll_s=0.02, say=lambda _line: None)
                 times.append(time.perf_counter() - start)
             rss = _peak_rss_mb(proc.pid)
         finally:

@@ -126,8 +126,7 @@ def create_cluster_step() -> tuple[str, list[str]] | None:
 def run(console: Console, runner: Callable[[list[str]], int] | None = None) -> int:
     """Bring the cluster up; 0 on success. ``runner`` runs one argv (tests pass a fake)."""
     run_one = runner or subprocess.call
-    found = {c.name: c for c in doctor.checks()[:4]}
-    missing = [c for c in found.values() if c.status == doctor.MISSING]
+    missing = [c for c in doctor.tool_checks() if c.status == doctor.MISSING]
     if missing:
         for c in missing:
             console.print(f"✗ {c.name}: {c.detail}\n  {c.fix}")

@@ -139,15 +139,18 @@ def check_prometheus() -> Check:
     return Check("prometheus", OK if code == 0 else OPTIONAL, out.splitlines()[0] if out else path)
 
 
-def checks() -> list[Check]:
+def tool_checks() -> list[Check]:
+    """The tools `make cluster` needs: docker, kind, kubectl, helm."""
     return [
         check_docker(),
         check_kind(),
         check_tool("kubectl", toolchain.kubectl_path, ["version", "--client=true"]),
         check_tool("helm", toolchain.helm_path, ["version", "--short"]),
-        check_cluster(),
-        check_prometheus(),
     ]
+
+
+def checks() -> list[Check]:
+    return [*tool_checks(), check_cluster(), check_prometheus()]
 
 
 def run(console: Console) -> int:

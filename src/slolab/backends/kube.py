@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slolab import errors, paths
+from slolab import errors
 from slolab.backends import base
+from slolab.catalog import kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.kube import client as client_mod
@@ -139,19 +140,6 @@ class KubeClusterView:
         return done
 
 
-def published_node_ports(kind_config: Path) -> dict[int, int]:
-    """containerPort → hostPort of the extraPortMappings kind publishes on 127.0.0.1."""
-    import yaml
-
-    doc = yaml.safe_load(kind_config.read_text(encoding="utf-8")) or {}
-    out: dict[int, int] = {}
-    for node in doc.get("nodes") or []:
-        for m in node.get("extraPortMappings") or []:
-            if m.get("listenAddress", "0.0.0.0") in ("127.0.0.1", "0.0.0.0", "localhost"):
-                out[int(m["containerPort"])] = int(m.get("hostPort", m["containerPort"]))
-    return out
-
-
 def service_url(
     kube: client_mod.Kube, backend: str, namespace: str, service: str, *, in_cluster: bool
 ) -> str:
@@ -172,7 +160,7 @@ def service_url(
     if explicit:
         return explicit.rstrip("/")
     if backend == "kind":
-        mapped = published_node_ports(paths.kind_config())
+        mapped = kindconfig.published_node_ports()
         node_port = port.get("nodePort")
         if node_port in mapped:
             return f"http://127.0.0.1:{mapped[node_port]}"

@@ -119,3 +119,16 @@ def load(file: Path | None = None) -> tuple[str, list[NodeSpec]]:
     if problems:
         raise errors.CatalogError(problems)
     return cluster, nodes
+
+
+def published_node_ports(file: Path | None = None) -> dict[int, int]:
+    """containerPort → hostPort of the extraPortMappings kind publishes on this machine's loopback
+    (or on every address): the node ports graders on the laptop can reach."""
+    file = file or paths.kind_config()
+    data = yamlfile.load_one(file, paths.relative(file)).data or {}
+    out: dict[int, int] = {}
+    for node in data.get("nodes") or []:
+        for m in node.get("extraPortMappings") or []:
+            if m.get("listenAddress", "0.0.0.0") in ("127.0.0.1", "0.0.0.0", "localhost"):
+                out[int(m["containerPort"])] = int(m.get("hostPort", m["containerPort"]))
+    return out
