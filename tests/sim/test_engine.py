@@ -28,11 +28,12 @@ def make_engine(
     preset: presets.Preset = PRESET_8B,
     seed: int = 1,
     env: simpy.Environment | None = None,
+    lazy: bool = False,
     **config: int,
 ) -> engine_mod.Engine:
     defaults = engine_mod.EngineConfig.defaults(preset, "model")
     cfg = dataclasses.replace(defaults, **config)
-    return engine_mod.Engine(env or simpy.Environment(), preset, cfg, random.Random(seed), "pod-0")
+    return engine_mod.Engine(env or simpy.Environment(), preset, cfg, random.Random(seed), "pod-0", lazy=lazy)
 
 
 def poisson(
@@ -259,9 +260,42 @@ def test_results_do_not_depend_on_how_steps_are_grouped():
     assert errors[None] > 100 and errors["client timeout"] > 10, errors
 
 
-def test_reading_the_gauges_does_not_change_the_run():
+@pytest.mark.parametrize(
+    ("preset", "config", "timeout_s"),
+    [
+        (SMALL_KV, {"max_num_seqs": 16, "max_num_batched_tokens": 256}, 180.0),  # chunks, preemption
+        (SMALL_KV, {"max_num_seqs": 64, "max_num_batched_tokens": 2048}, 4.0),  # storms, timeouts
+        (PRESET_8B, {}, 180.0),  # jitter, API delay, long runs
+    ],
+)
+def test_a_lazy_engine_gives_the_results_of_one_with_events(preset, config, timeout_s):
+    arrivals = poisson(6.0, 60.0, lambda r: r.randint(1, 1500), lambda r: r.randint(1, 500), seed=11)
+
+    def run(lazy: bool) -> list:
+        engine = make_engine(preset, seed=3, lazy=lazy, **config)
+        if not lazy:
+            reqs = submit_at(engine, arrivals, timeout_s=timeout_s)
+            engine.env.run()
+        else:  # a burst of submits at their own times, no SimPy event at all, then catch up
+            reqs = [
+                request_mod.Request(id=i, arrival_s=a, prompt_tokens=p, max_tokens=m, timeout_s=timeout_s)
+                for i, (a, p, m) in enumerate(sorted(arrivals))
+            ]
+            for req in reqs:
+                engine.submit(req, now_s=req.arrival_s)
+            assert engine.env.now == 0.0 and any(not r.done for r in reqs)
+            engine.sync(math.inf)
+        totals = (engine.num_preemptions_total, engine.generation_tokens_total, engine.request_success_total)
+        return [*outcome(reqs), totals, engine.step_ends]
+
+    with_events = run(False)
+    assert run(True) == with_events
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["events", "lazy"])
+def test_reading_the_gauges_does_not_change_the_run(lazy):
     def run(watch: bool) -> tuple[list[tuple], list[float]]:
-        engine = make_engine(SMALL_KV, max_num_seqs=32, max_num_batched_tokens=512, seed=9)
+        engine = make_engine(SMALL_KV, max_num_seqs=32, max_num_batched_tokens=512, seed=9, lazy=lazy)
         arrivals = poisson(2.0, 60.0, lambda r: r.randint(1, 800), lambda r: r.randint(1, 600))
         reqs = submit_at(engine, arrivals)
         usage: list[float] = []
@@ -275,6 +309,7 @@ def test_reading_the_gauges_does_not_change_the_run():
         if watch:
             engine.env.process(scrape(engine.env))
         engine.env.run()
+        engine.sync(math.inf)  # a lazy engine's last requests, with no one watching
         return outcome(reqs), usage
 
     quiet, _ = run(False)
@@ -306,8 +341,9 @@ def test_client_timeout_reports_the_deadline_and_frees_the_blocks():
 # ------------------------------------------------------------------ pod lifecycle
 
 
-def test_drain_refuses_new_requests_finishes_the_rest_then_reports_idle():
-    engine = make_engine()
+@pytest.mark.parametrize("lazy", [False, True], ids=["events", "lazy"])
+def test_drain_refuses_new_requests_finishes_the_rest_then_reports_idle(lazy):
+    engine = make_engine(lazy=lazy)
     env = engine.env
     reqs = submit_at(engine, [(0.0, 500, 200)] * 5)
     idle_at = []
@@ -327,8 +363,9 @@ def test_drain_refuses_new_requests_finishes_the_rest_then_reports_idle():
     assert idle_at == [max(r.finish_s for r in reqs)]
 
 
-def test_kill_fails_everything_in_flight_with_the_reason_and_stops_the_engine():
-    engine = make_engine(SMALL_KV, max_num_seqs=4)
+@pytest.mark.parametrize("lazy", [False, True], ids=["events", "lazy"])
+def test_kill_fails_everything_in_flight_with_the_reason_and_stops_the_engine(lazy):
+    engine = make_engine(SMALL_KV, max_num_seqs=4, lazy=lazy)
     env = engine.env
     reqs = submit_at(engine, [(0.0, 300, 300)] * 8 + [(0.999, 100, 10)])
     idle_at = []

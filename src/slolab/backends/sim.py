@@ -33,6 +33,7 @@ class SimClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._sim.env.run(until=self._sim.env.now + seconds)
+            self._sim.sync_engines()
 
 
 class SimClusterView:
@@ -94,7 +95,7 @@ class SimLoad:
             profile,
             spec,
             rng,
-            lambda req: b.sim.send(target, req),
+            lambda req, at_s: b.sim.send(target, req, at_s),
             first_id=self._count * 10_000_000,
         )
         b.sim.record(

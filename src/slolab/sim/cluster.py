@@ -337,12 +337,22 @@ class Cluster:
     ) -> None:
         self.recorder.event(self.env.now, kind, name, reason, message, type, **data)
 
-    def send(self, service_name: str, req: Any) -> None:
+    def send(self, service_name: str, req: Any, at_s: float | None = None) -> None:
+        """A client sends ``req`` to the Service at ``at_s`` (default now; a later time only when
+        no event comes before it, see sim/traffic.py)."""
+        now = self.env.now if at_s is None else at_s
         svc = self.services.get(service_name)
         if svc is None:
-            req.fail(self.env.now, f"could not resolve host: service {service_name} does not exist")
+            req.fail(now, f"could not resolve host: service {service_name} does not exist")
             return
-        svc.send(req, self.env.now, self.rng_route)
+        svc.send(req, now, self.rng_route)
+
+    def sync_engines(self) -> None:
+        """Bring every lazy model-server engine up to now (before its requests are read)."""
+        for pod in self.pods.values():
+            for c in pod.containers:
+                if c.engine is not None:
+                    c.engine.sync()
 
     def rollout_restart(self, name: str) -> None:
         d = self.deployments[name]

@@ -33,6 +33,12 @@ Speed (a step must not cost a Python loop over requests, nor a SimPy event):
   steps are grouped into runs. Request token fields (segments, first_token_s, output_tokens)
   are final once the request is done; engine gauges are exact at step boundaries.
 
+Lazy (``lazy=True``, the simulator's pods): the engine makes no SimPy events. Its step
+boundaries are kept as times and processed when it is next called (``submit`` at a time, any
+gauge, ``in_flight``, ``kill``, or ``sync``), so a burst of arrivals between two cluster events
+costs no event at all. Results are the same as with events (a test runs both); ``drain``
+switches to events, because ``on_idle`` must fire at the time the last request ends.
+
 Real time (``slolab.serve``): with ``max_steps_per_event = 1`` every step ends in its own SimPy
 event; ``submit`` returns the request's scheduler handle, ``tokens_sent(handle)`` counts the
 tokens of the steps that have ended, and ``abort(handle)`` takes out a request whose client
@@ -135,6 +141,7 @@ class Engine:
         config: EngineConfig,
         rng: random.Random,
         name: str,
+        lazy: bool = False,
     ) -> None:
         if config.max_model_len > preset.max_model_len:
             raise ValueError(
@@ -204,6 +211,7 @@ class Engine:
         self._timer_at = math.inf
         self._checkin: simpy.Event | None = None  # at a lower bound of a run's end
         self._checkin_at = math.inf
+        self._lazy = lazy  # no SimPy events: due boundaries are processed when called (sync)
         self._in_flight = 0
         self._busy = False
         self._draining = False
@@ -212,37 +220,67 @@ class Engine:
 
     # ---------------------------------------------------------------- public interface
 
+    def sync(self, now_s: float | None = None) -> None:
+        """A lazy engine processes the step boundaries due by ``now_s`` (default: ``env.now``).
+
+        Every public call does this first; call it before reading requests this engine
+        served. An engine with SimPy events is always up to date, so this does nothing."""
+        if not self._lazy:
+            return
+        if now_s is None:
+            now_s = self.env.now
+        while True:
+            timer_at, checkin_at = self._timer_at, self._checkin_at
+            if timer_at <= checkin_at:
+                if timer_at > now_s or timer_at == math.inf:
+                    return
+                self._timer_at = math.inf
+                self._boundary(timer_at)
+            elif checkin_at > now_s:
+                return
+            else:
+                self._checkin_at = math.inf
+                self._catch_up(checkin_at)
+
     @property
     def in_flight(self) -> int:
         """Accepted and not finished: front end + waiting + running."""
+        self.sync()
         return self._in_flight
 
     @property
     def num_requests_running(self) -> int:
         """``vllm:num_requests_running``."""
+        self.sync()
         return self._num_decoding + len(self._prefilling)
 
     @property
     def num_requests_waiting(self) -> int:
         """``vllm:num_requests_waiting`` (the scheduler's queue, not the API front end)."""
+        self.sync()
         return len(self._waiting)
 
     @property
     def kv_cache_usage_perc(self) -> float:
         """``vllm:kv_cache_usage_perc``: share of KV blocks in use, 0..1."""
+        self.sync()
         step = len(self.step_ends) - 1
         if self._plan_ends:
             self._catch_up(self.env.now)
             step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
         return (self._pf_blocks + self._dec_blocks(step)) / self._num_blocks
 
-    def submit(self, req: request_mod.Request) -> _Seq | None:
+    def submit(self, req: request_mod.Request, now_s: float | None = None) -> _Seq | None:
         """Accept ``req`` now (it reached this pod), or fail it as the server would.
 
-        Returns the request's scheduler handle (for ``tokens_sent`` and ``abort``), or None if
-        it failed at once."""
+        A lazy engine takes ``now_s``, a time at or after ``env.now`` and after its last call,
+        when the caller knows no event comes before it (arrivals in a batch). Returns the
+        request's scheduler handle (for ``tokens_sent`` and ``abort``), or None if it failed at
+        once."""
         req.pod = self.name
-        now = self.env.now
+        now = self.env.now if now_s is None else now_s
+        if self._lazy:
+            self.sync(now)
         if self._draining:
             req.fail(now, "connection refused")
             return None
@@ -287,6 +325,7 @@ class Engine:
 
         A request not yet running leaves at once; a running one at the end of the current step
         (its KV blocks are part of that step). It ends as a client timeout at ``env.now``."""
+        self.sync()
         if seq.state == _DONE:
             return
         now = self.env.now
@@ -304,8 +343,18 @@ class Engine:
         """SIGTERM: refuse new connections, finish what was accepted.
 
         ``on_idle`` fires when the last accepted request ends; if none is in flight when this
-        is called it does not fire, so check ``in_flight`` after calling."""
+        is called it does not fire, so check ``in_flight`` after calling. A lazy engine turns
+        to SimPy events here, so that ``on_idle`` fires at the right time on its own."""
         self._draining = True
+        if self._lazy:
+            self.sync()
+            self._lazy = False
+            timer_at, checkin_at = self._timer_at, self._checkin_at
+            self._timer_at = self._checkin_at = math.inf
+            if timer_at < math.inf:
+                self._set_timer(timer_at)
+            if checkin_at < math.inf:
+                self._set_checkin(checkin_at)
 
     def kill(self, reason: str) -> None:
         """SIGKILL: every unfinished request fails now with ``reason``; the engine stops for good.
@@ -313,6 +362,7 @@ class Engine:
         Tokens of steps that ended by now are kept. ``on_idle`` fires if requests were in flight."""
         if self._dead:
             return
+        self.sync()
         now = self.env.now
         if self._plan_ends:
             self._extend(now)
@@ -358,23 +408,28 @@ class Engine:
 
     def _set_timer(self, at_s: float) -> None:
         self._timer_at = at_s
-        timer = self.env.timeout(max(0.0, at_s - self.env.now))
-        timer.callbacks.append(self._on_timer)
-        self._timer = timer
+        if not self._lazy:
+            timer = self.env.timeout(max(0.0, at_s - self.env.now))
+            timer.callbacks.append(self._on_timer)
+            self._timer = timer
 
     def _set_checkin(self, at_s: float) -> None:
         if at_s < self._checkin_at:  # a pending earlier check-in will do
             self._checkin_at = at_s
-            checkin = self.env.timeout(max(0.0, at_s - self.env.now))
-            checkin.callbacks.append(self._on_checkin)
-            self._checkin = checkin
+            if not self._lazy:
+                checkin = self.env.timeout(max(0.0, at_s - self.env.now))
+                checkin.callbacks.append(self._on_checkin)
+                self._checkin = checkin
 
     def _on_timer(self, event: simpy.Event) -> None:
-        """A step boundary (or an idle wake-up): observe, decide, start the next steps."""
         if event is not self._timer:
             return  # superseded by an earlier boundary
         now = self._timer_at
         self._timer, self._timer_at = None, math.inf
+        self._boundary(now)
+
+    def _boundary(self, now: float) -> None:
+        """A step boundary (or an idle wake-up): observe, decide, start the next steps."""
         if self._plan_ends:
             self._complete_steps(len(self._plan_ends))
         else:

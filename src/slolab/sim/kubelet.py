@@ -181,6 +181,7 @@ class Kubelet:
             ),
             random.Random(self.rng.random()),
             name=pod.name,
+            lazy=True,
         )
         c.listening = True
         c.model_loaded_at_s = self.env.now

@@ -54,11 +54,11 @@ class Service:
         if not routes:
             req.fail(now_s, "connection refused: no ready endpoints")
             return
-        pod, port = routes[rng.randrange(len(routes))] if len(routes) > 1 else routes[0]
+        pod, port = routes[int(rng.random() * len(routes))] if len(routes) > 1 else routes[0]
         req.pod = pod.name
         for c in pod.containers:
             if c.listening and c.engine is not None and port == c.engine_port:
-                c.engine.submit(req)
+                c.engine.submit(req, now_s)
                 return
         req.fail(now_s, "connection refused: pod not listening on the target port")
 

@@ -1,8 +1,14 @@
 """Open-loop traffic in virtual time: Poisson arrivals, each request on its own.
 
 Arrivals never wait for earlier responses (open loop), as vLLM's benchmark_serving and
-inference-perf do, so overload shows up as queueing and errors rather than a lower rate.
-Prompt and output lengths are drawn from the profile's distributions.
+inference-perf do, so overload shows up as queueing and errors rather than a lower rate. The
+schedule (gaps and lengths) is ``slolab.load.schedule``'s, the one the real load generator
+sends for the same seed.
+
+Requests are delivered in bursts: every arrival that comes before the environment's next event
+is sent at once, each at its own time (``send(req, at_s)``), because nothing in the cluster can
+change before that event. Only when an event is due first does the generator wait for it, so a
+burst costs one SimPy event however many requests it holds.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from slolab.catalog import scenario as scenario_mod
+from slolab.load import schedule
 from slolab.sim import request as request_mod
 
 
 class OpenLoop:
-    """One running traffic profile; ``send`` delivers each request at its arrival time."""
+    """One running traffic profile; ``send(req, at_s)`` delivers each request at its arrival time."""
 
     def __init__(
         self,
@@ -24,7 +31,7 @@ class OpenLoop:
         profile_name: str,
         profile: scenario_mod.TrafficProfile,
         rng: random.Random,
-        send: Callable[[request_mod.Request], None],
+        send: Callable[[request_mod.Request, float], None],
         first_id: int = 0,
     ) -> None:
         self.env = env
@@ -35,38 +42,42 @@ class OpenLoop:
         self.requests: list[request_mod.Request] = []
         self.started_s = env.now
         self.stopped_s: float | None = None
-        self._next_id = first_id
+        self._first_id = first_id
+        self._in_flight_from = 0  # requests before this index are done
         self._process = env.process(self._arrivals())
 
     def _arrivals(self):
-        env, rng, profile = self.env, self.rng, self.profile
-        end_s = None if profile.duration_s is None else self.started_s + profile.duration_s
-        rate = profile.rate_rps
-        prompt, output = profile.prompt_tokens, profile.output_tokens
-        while self.stopped_s is None:
-            gap = rng.expovariate(rate)
-            if end_s is not None and env.now + gap >= end_s:
+        env, profile, send, requests = self.env, self.profile, self.send, self.requests
+        start_s, timeout_s, name = self.started_s, profile.timeout_s, self.profile_name
+        next_id = self._first_id
+        Request = request_mod.Request
+        for offsets, prompts, outputs in schedule.blocks(profile, self.rng):
+            for offset_s, prompt, output in zip(offsets, prompts, outputs, strict=True):
+                at_s = start_s + offset_s
+                if env.peek() <= at_s:  # something happens first: let it
+                    yield env.timeout(at_s - env.now)
+                if self.stopped_s is not None:
+                    return
+                req = Request(next_id, at_s, prompt, output, timeout_s, name)
+                next_id += 1
+                requests.append(req)
+                send(req, at_s)
+        if profile.duration_s is not None:
+            end_s = start_s + profile.duration_s
+            if end_s > env.now:
                 yield env.timeout(end_s - env.now)
+            if self.stopped_s is None:
                 self.stopped_s = end_s
-                return
-            yield env.timeout(gap)
-            if self.stopped_s is not None:
-                return
-            req = request_mod.Request(
-                id=self._next_id,
-                arrival_s=env.now,
-                prompt_tokens=max(1, round(prompt.draw(rng))),
-                max_tokens=max(1, round(output.draw(rng))),
-                timeout_s=profile.timeout_s,
-                profile=self.profile_name,
-            )
-            self._next_id += 1
-            self.requests.append(req)
-            self.send(req)
 
     def stop(self) -> None:
         if self.stopped_s is None:
             self.stopped_s = self.env.now
 
     def in_flight(self) -> int:
-        return sum(1 for r in self.requests if r.status is None)
+        """Requests sent and not done (the engines serving them must be synced to now)."""
+        requests = self.requests
+        i = self._in_flight_from
+        while i < len(requests) and requests[i].status is not None:
+            i += 1
+        self._in_flight_from = i
+        return sum(1 for r in requests[i:] if r.status is None)
