@@ -37,7 +37,9 @@ def test_the_schedule_is_the_simulators_for_the_same_seed():
     env.run(until=12.5)  # the simulator's clock need not start at 0
     sent = []
     profile = LOGNORMAL.model_copy(update={"duration_s": 60.0})
-    loop = sim_traffic.OpenLoop(env, "steady", profile, random.Random(seed), lambda req, _at: sent.append(req))
+    loop = sim_traffic.OpenLoop(
+        env, "steady", profile, random.Random(seed), lambda req, _at: sent.append(req)
+    )
     env.run(until=12.5 + 60.0 + 1.0)
     ours = schedule.arrivals(profile, random.Random(seed))
     pairs = list(zip(sent, ours, strict=True))
