@@ -6,13 +6,14 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 SLOLAB  := $(BIN)/slolab
 STAMP   := $(VENV)/.installed
+NATIVE  := $(VENV)/.engine-compiled
 TOOLS   := .tools/bin
 NAME    ?=
 BACKEND ?= auto
 SEED    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup list lab grade hint reset solution test lint bench doctor cluster clean require-name
+.PHONY: help setup native list lab grade hint reset solution test lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +27,17 @@ $(STAMP): pyproject.toml
 $(TOOLS)/helm $(TOOLS)/kubectl: | $(STAMP)
 	$(BIN)/python -m slolab.toolchain
 
-setup: $(STAMP) $(TOOLS)/helm $(TOOLS)/kubectl ## Create .venv, install slolab, put helm v4 and kubectl in .tools/bin
+# The simulator's engine compiled by mypyc (skipped with a message when there is no C compiler;
+# the simulator then runs engine.py, same results, slower). Rebuilt whenever engine.py changes.
+$(NATIVE): src/slolab/sim/engine.py | $(STAMP)
+	$(BIN)/python -m slolab.nativebuild
+	touch $@
+
+setup: $(STAMP) $(NATIVE) $(TOOLS)/helm $(TOOLS)/kubectl ## Create .venv, install slolab, compile the engine, put helm v4 and kubectl in .tools/bin
+
+native: | $(STAMP) ## Compile the simulator's engine with mypyc again (setup does it when engine.py changes)
+	$(BIN)/python -m slolab.nativebuild
+	touch $(NATIVE)
 
 require-name:
 	@test -n "$(NAME)" || { echo "✗ NAME is missing. Run \`make list\` and then e.g. \`make lab NAME=readiness-probes\`."; exit 2; }
@@ -67,4 +78,4 @@ bench: setup ## Measure grade time, simulated req/s and peak RSS into bench.json
 	$(SLOLAB) bench --output bench.json
 
 clean: ## Remove .venv, .tools and caches (keeps workspace/)
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache src/slolab/sim/_engine_native*.so

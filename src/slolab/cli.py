@@ -116,6 +116,10 @@ def grade(
     ] = None,
 ) -> None:
     """Run the lab's grader (against your workspace on sim, the live namespace on kind/cluster)."""
+    if plot:  # matplotlib loads in a worker process while the imports below run
+        from slolab.report import plotworker
+
+        plotworker.start_early()
     from slolab.catalog import lab as lab_mod
     from slolab.grading import runner
 

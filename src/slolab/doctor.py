@@ -139,6 +139,22 @@ def check_prometheus() -> Check:
     return Check("prometheus", OK if code == 0 else OPTIONAL, out.splitlines()[0] if out else path)
 
 
+def check_engine() -> Check:
+    """The simulator's engine build (sim/native.py): compiled is faster, engine.py gives the same results."""
+    from slolab.sim import native
+
+    chosen = native.choice()
+    if chosen.compiled:
+        return Check("engine", OK, f"simulator engine {chosen.reason}")
+    return Check(
+        "engine",
+        OPTIONAL,
+        f"the simulator runs engine.py (same results, about three times slower): "
+        f"compiled engine {chosen.reason}",
+        "Install a C compiler (`sudo apt-get install -y gcc`), then `make native`.",
+    )
+
+
 def tool_checks() -> list[Check]:
     """The tools `make cluster` needs: docker, kind, kubectl, helm."""
     return [
@@ -150,7 +166,7 @@ def tool_checks() -> list[Check]:
 
 
 def checks() -> list[Check]:
-    return [*tool_checks(), check_cluster(), check_prometheus()]
+    return [*tool_checks(), check_cluster(), check_prometheus(), check_engine()]
 
 
 def run(console: Console) -> int:

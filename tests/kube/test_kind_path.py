@@ -108,6 +108,20 @@ def test_doctor_all_present(bin_dir: Path, emulator) -> None:
     with_kind(bin_dir)
     found = {c.name: c for c in doctor.checks()}
     assert all(found[n].status == doctor.OK for n in ("docker", "kind", "kubectl", "helm", "cluster"))
+    assert found["engine"].status in (doctor.OK, doctor.OPTIONAL)  # the simulator works either way
+
+
+def test_doctor_says_which_engine_build_the_simulator_runs(monkeypatch) -> None:
+    from slolab.sim import native
+
+    monkeypatch.setenv("SLOLAB_ENGINE", "python")
+    native.choice.cache_clear()
+    try:
+        engine = doctor.check_engine()
+    finally:
+        native.choice.cache_clear()
+    assert engine.status == doctor.OPTIONAL and "SLOLAB_ENGINE=python" in engine.detail
+    assert "make native" in engine.fix
 
 
 def test_make_cluster_runs_each_step_and_stops_at_a_failure(bin_dir: Path) -> None:

@@ -37,3 +37,28 @@ def test_unused_worker_is_stopped() -> None:
     worker = plotworker.PlotWorker()
     worker.close()
     assert worker._proc.returncode is not None
+
+
+def test_an_early_worker_is_the_one_the_plugin_takes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(plotworker, "_early", None)
+    plotworker.start_early()
+    early = plotworker._early
+    assert early is not None
+    try:
+        assert plotworker.take() is early and plotworker._early is None
+        assert early.draw(tmp_path / "t.png", _data()).is_file()
+    finally:
+        early.close()
+    fresh = plotworker.take()  # none waiting: a new one
+    fresh.close()
+    assert fresh is not early
+
+
+def test_a_worker_that_gets_no_data_exits_quietly() -> None:
+    """An early worker whose grade stopped before the plot (bad input) sees EOF and leaves."""
+    worker = plotworker.PlotWorker()
+    assert worker._proc.stdin is not None and worker._proc.stderr is not None
+    worker._proc.stdin.close()
+    assert worker._proc.wait(60) == 0
+    assert worker._proc.stderr.read() == b""
+    worker._proc.stderr.close()

@@ -1,5 +1,9 @@
 """The vLLM V1 engine model: request handling, scheduling rules, lifecycle, and its fast paths
-(lazy decodes, macro-steps) against a plain per-step, per-request model of the same rules."""
+(lazy decodes, macro-steps) against a plain per-step, per-request model of the same rules.
+
+Every test runs twice: on engine.py and on its mypyc build (sim/native.py), which must behave
+identically; the build's runs are skipped when it is not built, unless SLOLAB_REQUIRE_NATIVE=1.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ import collections
 import dataclasses
 import itertools
 import math
+import os
 import random
+import sys
 from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 import simpy
@@ -16,7 +23,29 @@ from _support import submit_at
 
 from slolab.catalog import presets
 from slolab.sim import engine as engine_mod
+from slolab.sim import native
 from slolab.sim import request as request_mod
+
+#: the build under test (set for each test by the ``build`` fixture)
+ENGINE: ModuleType = engine_mod
+
+
+@pytest.fixture(params=["engine.py", "mypyc"], autouse=True)
+def build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    module = engine_mod
+    if request.param == "mypyc":
+        monkeypatch.delenv("SLOLAB_ENGINE", raising=False)
+        native.choice.cache_clear()
+        chosen = native.choice()
+        native.choice.cache_clear()
+        if not chosen.compiled:
+            if os.environ.get("SLOLAB_REQUIRE_NATIVE") == "1":
+                pytest.fail(f"the compiled engine is required (SLOLAB_REQUIRE_NATIVE=1) but {chosen.reason}")
+            pytest.skip(f"compiled engine {chosen.reason}")
+        module = chosen.module
+    monkeypatch.setattr(sys.modules[__name__], "ENGINE", module)
+    return module
+
 
 PRESET_8B = presets.PRESETS["llama-3.1-8b-h100"]
 QUIET_8B = dataclasses.replace(PRESET_8B, api_ms_mean=0.0, step_jitter_cv=0.0)
@@ -31,9 +60,9 @@ def make_engine(
     lazy: bool = False,
     **config: int,
 ) -> engine_mod.Engine:
-    defaults = engine_mod.EngineConfig.defaults(preset, "model")
+    defaults = ENGINE.EngineConfig.defaults(preset, "model")
     cfg = dataclasses.replace(defaults, **config)
-    return engine_mod.Engine(env or simpy.Environment(), preset, cfg, random.Random(seed), "pod-0", lazy=lazy)
+    return ENGINE.Engine(env or simpy.Environment(), preset, cfg, random.Random(seed), "pod-0", lazy=lazy)
 
 
 def poisson(
@@ -406,7 +435,7 @@ def test_same_seed_same_results_other_seed_other_results():
 
 def test_config_is_validated_like_vllm():
     with pytest.raises(ValueError, match="max_num_batched_tokens"):
-        engine_mod.EngineConfig(
+        ENGINE.EngineConfig(
             max_num_seqs=256, max_num_batched_tokens=128, max_model_len=1024, served_model_name="m"
         )
     with pytest.raises(ValueError, match="KV cache"):

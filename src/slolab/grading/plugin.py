@@ -182,7 +182,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from slolab.report import plotworker
 
         try:  # matplotlib imports on the other core while the grade runs
-            run.plot_worker = plotworker.PlotWorker()
+            run.plot_worker = plotworker.take()
         except OSError as exc:
             log.debug("plot worker not started (%s); drawing in-process", exc)
 

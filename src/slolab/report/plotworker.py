@@ -1,19 +1,43 @@
 """Draw the timeline in a second process that imports matplotlib while the grade still runs.
 
-Importing matplotlib costs about 0.4 s, as much as a whole simulated grade. The grading plugin
-starts this worker when the session begins; the worker imports and warms matplotlib on the
-other core, then waits on stdin for ``timeline.prepare``'s data (pickled), draws the PNG and
-exits. The grade process waits for it, so the PNG exists when ``slolab grade`` returns. If the
-worker cannot start or fails, the caller draws in-process instead.
+Importing matplotlib costs about 0.4 s, as much as a whole simulated grade. ``slolab grade``
+starts this worker first thing (``start_early``) and the grading plugin takes it (``take``).
+The worker imports matplotlib and sets up the empty figure (``timeline.blank``) on the other
+core, then waits on stdin for ``timeline.prepare``'s data (pickled), draws the PNG and exits.
+The grade process waits for it, so the PNG exists when ``slolab grade`` returns. If the worker
+cannot start or fails, the caller draws in-process instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import pickle
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+_early: PlotWorker | None = None
+
+
+def start_early() -> None:
+    """Start a worker now, for the grading plugin to take (``slolab grade`` calls this first,
+    so that matplotlib loads while the grade's own imports run); it is stopped at exit if no
+    one took it."""
+    global _early
+    if _early is None:
+        try:
+            _early = PlotWorker()
+        except OSError:
+            return
+        atexit.register(_early.close)
+
+
+def take() -> PlotWorker:
+    """The worker ``start_early`` started, or a new one (OSError if none can start)."""
+    global _early
+    worker, _early = _early, None
+    return worker if worker is not None else PlotWorker()
 
 
 class PlotWorker:
@@ -55,9 +79,12 @@ class PlotWorker:
 def main() -> None:
     from slolab.report import timeline
 
-    timeline.warm()
-    path, data = pickle.load(sys.stdin.buffer)
-    timeline.draw(Path(path), data)
+    figure = timeline.blank()
+    try:
+        path, data = pickle.load(sys.stdin.buffer)
+    except EOFError:  # the grade ended without a plot (an error, or --no-plot after all)
+        return
+    timeline.draw(Path(path), data, figure)
 
 
 if __name__ == "__main__":

@@ -273,10 +273,10 @@ class Engine:
     def submit(self, req: request_mod.Request, now_s: float | None = None) -> _Seq | None:
         """Accept ``req`` now (it reached this pod), or fail it as the server would.
 
-        A lazy engine takes ``now_s``, a time at or after ``env.now`` and after its last call,
-        when the caller knows no event comes before it (arrivals in a batch). Returns the
-        request's scheduler handle (for ``tokens_sent`` and ``abort``), or None if it failed at
-        once."""
+        A lazy engine takes ``now_s``: a time at or after ``env.now`` and after its last call,
+        when the caller knows that no event comes before it (an arrival in a burst, see
+        sim/traffic.py). Returns the request's scheduler handle (for ``tokens_sent`` and
+        ``abort``), or None if it failed at once."""
         req.pod = self.name
         now = self.env.now if now_s is None else now_s
         if self._lazy:
@@ -625,7 +625,7 @@ class Engine:
             if at_s != self._timer_at:
                 self._set_timer(at_s)
         elif self._frontend:
-            self._cut_at(self._frontend[0][0])
+            self._cut_at(min(self._frontend[0][0], self._next_deadline_s()))
         elif self._cur_end - self._cur_u <= self._short_run_steps:
             self._extend(self._next_deadline_s())
             self._cut_at(self._plan_ends[-1])

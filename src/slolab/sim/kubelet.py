@@ -20,8 +20,7 @@ import fnmatch
 import random
 from typing import Any
 
-from slolab.sim import engine as engine_mod
-from slolab.sim import objects, probes, serverargs
+from slolab.sim import native, objects, probes, serverargs
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_MAX_S = 300.0
@@ -170,6 +169,7 @@ class Kubelet:
         yield self.env.timeout(load_s)
         if c.instance != instance or c.state != "running" or c.stopping:
             return
+        engine_mod = native.engine_module()
         c.engine = engine_mod.Engine(
             self.env,
             config.preset,
