@@ -149,7 +149,7 @@ def check_engine() -> Check:
     return Check(
         "engine",
         OPTIONAL,
-        f"the simulator runs engine.py (same results, about three times slower): "
+        f"the simulator runs engine.py (same results, about 2.5 times slower): "
         f"compiled engine {chosen.reason}",
         "Install a C compiler (`sudo apt-get install -y gcc`), then `make native`.",
     )

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         missing.append("mypyc (pip install mypy; make setup installs it)")
     if missing:
         print(f"• Engine not compiled: no {' and no '.join(missing)}. The simulator runs engine.py,")
-        print("  with the same results, about three times slower. Install them and run `make native`.")
+        print("  with the same results, about 2.5 times slower. Install them and run `make native`.")
         return 1 if args.require else 0
     print("• Compiling the simulator's engine with mypyc (about 15 s)…", flush=True)
     start = time.monotonic()

@@ -3,9 +3,10 @@
 ``make setup`` compiles ``slolab/sim/engine.py`` with mypyc into the extension module
 ``slolab.sim._engine_native`` when a C compiler is at hand (``python -m slolab.nativebuild``).
 The compiled module is the same source, so it computes the same results (the engine tests run
-against both), about three times faster. It records the sha256 of the engine.py it was built
-from; if engine.py has changed since, or the module cannot be imported, the simulator runs
-engine.py and ``slolab doctor`` says so. ``SLOLAB_ENGINE=python`` forces engine.py.
+against both); a whole simulation runs about 2.5 times as fast. It records the sha256 of the
+engine.py it was built from; if engine.py has changed since, or the module cannot be imported,
+the simulator runs engine.py and ``slolab doctor`` says so. ``SLOLAB_ENGINE=python`` forces
+engine.py.
 
 Only the simulator's pods use this; ``slolab serve`` runs engine.py (real time needs no speed).
 """
