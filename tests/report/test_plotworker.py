@@ -62,3 +62,20 @@ def test_a_worker_that_gets_no_data_exits_quietly() -> None:
     assert worker._proc.wait(60) == 0
     assert worker._proc.stderr.read() == b""
     worker._proc.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "plots"),
+    [
+        (["slolab", "grade", "readiness-probes"], True),
+        (["slolab", "grade", "readiness-probes", "--backend", "sim", "--seed", "3"], True),
+        (["slolab", "grade", "readiness-probes", "--no-plot"], False),
+        (["slolab", "grade", "--help"], False),
+        (["slolab", "lab", "readiness-probes"], False),
+        (["slolab"], False),
+    ],
+)
+def test_slolab_grade_starts_the_worker_only_when_it_will_plot(argv, plots) -> None:
+    from slolab import cli
+
+    assert cli._plots(argv) is plots

@@ -11,6 +11,7 @@ cannot start or fails, the caller draws in-process instead.
 from __future__ import annotations
 
 import atexit
+import os
 import pickle
 import subprocess
 import sys
@@ -85,6 +86,10 @@ def main() -> None:
     except EOFError:  # the grade ended without a plot (an error, or --no-plot after all)
         return
     timeline.draw(Path(path), data, figure)
+    # the PNG is in place; skip the interpreter's teardown of matplotlib (about 70 ms) that the
+    # grade would otherwise wait for
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
