@@ -111,3 +111,24 @@ def test_a_differently_written_correct_fix_passes(root):
     for seed in (1, 2, 3):
         report = grade(LAB, root / LAB, seed=seed)
         assert report["passed"], [(c["id"], c["status"], c["observed_text"]) for c in report["checks"]]
+
+
+def test_the_briefing_reflows_the_readme_task_to_the_terminal_width(tmp_path):
+    """The README is hard-wrapped markdown; the panel re-flows its paragraphs instead of keeping
+    the README's line ends inside its own, and keeps the lab's title out of the border."""
+    from rich.console import Console
+
+    from slolab.catalog import lab as lab_mod
+    from slolab.report import briefing
+
+    lab = lab_mod.load(LAB)
+    (tmp_path / "deployment.yaml").write_text("kind: Deployment\n")
+    console = Console(record=True, width=120, color_system=None)
+    briefing.show(console, lab, tmp_path, True, "sim", None)
+    lines = [line.strip("│ ") for line in console.export_text().splitlines()]
+    task = " ".join(briefing.task_text(lab).replace("`", "").split())
+    start = next(i for i, line in enumerate(lines) if line.startswith(task[:30]))
+    shown = " ".join(" ".join(lines[start : start + 4]).split())
+    assert shown.startswith(task)
+    assert all(len(line) > 60 for line in lines[start : start + 2])  # full lines, not the README's
+    assert any(line == lab.title for line in lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -53,10 +54,11 @@ def show(
         end = datetime.datetime.fromisoformat(state.deadline)
         deadline = f" (until {end.strftime('%H:%M UTC')})"
     body = Group(
+        Text(lab.title, style="bold"),
         Text(lab.summary.strip()),
         Text(""),
         Text("Your task", style="bold"),
-        Text(task_text(lab)),
+        Markdown(task_text(lab)),  # the README's paragraphs re-flowed to the panel's width
         Text(""),
         slo_table(lab),
         Text(""),
@@ -65,7 +67,8 @@ def show(
             f"backend {backend} · briefing labs/{lab.name}/README.md"
         ),
     )
-    console.print(Panel(body, title=f"slolab · {lab.name} · {lab.title}", title_align="left"))
+    # the title goes in the body: a long one would be cut off in the border of an 80-column terminal
+    console.print(Panel(body, title=f"slolab · {lab.name}", title_align="left"))
     if backend == "sim":
         console.print(where)
         console.print(
