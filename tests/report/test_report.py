@@ -114,7 +114,16 @@ def test_table_plain_text_off_a_terminal() -> None:
         """)
         in details + "\n"
     )
-    assert "? Check c (inconclusive)\n  observed no data, expected ≤ 2 s, over steady [0 s, 300 s)" in details
+    assert (
+        textwrap.dedent("""\
+        ? Check c (inconclusive)
+          observed no data, expected ≤ 2 s, over steady [0 s, 300 s)
+          no data — no data is never a pass
+          Not judged: there was too little to measure. A failure above is often why; fix it and grade again.
+        """)
+        in details + "\n"
+    )
+    assert "hint for c" not in details  # a failure's hint would guess at a cause
     assert "! Check d (error)\n  KeyError: 'x'\n" in details
     assert lines[-3:] == [
         "Grade: 1/5 checks passed.",

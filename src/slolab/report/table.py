@@ -68,8 +68,16 @@ def _details(check: dict[str, Any]) -> list[Text]:
             Text(f"  observed {check['observed_text']}, expected {check['expected']}, over {check['window']}")
         )
     lines += [Text(f"  {line.strip()}") for line in check.get("evidence") or []]
-    if status in ("failed", "inconclusive") and check.get("hint"):
+    if status == "failed" and check.get("hint"):
         lines.append(Text.assemble("  ", ("Hint:", "bold"), f" {' '.join(check['hint'].split())}"))
+    elif status == "inconclusive":  # a hint is written for a failure: it would guess at a cause
+        lines.append(
+            Text.assemble(
+                "  ",
+                ("Not judged:", "bold"),
+                " there was too little to measure. A failure above is often why; fix it and grade again.",
+            )
+        )
     return lines
 
 
