@@ -44,11 +44,13 @@ def test_ttft_p99(run, verdict):
 
 
 def lab_args(root: Path, *more: str) -> list[str]:
+    """A grade's options, with the plugins ``slolab grade`` leaves out left out here too."""
     return [
         "--slolab-lab=demo",
         f"--slolab-workspace={root / 'workspace' / 'demo'}",
         "-p",
         "no:cacheprovider",
+        *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
         *more,
     ]
 
@@ -260,7 +262,7 @@ def test_inert_without_a_lab(pytester: pytest.Pytester, slolab_root: Path) -> No
     pytester.makepyfile(
         test_plain="def test_ok():\n    assert True\n", test_lab="def test_x(lab):\n    pass\n"
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     assert result.ret == 1
     result.assert_outcomes(passed=1, errors=1)  # other installed plugins may add warnings
     assert "slolab:" not in result.stdout.str() and "Grade:" not in result.stdout.str()
@@ -269,7 +271,7 @@ def test_inert_without_a_lab(pytester: pytest.Pytester, slolab_root: Path) -> No
 
 
 def test_unknown_lab_is_a_usage_error(pytester: pytest.Pytester, slolab_root: Path) -> None:
-    result = pytester.runpytest("--slolab-lab=nope")
+    result = pytester.runpytest("--slolab-lab=nope", "-p", "no:asyncio")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no lab named 'nope'; the labs are: demo*"])
 
