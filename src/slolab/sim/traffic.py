@@ -58,7 +58,14 @@ class OpenLoop:
                     yield env.timeout(at_s - env.now)
                 if self.stopped_s is not None:
                     return
-                req = Request(next_id, at_s, prompt, output, timeout_s, name)
+                req = Request(
+                    id=next_id,
+                    arrival_s=at_s,
+                    prompt_tokens=prompt,
+                    max_tokens=output,
+                    timeout_s=timeout_s,
+                    profile=name,
+                )
                 next_id += 1
                 requests.append(req)
                 send(req, at_s)
