@@ -225,8 +225,8 @@ def run(output: Path, runs: int, console: Console) -> dict:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "processor": platform.machine(),
-            # set on these machines: every process compiles slolab's modules anew (about 0.1 s
-            # of a grade) because no __pycache__ is ever written
+            # set on these machines: Python writes no __pycache__, so a module `make setup` did
+            # not byte-compile (one edited since) is compiled anew in every process
             "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
         },
         "engine": native.choice().reason,
