@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _support import free_port
 
 from slolab import toolchain
 
@@ -26,3 +27,9 @@ def _fresh_catalog_caches():
     yield
     lab.load.cache_clear()
     scenario.load.cache_clear()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (a port bound, then released)."""
+    return f"http://127.0.0.1:{free_port()}"

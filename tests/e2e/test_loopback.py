@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from collections.abc import Iterator
 
 import pytest
 import simpy
-from _support import submit_at
+from _support import free_port, submit_at
 
 from slolab.catalog import presets
 from slolab.catalog import scenario as scenario_mod
@@ -45,12 +44,6 @@ SEED = 7
 TOLERANCE_MS, TOLERANCE_REL = 10.0, 0.10
 #: (a): besides the bucket, the client's TTFT includes its own send and receive (< 5 ms here).
 CLIENT_MS = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from _support import free_port
 from operator_support import create_lab, wait_condition, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_entry_point_runs_the_operator(
     emulator, api, kubeconfig: Path, helm: Path, helm_home: Path, tmp_path: Path
 ):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "SLOLAB_OPERATOR_"))}
     env.update(
         KUBECONFIG=str(kubeconfig),

@@ -8,13 +8,13 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from _support import free_port
 
 from slolab.serve import config as config_mod
 from slolab.serve import realtime, server
@@ -87,12 +87,6 @@ async def _live_server(**flags) -> AsyncIterator[LiveServer]:
 def live_with():
     """A factory: ``async with live_with(max_model_len=..., ...) as srv`` for other flags."""
     return _live_server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServeProcess:
