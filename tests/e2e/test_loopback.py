@@ -5,22 +5,26 @@ locust open-loop generator driving it, compared with the server's metrics and wi
     prometheus-api-client, within the histogram's bucket resolution.
 (b) The readiness-probes lab's p99 TTFT (what its ttft_p99_ratio check divides by: the p99 TTFT
     of a window of steady load) computed on this real path and on the sim path, the simulator's
-    serving model fed the very same arrivals, agree within 10 ms + 10 %.
+    serving model fed the very same arrivals, agree within 10 ms + 10 %. It runs its own server
+    and load (no Prometheus), so that a failure can be measured again before it counts.
 
 Traffic: the scenario's `chat` profile (15 req/s, its prompt lengths) with outputs cut to a
 median of 60 tokens, so that server, client and Prometheus share two cores without the client
 itself becoming the bottleneck (research/tooling-loopback.md §3). TTFT is set by prefill and
-queueing, which the prompts keep. Bounded: 20 s of load, every process stopped at the end.
+queueing, which the prompts keep. Bounded: 20 s of load per run (two runs, at most four with
+the reruns of (b)), every process stopped at the end of its run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import simpy
@@ -59,8 +63,14 @@ def scenario() -> scenario_mod.Scenario:
 @pytest.fixture(scope="module")
 def serve(scenario, tmp_path_factory) -> Iterator[str]:
     """`slolab serve` with the scenario's preset; yields its host:port once the model has loaded."""
+    with serving(scenario, tmp_path_factory.mktemp("serve") / "serve.log") as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving(scenario: scenario_mod.Scenario, log_path: Path) -> Iterator[str]:
+    """A fresh `slolab serve` (seed SEED) for the scenario's model; its host:port once loaded."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     argv = [sys.executable, "-m", "slolab.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--preset", scenario.model.preset, "--served-model-name", scenario.model.served_model_name]
     argv += ["--load-time-s", "0.2", "--seed", str(SEED)]
@@ -89,16 +99,29 @@ def prometheus(serve) -> Iterator[local.LocalPrometheus]:
         yield prom
 
 
+def load_run(scenario: scenario_mod.Scenario, address: str) -> requestlog.RequestLog:
+    """Open-loop `chat-short` traffic (seed SEED) for LOAD_S seconds against ``address``."""
+    load = process.ProcessLoad(f"http://{address}", scenario.model.served_model_name, scenario, SEED)
+    try:
+        return load.run(PROFILE, LOAD_S)
+    finally:
+        load.close()
+
+
 @pytest.fixture(scope="module")
 def run(scenario, serve, prometheus) -> tuple[requestlog.RequestLog, float]:
     """Open-loop `chat-short` traffic for LOAD_S seconds; (request log, unix time when all was done)."""
-    load = process.ProcessLoad(f"http://{serve}", scenario.model.served_model_name, scenario, SEED)
-    try:
-        log = load.run(PROFILE, LOAD_S)
-    finally:
-        load.close()
+    log = load_run(scenario, serve)
     time.sleep(2 * prometheus.scrape_interval_s + 0.5)  # two more scrapes after the last request
     return log, time.time()
+
+
+@pytest.fixture
+def fresh_run(scenario, tmp_path) -> requestlog.RequestLog:
+    """A run of its own: a new server (same seed as the engine of the sim path) and new load, so
+    that a rerun of a failed comparison measures again instead of reusing the module's run."""
+    with serving(scenario, tmp_path / "serve.log") as address:
+        return load_run(scenario, address)
 
 
 def sim_path(log: requestlog.RequestLog, preset: presets.Preset, model: str) -> list[request_mod.Request]:
@@ -143,8 +166,12 @@ def test_client_ttft_agrees_with_the_server_histogram(run, prometheus, q: float)
     )
 
 
-def test_lab_p99_ttft_agrees_with_the_sim_path(run, scenario) -> None:
-    log, _ = run
+# A wall-clock comparison of tails (the 3rd-slowest of about 300 requests): a CPU stall of the
+# shared machine in one run moves it by tens of ms, so, as in tests/load, a failure must repeat
+# in three fresh runs to count (pytest-rerunfailures).
+@pytest.mark.flaky(reruns=2)
+def test_lab_p99_ttft_agrees_with_the_sim_path(fresh_run, scenario) -> None:
+    log = fresh_run
     preset = presets.PRESETS[scenario.model.preset]
     simulated = sim_path(log, preset, scenario.model.served_model_name)
     real_ms = log.ttft_quantile_s(0.99) * 1000
