@@ -15,7 +15,7 @@ found by running helm 4.1.4 or kopf 1.45 against it, and the request that failed
 use kmock 0.8 internals (``_objects``, ``_lock``, ``_buses``, name-mangled helpers), which is why
 pyproject pins kmock below 0.9:
 
-1. ``GET /version`` says 1.35 (kmock says 1.26.4, and charts/llm-serving needs >= 1.29);
+1. ``GET /version`` says 1.36 (kmock says 1.26.4, and charts/llm-serving needs >= 1.29);
 2. ``GET /api/v1`` lists ``groupVersion: v1``: kmock says ``/v1``, so client-go's RESTMapper finds no
    core kinds ("no matches for kind Service in version v1");
 3. ``/api/v1/namespaces[/<name>]`` is the namespaces resource: kmock reads ``namespaces`` as the
@@ -78,7 +78,7 @@ class Recorded:
     user_agent: str
 
 
-KUBE_VERSION = {"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"}
+KUBE_VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.1", "platform": "linux/amd64"}
 
 
 # -- protobuf (wire format: https://protobuf.dev/programming-guides/encoding/) -----------------

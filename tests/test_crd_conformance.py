@@ -29,7 +29,7 @@ field validation Strict) would judge the object:
   apiVersion, kind and metadata are allowed. ``x-kubernetes-list-type: set``: unique items;
   ``map``: items unique by ``x-kubernetes-list-map-keys``.
 - The root ``metadata`` (the CRD says only ``type: object``; the API server checks ObjectMeta
-  itself) is validated as ObjectMeta with kubernetes-validate's strict 1.35 schema.
+  itself) is validated as ObjectMeta with kubernetes-validate's strict schema (lint.KUBE_VERSION).
 - ``x-kubernetes-validations`` (CEL): there is no CEL evaluator here. Transition rules (they
   use ``oldSelf``) do not apply when an object is created; any other rule must be listed in
   KNOWN_RULES, which evaluates it in Python, or the object fails with the rule named.

@@ -229,7 +229,7 @@ def schema(which: Annotated[str, typer.Argument(help="lab | scenario")]) -> None
 
 @app.command()
 def lint() -> None:
-    """helm lint --strict every chart; validate every manifest any lab renders (1.35, strict)."""
+    """helm lint --strict every chart; validate every manifest any lab renders (1.36, strict)."""
     from slolab import lint as lint_mod
 
     raise typer.Exit(code=lint_mod.run(_console()))

@@ -3,7 +3,7 @@
 1. Every chart under charts/ passes ``helm lint --strict``, with its defaults and with each
    ``ci/*-values.yaml`` (the chart-testing convention: one values file per behaviour).
 2. Every manifest those renders produce, and every manifest any lab renders (fault, solution
-   and each mutation), passes kubernetes-validate --strict for Kubernetes 1.35 (core kinds).
+   and each mutation), passes kubernetes-validate --strict for Kubernetes 1.36 (core kinds).
 3. Custom resources (KEDA, Argo Rollouts, prometheus-operator, Chaos Mesh kinds) have no schema
    in kubernetes-validate; they are listed by kind, and tests/test_crd_conformance.py validates
    them against the upstream CRDs.
@@ -36,7 +36,7 @@ from slolab.catalog import k8svalidate, yamlfile
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
 
-KUBE_VERSION = "1.35.0"
+KUBE_VERSION = k8svalidate.DEFAULT_KUBE_VERSION
 HELM_TIMEOUT_S = 120
 _SOURCE = re.compile(r"^# Source: (?P<path>\S+)\s*$")
 

@@ -157,3 +157,35 @@ def test_make_cluster_refuses_without_docker(bin_dir: Path) -> None:
     with_kind(bin_dir)
     with pytest.raises(errors.ToolError, match="make cluster needs docker"):
         clusterup.run(Console(record=True), runner=lambda argv: 0)
+
+
+# -- the pinned node image ------------------------------------------------------------------
+
+
+def test_every_kind_node_runs_the_pinned_image_and_validation_matches_it() -> None:
+    import re
+
+    import yaml
+
+    from slolab import lint, paths
+    from slolab.catalog import k8svalidate, kindconfig
+    from slolab.sim import manifests
+
+    config = yaml.safe_load(paths.kind_config().read_text(encoding="utf-8"))
+    images = [node.get("image") for node in config["nodes"]]
+    assert images == [kindconfig.NODE_IMAGE] * len(config["nodes"]), images
+    match = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.(\d+)@sha256:[0-9a-f]{64}", kindconfig.NODE_IMAGE)
+    assert match, "pin kindest/node by version and digest"
+    minor = f"{match.group(1)}.{match.group(2)}"
+    assert kindconfig.KUBERNETES_VERSION.startswith(minor + ".")
+    for version in (k8svalidate.DEFAULT_KUBE_VERSION, lint.KUBE_VERSION, manifests.KUBE_VERSION):
+        assert version == kindconfig.KUBERNETES_VERSION
+    assert k8svalidate.has_schema("Deployment", "apps/v1", kindconfig.KUBERNETES_VERSION)
+    readme = (paths.root() / "README.md").read_text(encoding="utf-8")
+    assert f"Kubernetes {minor}" in readme
+    assert not re.search(r"Kubernetes 1\.(\d+)", readme.replace(f"Kubernetes {minor}", "")), (
+        "the README names another Kubernetes version"
+    )
+    workflow = (paths.root() / ".github/workflows/e2e-kind.yaml").read_text(encoding="utf-8")
+    assert "KIND_VERSION: v0.32.0" in workflow and f"v{minor}." in workflow
+    assert doctor.KIND_MIN[:2] == (0, 32)

@@ -1,5 +1,5 @@
 """charts/slolab-operator: lint clean, every rendered manifest (CRD included) valid for
-Kubernetes 1.35 with strict schemas, a restricted pod, and RBAC where every rule says why."""
+Kubernetes 1.36 with strict schemas, a restricted pod, and RBAC where every rule says why."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
     )
     for doc in docs:
         assert k8svalidate.has_schema(doc.data["kind"], doc.data["apiVersion"]), doc.data["kind"]
-    problems = k8svalidate.validate_all(docs, "1.35.0")
+    problems = k8svalidate.validate_all(docs, k8svalidate.DEFAULT_KUBE_VERSION)
     assert not problems, "\n".join(map(str, problems))
 
 

@@ -25,15 +25,16 @@ import referencing
 from kubernetes_validate import utils as kv
 
 from slolab import errors
-from slolab.catalog import yamlfile
+from slolab.catalog import kindconfig, yamlfile
 
-DEFAULT_KUBE_VERSION = "1.35.0"
+#: The Kubernetes version manifests are validated for: that of kind-config.yaml's node image.
+DEFAULT_KUBE_VERSION = kindconfig.KUBERNETES_VERSION
 
 
 def _minor(version: str) -> tuple[int, int]:
     match = re.match(r"v?(\d+)\.(\d+)", version)
     if not match:
-        raise ValueError(f"not a Kubernetes version: {version!r} (expected e.g. 1.35.0)")
+        raise ValueError(f"not a Kubernetes version: {version!r} (expected e.g. 1.36.0)")
     return int(match.group(1)), int(match.group(2))
 
 

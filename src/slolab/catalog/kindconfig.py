@@ -18,6 +18,14 @@ import yaml
 from slolab import errors, paths
 from slolab.catalog import yamlfile
 
+#: The node image kind-config.yaml pins on every node: kind v0.32.0's own default
+#: (pkg/apis/config/defaults/image.go at v0.32.0; research/components.md §7), by digest, so a
+#: newer kind cannot silently change the Kubernetes version under the labs.
+NODE_IMAGE = "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+#: The Kubernetes version of that image, for which every manifest is validated (strict schemas of
+#: kubernetes-validate) and which the README names; tests/kube/test_kind_path.py keeps them in step.
+KUBERNETES_VERSION = "1.36.0"
+
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 

@@ -1,7 +1,7 @@
 """Load the learner's workspace: every YAML file, validated as Kubernetes and as modelled.
 
 Order of checks, each reporting every problem at once: YAML syntax; Kubernetes schema
-(kubernetes-validate --strict, 1.35); fields the simulator does not model. Any problem is an
+(kubernetes-validate --strict, 1.36); fields the simulator does not model. Any problem is an
 InputError naming file, line and field (exit code 2), before the simulation starts.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from slolab import errors, paths
-from slolab.catalog import yamlfile
+from slolab.catalog import kindconfig, yamlfile
 from slolab.sim import modelled
 
-KUBE_VERSION = "1.35.0"
+KUBE_VERSION = kindconfig.KUBERNETES_VERSION
 
 
 def files(workspace: Path) -> list[Path]:
