@@ -3,7 +3,7 @@ resources of charts/llm-serving that the platform's controllers run, agree with 
 
 The platform chart pins its upstream charts in Chart.yaml; they cannot be fetched here (no
 network), so helm lints and renders it without them (slolab.lint.usable_chart). What is
-checked: the pins, helm lint --strict and strict Kubernetes 1.35 validation of the chart's own
+checked: the pins, helm lint --strict and strict Kubernetes 1.36 validation of the chart's own
 templates with each ci/ case, the settings kind needs (Prometheus node port mapped by
 kind-config.yaml, containerd for Chaos Mesh and its toleration of the GPU taint, the fake GPU
 pool label on the GPU worker), the Prometheus address the labs use, and the workflow that runs
@@ -12,6 +12,7 @@ all of it on a real kind cluster.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -25,6 +26,7 @@ import yaml
 from slolab import errors, lint, paths, toolchain
 from slolab.catalog import k8svalidate, kindconfig, yamlfile
 from slolab.catalog import lab as lab_mod
+from slolab.kube import labs as kube_labs
 from slolab.workspace import render as render_mod
 
 CHART = paths.charts_dir() / "slolab-platform"
@@ -306,11 +308,66 @@ def test_workflow_triggers_and_timeouts() -> None:
     assert len(jobs) == 1
     job = next(iter(jobs.values()))
     assert job["runs-on"] == "ubuntu-latest"
-    assert 0 < job["timeout-minutes"] <= 90
     for step in job["steps"]:
         assert step.get("run") or step.get("uses"), step
         if "run" in step and "make " in step["run"]:
             assert step.get("timeout-minutes"), f"step {step.get('name')!r} has no timeout"
+
+
+#: What the untimed steps (checkout, setup-python) may take, minutes.
+UNTIMED_STEPS_MIN = 5
+
+
+def step(name_start: str) -> dict[str, Any]:
+    job = next(iter(workflow()["jobs"].values()))
+    return next(s for s in job["steps"] if s["name"].startswith(name_start))
+
+
+def _deadlines_s(node: Any) -> float:
+    """The sum of a lab's grading deadlines and durations (every number under a ``*_s`` key)."""
+    if isinstance(node, dict):
+        return sum(
+            float(v) if k.endswith("_s") and isinstance(v, int | float) else _deadlines_s(v)
+            for k, v in node.items()
+        )
+    if isinstance(node, list):
+        return sum(_deadlines_s(v) for v in node)
+    return 0.0
+
+
+def test_workflow_budgets_are_consistent() -> None:
+    """The job's timeout holds every step's; each step outlasts the wait inside it."""
+    job = next(iter(workflow()["jobs"].values()))
+    timed = sum(s.get("timeout-minutes", 0) for s in job["steps"])
+    assert job["timeout-minutes"] >= timed + UNTIMED_STEPS_MIN, (job["timeout-minutes"], timed)
+    assert job["timeout-minutes"] <= 360  # GitHub-hosted runners' limit
+    # `make lab` waits for Ready for kube.labs.wait_ready's default; the step must outlast it
+    # so the CLI's own diagnostic prints.
+    wait_s = inspect.signature(kube_labs.wait_ready).parameters["timeout_s"].default
+    assert step("make lab")["timeout-minutes"] * 60 >= wait_s + 120
+    # `make grade` runs the grader in real time: at most the sum of the lab's deadlines.
+    lab = workflow()["env"]["LAB"]
+    raw = yaml.safe_load((paths.labs_dir() / lab / "lab.yaml").read_text(encoding="utf-8"))
+    deadlines_s = _deadlines_s(raw["grading"])
+    assert deadlines_s > 600, "the lab's grading deadlines were not found"
+    assert step("make grade")["timeout-minutes"] * 60 >= deadlines_s + 120
+    # make cluster: helm waits 15 + 5 min for the platform and the operator, plus kind and builds.
+    assert step("make cluster")["timeout-minutes"] >= 15 + 5 + 10
+
+
+def test_workflow_collects_diagnostics_on_failure() -> None:
+    diag = step("Collect diagnostics")
+    assert diag["if"] == "failure()"
+    script = diag["run"]
+    for wanted in (
+        "logs deployment/slolab-operator",
+        "get events -A",
+        'get lab "${LAB}" -o yaml',
+        "kind export logs diagnostics/",
+    ):
+        assert wanted in script, wanted
+    upload = step("Upload")
+    assert "diagnostics/" in upload["with"]["path"]
 
 
 def test_workflow_runs_cluster_lab_solution_grade_in_order() -> None:
