@@ -34,7 +34,7 @@ from slolab.catalog import presets
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import process, requestlog
 from slolab.metrics import local
-from slolab.serve import metrics as serve_metrics
+from slolab.run import vllm_metrics as vm
 from slolab.serve import server as serve_server
 from slolab.sim import engine as engine_mod
 from slolab.sim import request as request_mod
@@ -138,7 +138,7 @@ def sim_path(log: requestlog.RequestLog, preset: presets.Preset, model: str) -> 
 
 def bucket_around(value_s: float) -> tuple[float, float]:
     """The (lower, upper] edges of vLLM's TTFT bucket that holds ``value_s``."""
-    edges = [0.0, *serve_metrics.TTFT_BUCKETS]
+    edges = [0.0, *vm.TTFT_BUCKETS]
     for lo, hi in itertools.pairwise(edges):
         if value_s <= hi:
             return lo, hi

@@ -38,11 +38,10 @@ from typing import Any
 import prometheus_client
 from aiohttp import web
 
-#: vLLM's TTFT histogram buckets (vllm/v1/metrics/loggers.py, research/components.md §1).
-TTFT_BUCKETS_S = (
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-)  # fmt: skip
+from slolab.run import vllm_metrics as vm
+
+#: vLLM's TTFT histogram buckets (the table of slolab.run.vllm_metrics).
+TTFT_BUCKETS_S = vm.TTFT_BUCKETS
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,15 +87,15 @@ class RefServer:
         self._registry = prometheus_client.CollectorRegistry()
         labels = ["model_name"]
         self._ttft = prometheus_client.Histogram(
-            "vllm:time_to_first_token_seconds",
-            "Histogram of time to first token in seconds.",
+            vm.TIME_TO_FIRST_TOKEN.name,
+            vm.TIME_TO_FIRST_TOKEN.help,
             labels,
             buckets=TTFT_BUCKETS_S,
             registry=self._registry,
         )
         self._success = prometheus_client.Counter(
-            "vllm:request_success",
-            "Count of successfully processed requests.",
+            vm.REQUEST_SUCCESS.name,
+            vm.REQUEST_SUCCESS.help,
             [*labels, "finished_reason"],
             registry=self._registry,
         )

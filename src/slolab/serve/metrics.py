@@ -1,9 +1,7 @@
 """``/metrics`` with vLLM's metric names, labels, help texts and histogram buckets.
 
-Upstream: vllm v0.33.0 vllm/v1/metrics/loggers.py (PrometheusStatLogger) and buckets.py, as
-summarised in research/components.md §1: every metric has the labels ``model_name``
-(``--served-model-name``) and ``engine`` ("0"); counters are declared without ``_total``
-(prometheus_client appends it); ``vllm:request_success`` adds ``finished_reason``.
+The names, types, help texts, labels and buckets come from one table, slolab.run.vllm_metrics
+(vllm v0.33.0's PrometheusStatLogger), which the simulator's scrape uses too.
 
 Where the values come from: the gauges and the token and preemption counters are read from the
 engine at scrape time; the histograms are observed in engine time as the engine produces each
@@ -26,30 +24,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
+from slolab.run import vllm_metrics as vm
 from slolab.serve import realtime
 
-LABELS = ["model_name", "engine"]
-FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")  # vllm v1 FinishReason
-TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5]
-TTFT_BUCKETS += [10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
-ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
-ITL_BUCKETS += [20.0, 40.0, 80.0]
-LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0]
-LATENCY_BUCKETS += [120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0]
+LABELS = list(vm.LABELS)
+FINISHED_REASONS = vm.FINISHED_REASONS
 LATENESS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0]
-
-
-def build_1_2_5_buckets(max_value: int) -> list[int]:
-    """1, 2, 5, 10, 20, 50, ... up to ``max_value`` (vllm v1/metrics/loggers.py)."""
-    buckets: list[int] = []
-    exponent = 0
-    while True:
-        for mantissa in (1, 2, 5):
-            value = mantissa * 10**exponent
-            if value > max_value:
-                return buckets
-            buckets.append(value)
-        exponent += 1
 
 
 class Metrics(realtime.Observer):
@@ -62,75 +42,34 @@ class Metrics(realtime.Observer):
         self.registry.register(_EngineCollector(self))
         reg, labels = self.registry, self.labels
 
-        def histogram(name: str, doc: str, buckets: list) -> Histogram:
-            return Histogram(name, doc, LABELS, buckets=buckets, registry=reg).labels(*labels)
+        def histogram(metric: vm.Metric) -> Histogram:
+            buckets = list(metric.bucket_bounds(max_model_len))
+            return Histogram(metric.name, metric.help, LABELS, buckets=buckets, registry=reg).labels(*labels)
 
         success = Counter(
-            "vllm:request_success",
-            "Count of successfully processed requests.",
-            [*LABELS, "finished_reason"],
-            registry=reg,
+            vm.REQUEST_SUCCESS.name, vm.REQUEST_SUCCESS.help, list(vm.REQUEST_SUCCESS.labels), registry=reg
         )
         self.success = {reason: success.labels(*labels, reason) for reason in FINISHED_REASONS}
-        tokens = build_1_2_5_buckets(max_model_len)
-        self.prompt_tokens = histogram(
-            "vllm:request_prompt_tokens", "Number of prefill tokens processed.", tokens
-        )
-        self.generation_tokens = histogram(
-            "vllm:request_generation_tokens", "Number of generation tokens processed.", tokens
-        )
-        self.max_num_generation_tokens = histogram(
-            "vllm:request_max_num_generation_tokens",
-            "Histogram of maximum number of requested generation tokens.",
-            tokens,
-        )
-        self.params_n = histogram(
-            "vllm:request_params_n", "Histogram of the n request parameter.", [1, 2, 5, 10, 20]
-        )
-        self.params_max_tokens = histogram(
-            "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", tokens
-        )
-        self.ttft = histogram(
-            "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS
-        )
-        self.itl = histogram(
-            "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS
-        )
-        self.tpot = histogram(
-            "vllm:request_time_per_output_token_seconds",
-            "Histogram of time_per_output_token_seconds per request.",
-            ITL_BUCKETS,
-        )
-        self.e2e = histogram(
-            "vllm:e2e_request_latency_seconds",
-            "Histogram of e2e request latency in seconds.",
-            LATENCY_BUCKETS,
-        )
-        self.queue = histogram(
-            "vllm:request_queue_time_seconds",
-            "Histogram of time spent in WAITING phase for request.",
-            LATENCY_BUCKETS,
-        )
-        self.inference = histogram(
-            "vllm:request_inference_time_seconds",
-            "Histogram of time spent in RUNNING phase for request.",
-            LATENCY_BUCKETS,
-        )
-        self.prefill = histogram(
-            "vllm:request_prefill_time_seconds",
-            "Histogram of time spent in PREFILL phase for request.",
-            LATENCY_BUCKETS,
-        )
-        self.decode = histogram(
-            "vllm:request_decode_time_seconds",
-            "Histogram of time spent in DECODE phase for request.",
-            LATENCY_BUCKETS,
-        )
-        self.lateness = histogram(
+        self.prompt_tokens = histogram(vm.REQUEST_PROMPT_TOKENS)
+        self.generation_tokens = histogram(vm.REQUEST_GENERATION_TOKENS)
+        self.max_num_generation_tokens = histogram(vm.REQUEST_MAX_NUM_GENERATION_TOKENS)
+        self.params_n = histogram(vm.REQUEST_PARAMS_N)
+        self.params_max_tokens = histogram(vm.REQUEST_PARAMS_MAX_TOKENS)
+        self.ttft = histogram(vm.TIME_TO_FIRST_TOKEN)
+        self.itl = histogram(vm.INTER_TOKEN_LATENCY)
+        self.tpot = histogram(vm.REQUEST_TIME_PER_OUTPUT_TOKEN)
+        self.e2e = histogram(vm.E2E_REQUEST_LATENCY)
+        self.queue = histogram(vm.REQUEST_QUEUE_TIME)
+        self.inference = histogram(vm.REQUEST_INFERENCE_TIME)
+        self.prefill = histogram(vm.REQUEST_PREFILL_TIME)
+        self.decode = histogram(vm.REQUEST_DECODE_TIME)
+        self.lateness = Histogram(
             "slolab_serve_token_lateness_seconds",
             "slolab serve: wall-clock time from an engine step's end to its token written to the client.",
-            LATENESS_BUCKETS,
-        )
+            LABELS,
+            buckets=LATENESS_BUCKETS,
+            registry=reg,
+        ).labels(*labels)
 
     # ---------------------------------------------------------------- observer
 
@@ -195,32 +134,20 @@ class _EngineCollector(Collector):
         rt = self.metrics.rt
         engine = rt.engine if rt is not None else None
 
-        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-            family = GaugeMetricFamily(name, doc, labels=LABELS)
+        def gauge(metric: vm.Metric, value: float) -> GaugeMetricFamily:
+            family = GaugeMetricFamily(metric.name, metric.help, labels=LABELS)
             family.add_metric(labels, value)
             return family
 
-        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-            family = CounterMetricFamily(name, doc, labels=LABELS)
+        def counter(metric: vm.Metric, value: float) -> CounterMetricFamily:
+            family = CounterMetricFamily(metric.name, metric.help, labels=LABELS)
             family.add_metric(labels, value)
             return family
 
-        yield gauge(
-            "vllm:num_requests_running",
-            "Number of requests in model execution batches.",
-            engine.num_requests_running if engine else 0,
-        )
-        yield gauge(
-            "vllm:num_requests_waiting",
-            "Number of requests waiting to be processed.",
-            engine.num_requests_waiting if engine else 0,
-        )
-        yield gauge(
-            "vllm:kv_cache_usage_perc",
-            "KV-cache usage. 1 means 100 percent usage.",
-            engine.kv_cache_usage_perc if engine else 0.0,
-        )
+        yield gauge(vm.NUM_REQUESTS_RUNNING, engine.num_requests_running if engine else 0)
+        yield gauge(vm.NUM_REQUESTS_WAITING, engine.num_requests_waiting if engine else 0)
+        yield gauge(vm.KV_CACHE_USAGE_PERC, engine.kv_cache_usage_perc if engine else 0.0)
         prompt, generation, preemptions = rt.totals() if rt is not None else (0, 0, 0)
-        yield counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", preemptions)
-        yield counter("vllm:prompt_tokens", "Number of prefill tokens processed.", prompt)
-        yield counter("vllm:generation_tokens", "Number of generation tokens processed.", generation)
+        yield counter(vm.NUM_PREEMPTIONS, preemptions)
+        yield counter(vm.PROMPT_TOKENS, prompt)
+        yield counter(vm.GENERATION_TOKENS, generation)

@@ -1,0 +1,9 @@
+"""The vocabulary of a run, shared by every layer that produces or judges one.
+
+Pure data and tables, below the simulator: the simulator (``slolab.sim``), the real-time server
+(``slolab.serve``), the load generator (``slolab.load``), the kind/cluster backend, the operator
+and the graders all import from here, and this package imports nothing of theirs.
+
+- ``vllm_metrics``: the model server's Prometheus metrics (names, types, labels, buckets), one
+  table for ``slolab serve``'s /metrics and the simulator's scrape.
+"""
