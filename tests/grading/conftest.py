@@ -43,6 +43,8 @@ slos:
     unit: s
     window: steady load
     hint: Compare the queue depth of the pods that serve traffic.
+grading:
+  target: {deployment: llm, service: llm}
 seeds: [7, 8]
 """
 

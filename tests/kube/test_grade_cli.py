@@ -42,7 +42,7 @@ slos:
     window: steady load
     hint: Look at the queue.
 grading:
-  service: llm
+  target: {deployment: llm, service: llm}
 seeds: [3]
 """
 

@@ -59,16 +59,16 @@ def _serving(lab, deployment: str, since_s: float = 0.0) -> bool:
 @pytest.fixture(scope="session")
 def rollout(lab) -> RolloutRun:
     """Steady load on a serving Deployment, then `kubectl rollout restart` under that load."""
-    g = lab.lab.grading
-    name = str(g["deployment"])
-    warmed = lab.cluster.wait_for(lambda: _serving(lab, name), timeout_s=float(g["warmup_timeout_s"]))
-    handle = lab.load.start(str(g["profile"]))
+    g = lab.lab.grading.params
+    name = lab.lab.grading.target.deployment
+    warmed = lab.cluster.wait_for(lambda: _serving(lab, name), timeout_s=g.warmup_timeout_s)
+    handle = lab.load.start(g.profile)
     t_steady = lab.clock.now_s()
-    lab.clock.sleep(float(g["steady_s"]))
+    lab.clock.sleep(g.steady_s)
     t_update = lab.clock.now_s()
     lab.cluster.rollout_restart("Deployment", name)
-    rolled = lab.cluster.wait_for(lambda: _serving(lab, name), timeout_s=float(g["rollout_timeout_s"]))
-    lab.clock.sleep(float(g["tail_s"]))
+    rolled = lab.cluster.wait_for(lambda: _serving(lab, name), timeout_s=g.rollout_timeout_s)
+    lab.clock.sleep(g.tail_s)
     t_end = lab.clock.now_s()
     log = lab.load.stop(handle)
     pods = podtimes.collect(lab.events)

@@ -215,7 +215,7 @@ class KubeBackend:
         self.progress = Progress(wall, self.observer)
         self.clock = ProgressClock(wall, self.progress)
         self.cluster = KubeClusterView(self.kube, self.namespace, self.clock, self.observer, self.progress)
-        service = str(lab.grading.get("service", "llm"))
+        service = lab.grading.target.service
         url = service_url(self.kube, name, self.namespace, service, in_cluster=in_cluster)
         if load_factory is None:
             load_factory = process.ProcessLoad

@@ -87,7 +87,7 @@ class SimLoad:
     def start(self, profile: str) -> SimLoadHandle:
         b = self._backend
         spec = b.scenario.profile(profile)
-        target = str(b.lab.grading.get("service", "llm"))
+        target = b.lab.grading.target.service
         rng = random.Random(schedule.traffic_seed(b.seed, profile, self._count))
         self._count += 1
         generator = traffic.OpenLoop(

@@ -4,6 +4,11 @@ A lab has a fault (chart values that render the broken starting manifests), SLOs
 grader judges, progressive hints, a reference solution (files that replace workspace files),
 and a mutation matrix for the lab contract: each mutation removes one element of the solution
 and names exactly the checks that must then fail. File: ``labs/<name>/lab.yaml``.
+
+``grading`` says what the grader judges: ``target`` names the Deployment and the Service the
+lab's traffic goes to (required: nothing in slolab guesses a workload's name), and ``params``
+holds the grader's parameters, validated against the model the lab declares in
+``grader/params.py`` (see ``graderparams``).
 """
 
 from __future__ import annotations
@@ -11,14 +16,40 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 
 from slolab import errors, paths
-from slolab.catalog import schema, yamlfile
+from slolab.catalog import graderparams, schema, yamlfile
 
 Backend = Literal["sim", "kind", "cluster"]
+P = TypeVar("P")
+
+#: Object names as the API server checks them (apimachinery pkg/util/validation/validation.go):
+#: a Deployment's is a DNS-1123 subdomain, a Service's a DNS-1035 label; each pair is the
+#: pattern and the API server's own message.
+DNS1123_SUBDOMAIN = (
+    re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"),
+    253,
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character",
+)
+DNS1035_LABEL = (
+    re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?"),
+    63,
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character",
+)
+
+
+def _object_name(value: str, rule: tuple[re.Pattern[str], int, str]) -> str:
+    pattern, most, message = rule
+    if len(value) > most:
+        raise ValueError(f"must be no more than {most} characters (got {len(value)})")
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{message} (got {value!r})")
+    return value
 
 
 class Slo(schema.Strict):
@@ -71,6 +102,34 @@ class Mutation(schema.Strict):
     fails: list[str] = pydantic.Field(min_length=1)
 
 
+class Target(schema.Strict):
+    """The workload a grader judges, by the names its objects have in the lab's namespace."""
+
+    deployment: str = pydantic.Field(description="the Deployment that serves the model")
+    service: str = pydantic.Field(description="the Service the lab's traffic is sent to")
+
+    @pydantic.field_validator("deployment")
+    @classmethod
+    def _deployment_name(cls, value: str) -> str:
+        return _object_name(value, DNS1123_SUBDOMAIN)
+
+    @pydantic.field_validator("service")
+    @classmethod
+    def _service_name(cls, value: str) -> str:
+        return _object_name(value, DNS1035_LABEL)
+
+
+class Grading(schema.Strict, Generic[P]):
+    """What the grader judges (``target``) and its parameters (``params``)."""
+
+    target: Target
+    params: P = pydantic.Field(
+        default_factory=dict,  # type: ignore[arg-type]
+        validate_default=True,
+        description="the grader's parameters, validated against labs/<lab>/grader/params.py's Params",
+    )
+
+
 class Lab(schema.Strict):
     """``labs/<name>/lab.yaml``."""
 
@@ -84,9 +143,7 @@ class Lab(schema.Strict):
     backends: list[Backend] = pydantic.Field(min_length=1)
     fault: Fault
     slos: dict[str, Slo] = pydantic.Field(min_length=1)
-    grading: dict[str, float | int | str] = pydantic.Field(
-        default_factory=dict, description="parameters the grader reads (windows, deadlines, profile names)"
-    )
+    grading: Grading[dict[str, Any]]
     hints: str = "hints.md"
     interview_questions: list[str] = pydantic.Field(default_factory=list)
     mutations: list[Mutation] = pydantic.Field(default_factory=list)
@@ -131,6 +188,13 @@ def names() -> list[str]:
 
 
 @functools.cache
+def model_for(params: type[graderparams.Params]) -> type[Lab]:
+    """``Lab`` whose ``grading.params`` is validated as ``params`` (one validation, every problem)."""
+    grading: Any = Grading[params]  # type: ignore[valid-type]
+    return pydantic.create_model("Lab", __base__=Lab, __module__=__name__, grading=(grading, ...))
+
+
+@functools.cache
 def load(name: str) -> Lab:
     """Load and validate ``labs/<name>/lab.yaml``; an unknown name lists the labs that exist."""
     file = paths.labs_dir() / name / "lab.yaml"
@@ -142,7 +206,7 @@ def load(name: str) -> Lab:
         )
     display = paths.relative(file)
     doc = yamlfile.load_one(file, display)
-    lab = schema.validate(Lab, doc, "lab")
+    lab = schema.validate(model_for(graderparams.model_for(file.parent)), doc, "lab")
     if lab.name != name:
         raise errors.CatalogError(
             errors.Problem(

@@ -79,7 +79,7 @@ def show(
         return
     ns = f"lab-{lab.name}"
     flag = f"BACKEND={backend}"
-    deployment = lab.grading.get("deployment", "llm")
+    deployment = lab.grading.target.deployment
     console.print(f"✓ The lab runs in namespace {ns}; {ws}/ holds the same manifests for reference.")
     console.print(
         f"Next:\n  look   kubectl -n {ns} get pods,events\n"
