@@ -117,33 +117,30 @@ def grade(
 ) -> None:
     """Run the lab's grader (against your workspace on sim, the live namespace on kind/cluster)."""
     from slolab.catalog import lab as lab_mod
-    from slolab.grading import runner
+    from slolab.grading import options, runner
 
     spec = lab_mod.load(name)
     if in_cluster:
-        if backend not in ("kind", "cluster"):
-            raise errors.InputError(errors.Problem("--in-cluster", "needs --backend kind or cluster"))
         chosen_backend, chosen_context = backend, None
     else:
         chosen = _choose(backend, context)
         chosen_backend, chosen_context = chosen.backend, chosen.context
-    ws = workspace or paths.workspace(name)
-    if chosen_backend == "sim":
-        from slolab.backends import sim
-
-        sim.preflight(spec, ws)
-    code = runner.run(
-        name,
-        backend=chosen_backend,
-        workspace=ws,
+    grade_options = options.GradeOptions(
+        lab=name,
+        backend=chosen_backend,  # type: ignore[arg-type]  # GradeOptions checks it
         seed=seed,
+        workspace=workspace,
         plot=plot,
         context=chosen_context,
         in_cluster=in_cluster,
         namespace=namespace,
         summary_file=summary_file,
-    )
-    raise typer.Exit(code=0 if code == 0 else 1)
+    ).resolve(spec)
+    if grade_options.backend == "sim":
+        from slolab.backends import sim
+
+        sim.preflight(spec, grade_options.workspace)
+    raise typer.Exit(code=0 if runner.run(grade_options) == 0 else 1)
 
 
 @app.command()

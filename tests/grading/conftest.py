@@ -104,12 +104,12 @@ FAKE_CONFTEST = textwrap.dedent(
 
     @pytest.fixture(scope="session")
     def slolab_backend_factory():
-        def open_fake(name, lab, workspace, seed):
+        def open_fake(lab, options):
             requests = fake.steady(rate_rps=RATE_RPS, start_s=0, end_s=600, ttft_s=TTFT_S,
                                    fail=lambda t: FAIL_FROM_S <= t < FAIL_TO_S)
             series = {"ready_pods": [(0, 2), (150, 1), (170, 2)], "pods": [(0, 2), (150, 3), (180, 2)]}
             warn = base.Event(160, "Pod", "llm-x", "Unhealthy", "Readiness probe failed", "Warning")
-            return fake.FakeBackend(lab, None, seed, requests=requests, rate_rps=RATE_RPS, series=series,
+            return fake.FakeBackend(lab, None, options.seed, requests=requests, rate_rps=RATE_RPS, series=series,
                                     events=[warn],
                                     objects=[{"kind": "Deployment", "metadata": {"name": "llm"}, "spec": {}}])
         return open_fake

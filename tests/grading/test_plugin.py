@@ -11,7 +11,7 @@ import pytest
 
 from slolab.backends import fake
 from slolab.catalog import lab as lab_mod
-from slolab.grading import runner
+from slolab.grading import options, runner
 
 GRADER = """
 import pytest
@@ -142,7 +142,7 @@ def test_an_exception_in_a_fixture_is_an_error(pytester: pytest.Pytester, grader
 
     @pytest.fixture(scope="session")
     def slolab_backend_factory():
-        def open_broken(name, lab, workspace, seed):
+        def open_broken(lab, options):
             raise errors.ManifestError(errors.Problem("workspace/demo/deploy.yaml", "invalid YAML", line=3),
                                        "Fix the indentation on that line.")
         return open_broken
@@ -280,7 +280,7 @@ def test_runner_arguments_grade_the_lab_quietly(pytester: pytest.Pytester, grade
     grader(
         GRADER, conftest_extra="FAIL_FROM_S, FAIL_TO_S = 150, 170\n", into=slolab_root / "labs/demo/grader"
     )
-    args = runner.pytest_args("demo", seed=3, plot=False)
+    args = runner.pytest_args(options.GradeOptions("demo", seed=3, plot=False))
     result = pytester.runpytest(*args)
     assert result.ret == 1
     out = result.stdout.str()
@@ -295,7 +295,7 @@ def test_runner_loads_the_plugin_itself_when_autoload_is_off(
     slolab_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    args = runner.pytest_args("demo", extra_args=["--tb=short"])
+    args = runner.pytest_args(options.GradeOptions("demo"), extra_args=["--tb=short"])
     assert args[1:3] == ["-p", "slolab.grading.plugin"] and args[-1] == "--tb=short"
     assert f"--config-file={os.devnull}" in args and "-p" in args and "no:cacheprovider" in args
 
@@ -316,4 +316,4 @@ def test_runner_needs_a_grader_folder(slolab_root: Path) -> None:
 
     shutil.rmtree(slolab_root / "labs" / "demo" / "grader")
     with pytest.raises(errors.CatalogError, match="no grader folder"):
-        runner.run("demo")
+        runner.run(options.GradeOptions("demo"))

@@ -29,15 +29,17 @@ import pytest
 
 pytest.register_assert_rewrite("slolab.grading.verdict")
 
-from slolab import errors, paths  # noqa: E402
+from slolab import errors  # noqa: E402
 from slolab.backends import base  # noqa: E402
 from slolab.catalog import lab as lab_mod  # noqa: E402
+from slolab.grading import options as options_mod  # noqa: E402
 from slolab.grading import verdict as verdict_mod  # noqa: E402
 from slolab.load import requestlog  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-BackendFactory = Callable[..., base.Backend]  # (name, lab, workspace, seed, **backend options)
+#: Opens the backend a grade runs on: ``(lab, options) -> Backend``.
+BackendFactory = Callable[[lab_mod.Lab, options_mod.GradeOptions], base.Backend]
 
 
 @dataclasses.dataclass
@@ -52,14 +54,10 @@ class Snapshot:
 
 @dataclasses.dataclass
 class GradeRun:
-    """One grade run: the options, and what the tests judged and raised."""
+    """One grade run: the options (resolved), and what the tests judged and raised."""
 
     lab: lab_mod.Lab
-    backend_name: str
-    workspace: Path
-    seed: int
-    report_dir: Path
-    plot: bool
+    options: options_mod.GradeOptions
     started_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
     started_monotonic: float = dataclasses.field(default_factory=time.monotonic)
     judgements: list[verdict_mod.Check] = dataclasses.field(default_factory=list)
@@ -69,8 +67,6 @@ class GradeRun:
     doc: dict[str, Any] | None = None
     plot_error: str | None = None
     plot_s: float | None = None
-    backend_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    summary_file: Path | None = None
     plot_worker: Any = None  # slolab.report.plotworker.PlotWorker, started at configure
 
 
@@ -79,106 +75,25 @@ GRADE_RUN = pytest.StashKey[GradeRun]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("slolab", "slolab lab grading (inert unless --slolab-lab is given)")
-    group.addoption(
-        "--slolab-lab",
-        metavar="NAME",
-        default=None,
-        help="grade the lab labs/NAME; without it this plugin does nothing",
-    )
-    group.addoption(
-        "--slolab-backend",
-        choices=("sim", "kind", "cluster"),
-        default="sim",
-        help="where the lab runs (default: sim)",
-    )
-    group.addoption(
-        "--slolab-workspace",
-        metavar="PATH",
-        type=Path,
-        default=None,
-        help="the learner's manifests (default: workspace/<lab>)",
-    )
-    group.addoption(
-        "--slolab-seed",
-        metavar="INT",
-        type=int,
-        default=None,
-        help="random seed of the run (default: the lab's first seed)",
-    )
-    group.addoption(
-        "--slolab-report-dir",
-        metavar="PATH",
-        type=Path,
-        default=None,
-        help="where the JSON report and timeline go (default: <workspace>/reports)",
-    )
-    group.addoption(
-        "--slolab-no-plot", action="store_true", default=False, help="do not draw the timeline PNG"
-    )
-    group.addoption(
-        "--slolab-context",
-        metavar="NAME",
-        default=None,
-        help="kubeconfig context of the kind/cluster backend (kind: kind-slolab)",
-    )
-    group.addoption(
-        "--slolab-in-cluster",
-        action="store_true",
-        default=False,
-        help="kind/cluster: use the pod's service account and cluster DNS (the operator's grading Job)",
-    )
-    group.addoption(
-        "--slolab-namespace",
-        metavar="NS",
-        default=None,
-        help="kind/cluster: the lab's namespace (default lab-<name>)",
-    )
-    group.addoption(
-        "--slolab-summary-file",
-        metavar="PATH",
-        type=Path,
-        default=None,
-        help="also write a compact JSON summary (< 4 KiB) here, e.g. /dev/termination-log",
-    )
+    options_mod.GradeOptions.add_pytest_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slo(*check_ids): the lab.yaml checks this grader test judges")
-    name = config.getoption("slolab_lab")
-    if not name:
-        return
     try:
-        lab = lab_mod.load(name)
+        options = options_mod.GradeOptions.from_pytest(config)
+        if options is None:
+            return
+        lab = lab_mod.load(options.lab)
     except errors.SlolabError as exc:
         raise pytest.UsageError(str(exc)) from None
-    backend = config.getoption("slolab_backend")
-    if backend not in lab.backends:
+    if options.backend not in lab.backends:
         raise pytest.UsageError(
-            f"lab {name!r} does not run on the {backend} backend; it runs on "
+            f"lab {lab.name!r} does not run on the {options.backend} backend; it runs on "
             f"{', '.join(lab.backends)}.\n  Pass --slolab-backend {lab.backends[0]}."
         )
-    workspace = config.getoption("slolab_workspace") or paths.workspace(name)
-    seed = config.getoption("slolab_seed")
-    config.stash[GRADE_RUN] = GradeRun(
-        lab=lab,
-        backend_name=backend,
-        workspace=Path(workspace).resolve(),
-        seed=lab.seeds[0] if seed is None else seed,
-        report_dir=Path(config.getoption("slolab_report_dir") or Path(workspace) / "reports").resolve(),
-        plot=not config.getoption("slolab_no_plot"),
-        backend_options={
-            k: v
-            for k, v in {
-                "context": config.getoption("slolab_context"),
-                "in_cluster": config.getoption("slolab_in_cluster") or None,
-                "namespace": config.getoption("slolab_namespace"),
-            }.items()
-            if v is not None
-        },
-        summary_file=config.getoption("slolab_summary_file"),
-    )
-    run = config.stash[GRADE_RUN]
-    if run.plot and _runs_tests(config):
+    run = config.stash[GRADE_RUN] = GradeRun(lab=lab, options=options.resolve(lab))
+    if run.options.plot and _runs_tests(config):
         from slolab.report import plotworker
 
         try:  # matplotlib imports on the other core while the grade runs
@@ -201,9 +116,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     run = _run(config)
     if run is None:
         return None
+    o = run.options
     return [
-        f"slolab: lab {run.lab.name} ({run.lab.title}), backend {run.backend_name}, seed {run.seed}",
-        f"slolab workspace: {run.workspace}",
+        f"slolab: lab {run.lab.name} ({run.lab.title}), backend {o.backend}, seed {o.seed}",
+        f"slolab workspace: {o.workspace}",
     ]
 
 
@@ -263,19 +179,21 @@ def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
     return say
 
 
+def _open_backend(lab: lab_mod.Lab, options: options_mod.GradeOptions) -> base.Backend:
+    return options.open_backend(lab)
+
+
 @pytest.fixture(scope="session")
 def slolab_backend_factory() -> BackendFactory:
-    """Opens the backend, ``(name, lab, workspace, seed) -> Backend``; override it to grade on a fake."""
-    return base.open_backend
+    """Opens the backend, ``(lab, options) -> Backend``; override it to grade on a fake."""
+    return _open_backend
 
 
 @pytest.fixture(scope="session")
 def lab(request: pytest.FixtureRequest, slolab_backend_factory: BackendFactory) -> Iterator[base.Backend]:
     """The lab running on the chosen backend (``base.Backend``): cluster, load, clock, events, series."""
     run = _require(request)
-    backend = slolab_backend_factory(
-        run.backend_name, run.lab, run.workspace, run.seed, **run.backend_options
-    )
+    backend = slolab_backend_factory(run.lab, run.options)
     run.backend = backend
     progress = getattr(backend, "progress", None)
     if progress is not None:  # a real-time backend: tell the terminal how a long grade is going
@@ -421,8 +339,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.snapshot = Snapshot(b.clock.now_s(), list(b.events), b.series(), b.logs())
     snap = run.snapshot or Snapshot(run_s=0.0, events=[], series={}, logs=[])
     checks = [c.as_dict() for c in verdict_mod.tally(run.lab.slos, run.judgements, run.outcomes)]
-    run.report_dir.mkdir(parents=True, exist_ok=True)
-    json_path = jsonreport.next_path(run.report_dir, run.started_at)
+    report_dir = run.options.report_path("")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    json_path = jsonreport.next_path(report_dir, run.started_at)
     xmlpath = session.config.getoption("xmlpath", None)
     files: dict[str, str | None] = {
         "json": str(json_path),
@@ -435,8 +354,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             lab=run.lab.name,
             title=run.lab.title,
             scenario=run.lab.scenario,
-            backend=run.backend_name,
-            seed=run.seed,
+            backend=run.options.backend,
+            seed=run.options.seed,
             started_at=run.started_at,
             wall_s=time.monotonic() - run.started_monotonic,
             run_s=snap.run_s if run.snapshot else None,
@@ -446,10 +365,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             files=files,
         )
 
-    if run.plot and run.snapshot is not None:
+    if run.options.plot and run.snapshot is not None:
         from slolab.report import timeline
 
-        png = run.report_dir / "timeline.png"
+        png = run.options.report_path("timeline.png")
         t0 = time.perf_counter()
         try:
             data = timeline.prepare(
@@ -466,8 +385,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         log.debug("timeline drawn in %.2f s (matplotlib import included)", run.plot_s)
     run.doc = build()
     jsonreport.write(run.doc, json_path)
-    if run.summary_file is not None:
-        jsonreport.write_summary(run.doc, run.summary_file)
+    if run.options.summary_file is not None:
+        jsonreport.write_summary(run.doc, run.options.summary_file)
     if not run.doc["passed"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
