@@ -61,6 +61,20 @@ class Load(Protocol):
         """start, sleep ``duration_s``, stop."""
 
 
+class Prom(Protocol):
+    """PromQL over the run's metrics, returning what prometheus-api-client's ``custom_query`` and
+    ``custom_query_range`` return (the ``data.result`` list of the Prometheus HTTP API). Times are
+    run seconds (``clock.now_s()``) on every backend, in the arguments and in the results; a
+    backend on a real Prometheus converts to and from unix time (PromQL's ``time()`` and ``@``
+    still see the server's own clock)."""
+
+    def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
+        """An instant query at ``at_s`` (default: now): ``[{"metric": {...}, "value": [t_s, "v"]}]``."""
+
+    def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
+        """A range query: ``[{"metric": {...}, "values": [[t_s, "v"], ...]}, ...]``."""
+
+
 class Backend(Protocol):
     name: str
     lab: lab_mod.Lab
@@ -69,6 +83,7 @@ class Backend(Protocol):
     clock: Clock
     cluster: Cluster
     load: Load
+    prom: Prom
 
     @property
     def events(self) -> list[Event]:

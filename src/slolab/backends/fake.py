@@ -1,18 +1,23 @@
-"""A scripted backend for unit tests: canned objects, requests, events and series; a settable clock.
+"""A scripted backend for unit tests: canned objects, requests, events, series and PromQL answers.
 
 It implements ``base.Backend`` without simulating anything. Time moves only when a grader
 sleeps or waits (or a test sets ``clock.t_s``). A load returns the scripted requests whose
 ``arrival_s`` falls between its start and its stop, so a test writes the run's timeline in
-absolute run seconds: ``steady(rate_rps=2, start_s=0, end_s=300, ttft_s=0.2)``.
+absolute run seconds: ``steady(rate_rps=2, start_s=0, end_s=300, ttft_s=0.2)``. Objects may
+change with time: ``at(t_s, objects)`` steps make the cluster show each set from its time on.
+``lab.prom`` answers each scripted expression from its series (``FakeProm``); it evaluates no
+PromQL, and an expression nobody scripted is an error that names it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from slolab import errors
 from slolab.backends import base
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
@@ -99,13 +104,31 @@ def _matches(obj: dict[str, Any], labels: dict[str, str] | None) -> bool:
     return all(have.get(k) == v for k, v in (labels or {}).items())
 
 
-class FakeCluster:
-    """Canned API-shaped objects, looked up by kind, namespace and name."""
+def _first(step: tuple[float, Any]) -> float:
+    return step[0]
 
-    def __init__(self, backend: FakeBackend, objects: Iterable[dict[str, Any]], namespace: str) -> None:
+
+class FakeCluster:
+    """Canned API-shaped objects, looked up by kind, namespace and name; ``steps`` replace the
+    whole set at their times (``(t_s, objects)``), so a script can complete a rollout at 200 s."""
+
+    def __init__(
+        self,
+        backend: FakeBackend,
+        objects: Iterable[dict[str, Any]],
+        namespace: str,
+        steps: Iterable[tuple[float, Iterable[dict[str, Any]]]] = (),
+    ) -> None:
         self._backend = backend
         self.namespace = namespace
-        self.objects = [copy.deepcopy(o) for o in objects]
+        later = sorted(((float(t), [copy.deepcopy(o) for o in objs]) for t, objs in steps), key=_first)
+        self._steps = [(-math.inf, [copy.deepcopy(o) for o in objects]), *later]
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        """The objects of the latest step at or before now."""
+        now = self._backend.clock.now_s()
+        return [objs for t, objs in self._steps if t <= now][-1]
 
     def _ns(self, obj: dict[str, Any]) -> str:
         return obj.get("metadata", {}).get("namespace", self.namespace)
@@ -180,9 +203,9 @@ class FakeLoad:
         self._backend.record("Load", profile, "Started", f"load {profile} started")
         return FakeHandle(profile, self._backend.clock.now_s())
 
-    def stop(self, handle: FakeHandle, drain_s: float = 0.0) -> requestlog.RequestLog:
+    def stop(self, handle: FakeHandle, drain_s: float | None = None) -> requestlog.RequestLog:
         stopped_s = self._backend.clock.now_s()
-        self._backend.clock.sleep(drain_s)
+        self._backend.clock.sleep(drain_s or 0.0)
         picked = [
             r
             for r in self.requests
@@ -207,6 +230,83 @@ class FakeLoad:
         return self.stop(handle)
 
 
+@dataclasses.dataclass(frozen=True)
+class PromSeries:
+    """One series of a scripted PromQL answer: its labels and its (t_s, value) samples in time order."""
+
+    metric: dict[str, str]
+    samples: Sequence[tuple[float, float]]
+
+
+def _prom_value(value: float) -> str:
+    """A sample value as the Prometheus HTTP API writes it ("1", "0.25", "NaN", "+Inf")."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+
+
+class FakeProm:
+    """``base.Prom`` from scripted answers: ``answers[expr]`` are the series that expression gives.
+
+    A query at ``t`` gives, per series, its latest sample in ``(t - lookback_s, t]`` (Prometheus'
+    lookback, 5 min by default) stamped ``t``; a series without one is absent at ``t``, as a
+    series that went stale is. ``queries`` records every (expr, at_s or (start, end, step)).
+    """
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        answers: Mapping[str, Iterable[PromSeries]] | None = None,
+        lookback_s: float = 300.0,
+    ) -> None:
+        self._clock = clock
+        self.answers = {expr: list(series) for expr, series in (answers or {}).items()}
+        self.lookback_s = lookback_s
+        self.queries: list[tuple[str, Any]] = []
+
+    def _series(self, expr: str) -> list[PromSeries]:
+        if expr not in self.answers:
+            raise errors.BackendError(
+                f"the fake Prometheus has no answer scripted for {expr!r}; it has: "
+                f"{', '.join(map(repr, self.answers)) or 'none'}",
+                "Script it: FakeBackend(..., prom={expr: [fake.PromSeries(labels, samples)]}).",
+            )
+        return self.answers[expr]
+
+    def _at(self, series: PromSeries, t_s: float) -> float | None:
+        value = None
+        for sample_t, sample_v in series.samples:
+            if sample_t > t_s:
+                break
+            if sample_t > t_s - self.lookback_s:
+                value = sample_v
+        return value
+
+    def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
+        t = self._clock.now_s() if at_s is None else at_s
+        self.queries.append((expr, t))
+        out = []
+        for series in self._series(expr):
+            value = self._at(series, t)
+            if value is not None:
+                out.append({"metric": dict(series.metric), "value": [t, _prom_value(value)]})
+        return out
+
+    def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
+        if step_s <= 0:
+            raise ValueError(f"a range query needs a positive step (got {step_s!r})")
+        self.queries.append((expr, (start_s, end_s, step_s)))
+        steps = [start_s + i * step_s for i in range(int((end_s - start_s) // step_s) + 1)]
+        out = []
+        for series in self._series(expr):
+            values = [[t, _prom_value(v)] for t in steps if (v := self._at(series, t)) is not None]
+            if values:
+                out.append({"metric": dict(series.metric), "values": values})
+        return out
+
+
 class FakeBackend:
     """``base.Backend`` from a script. ``scenario`` may be None when a test needs none."""
 
@@ -219,12 +319,14 @@ class FakeBackend:
         seed: int = 1,
         *,
         objects: Iterable[dict[str, Any]] = (),
+        object_steps: Iterable[tuple[float, Iterable[dict[str, Any]]]] = (),
         requests: Iterable[request_mod.Request] = (),
         rate_rps: dict[str, float] | float | None = None,
         events: Iterable[base.Event] = (),
         series: dict[str, list[tuple[float, float]]] | None = None,
         namespace: str | None = None,
         start_s: float = 0.0,
+        prom: Mapping[str, Iterable[PromSeries]] | None = None,
     ) -> None:
         self.lab = lab
         self.scenario = scenario
@@ -233,8 +335,9 @@ class FakeBackend:
         self._events = list(events)
         self._series = dict(series or {})
         self.request_logs: list[requestlog.RequestLog] = []
-        self.cluster = FakeCluster(self, objects, namespace or f"lab-{lab.name}")
+        self.cluster = FakeCluster(self, objects, namespace or f"lab-{lab.name}", object_steps)
         self.load = FakeLoad(self, requests, rate_rps)
+        self.prom = FakeProm(self.clock, prom)
         self.closed = False
 
     def record(
@@ -247,7 +350,9 @@ class FakeBackend:
 
     @property
     def events(self) -> list[base.Event]:
-        return sorted(self._events, key=lambda e: e.time_s)
+        """The scripted and recorded events up to now, in time order (a timeline has no future)."""
+        now = self.clock.now_s()
+        return sorted((e for e in self._events if e.time_s <= now), key=lambda e: e.time_s)
 
     def series(self) -> dict[str, list[tuple[float, float]]]:
         return {k: list(v) for k, v in self._series.items()}

@@ -10,6 +10,8 @@ process (``slolab.load``), aimed at the lab's Service:
   extraPortMappings (https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings);
 * in-cluster (the operator's grading Job): the Service's cluster DNS name;
 * ``cluster`` from a laptop: ``$SLOLAB_SERVICE_URL``, or the Service's LoadBalancer address.
+
+PromQL (``lab.prom``) goes to the platform's Prometheus (``slolab.backends.kubeprom``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab import errors
-from slolab.backends import base
+from slolab.backends import base, kubeprom
 from slolab.catalog import kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
@@ -226,6 +228,9 @@ class KubeBackend:
             seed=seed,
             clock=self.clock,
         )
+        self.prom = kubeprom.KubeProm(
+            lambda: kubeprom.prometheus_url(name, in_cluster=in_cluster), wall.t0_epoch, self.clock.now_s
+        )
 
     @property
     def events(self) -> list[base.Event]:
@@ -242,6 +247,7 @@ class KubeBackend:
 
     def close(self) -> None:
         self.observer.stop()
+        self.prom.close()
         close = getattr(self.load, "close", None)
         if close is not None:
             close()

@@ -126,6 +126,23 @@ class SimLoad:
         return self.stop(handle)
 
 
+class SimProm:
+    """``lab.prom`` on sim, until the simulator's PromQL engine plugs in here: every query is a
+    clear error (temporary; the integrator replaces this class with the TSDB of the run)."""
+
+    def _unavailable(self, expr: str) -> errors.BackendError:
+        return errors.BackendError(
+            f"PromQL is not available on the sim backend yet (asked: {expr!r}).",
+            "Judge this check from the request log (load_window) on sim, or grade on BACKEND=kind.",
+        )
+
+    def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
+        raise self._unavailable(expr)
+
+    def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
+        raise self._unavailable(expr)
+
+
 class SimBackend:
     """A lab's workspace loaded into a fresh simulated cluster."""
 
@@ -143,6 +160,7 @@ class SimBackend:
         self.clock = SimClock(self.sim)
         self.cluster = SimClusterView(self.sim, self.clock)
         self.load = SimLoad(self)
+        self.prom = SimProm()
 
     @property
     def events(self) -> list[base.Event]:
