@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-def test_failed_requests(rollout, verdict, lab):
+def test_failed_requests(rollout, verdict, params):
     """No request fails from the restart until every new pod serves (+ tail)."""
     log = rollout.log.window(rollout.update)
-    verdict.require_load(log, window=rollout.update, min_requests=lab.lab.grading.params.min_requests)
+    verdict.require_load(log, window=rollout.update, min_requests=params.min_requests)
     failed = log.failed()
     kinds = "; ".join(
         f"{n} × {kind}" for kind, n in sorted(log.errors_by_kind().items(), key=lambda kv: -kv[1])[:3]
@@ -52,9 +52,9 @@ def test_ready_after_load_s(rollout, verdict):
     verdict("ready_after_load_s", round(worst_s, 1), window=rollout.update, evidence="\n".join(lines))
 
 
-def test_ttft_p99_ratio(rollout, verdict, lab):
+def test_ttft_p99_ratio(rollout, verdict, params):
     """p99 TTFT while pods are replaced stays within the SLO's factor of steady state."""
-    minimum = lab.lab.grading.params.min_requests
+    minimum = params.min_requests
     steady = rollout.log.window(rollout.steady)
     update = rollout.log.window(rollout.update)
     verdict.require_load(steady, window=rollout.steady, min_requests=minimum)
