@@ -109,7 +109,8 @@ FAKE_CONFTEST = textwrap.dedent(
                                    fail=lambda t: FAIL_FROM_S <= t < FAIL_TO_S)
             series = {"ready_pods": [(0, 2), (150, 1), (170, 2)], "pods": [(0, 2), (150, 3), (180, 2)]}
             warn = base.Event(160, "Pod", "llm-x", "Unhealthy", "Readiness probe failed", "Warning")
-            return fake.FakeBackend(lab, None, options.seed, requests=requests, rate_rps=RATE_RPS, series=series,
+            return fake.FakeBackend(lab, None, options.seed, requests=requests, rate_rps=RATE_RPS,
+                                    series=series,
                                     events=[warn],
                                     objects=[{"kind": "Deployment", "metadata": {"name": "llm"}, "spec": {}}])
         return open_fake

@@ -1,0 +1,72 @@
+"""Scripted runs of the readiness-probes lab for its grader's unit tests (fake backend).
+
+``readiness_backend(lab, case)`` is what the grader sees on the fake backend: a Deployment
+``llm`` of three pods that serve from 96 s, so ``wait_serving`` returns at 96 s, the load
+starts, and the grader restarts the Deployment at RESTART_S = 96 + steady_s (90) = 186 s. The
+rolling update replaces one pod at a time (30 s apart); an old pod goes when its successor is
+Ready. Every case is the good run with one thing changed, named for the check it must fail.
+"""
+
+from __future__ import annotations
+
+from slolab.backends import fake, fakescript
+from slolab.catalog import lab as lab_mod
+from slolab.catalog import scenario as scenario_mod
+
+WARM_S = 96.0  # created 0 + start 1 + load 90 + Ready 5 s later
+RESTART_S = WARM_S + 90.0  # + steady_s of lab.yaml
+RATE_RPS = 5.0
+END_S = 2000.0
+
+#: case -> the check it must fail (None: every check passes).
+CASES = {
+    "good": set(),
+    "failed-requests": {"failed_requests"},
+    "restart": {"container_restarts"},
+    "slow-ready": {"ready_after_load_s"},
+    "never-serving": {"ready_after_load_s"},
+    "ttft-spike": {"ttft_p99_ratio"},
+}
+
+
+def workload(case: str) -> fakescript.Workload:
+    """The pods of ``case`` (see the module docstring)."""
+    old_restarts = {"a": (150.0,)} if case == "restart" else {}
+    new_delay_s = {"e": 40.0} if case == "slow-ready" else {}
+    new = [
+        fakescript.Pod(
+            name,
+            RESTART_S + 1 + 30 * i,
+            revision=2,
+            ready_delay_s=None if case == "never-serving" else new_delay_s.get(name, 5.0),
+        )
+        for i, name in enumerate("def")
+    ]
+    old = [
+        fakescript.Pod(name, 0.0, restarts_s=old_restarts.get(name, ()), deleted_s=successor.ready_s)
+        for name, successor in zip("abc", new, strict=True)
+    ]
+    return fakescript.Workload(pods=[*old, *new], restart_s=RESTART_S)
+
+
+def requests(case: str) -> list:
+    """Open-loop requests from the first second the grader can start load to well past the end."""
+    if case == "no-load":
+        return fake.steady(rate_rps=0.5, start_s=WARM_S, end_s=END_S, ttft_s=0.2)
+    out = fake.steady(
+        rate_rps=RATE_RPS,
+        start_s=WARM_S,
+        end_s=END_S,
+        ttft_s=0.2,
+        fail=(lambda t: 290 <= t < 300) if case == "failed-requests" else None,
+    )
+    if case == "ttft-spike":  # 60 s of 3× TTFT inside the rolling update
+        out = [fake.request(r.id, r.arrival_s, ttft_s=0.6) if 200 <= r.arrival_s < 260 else r for r in out]
+    return out
+
+
+def readiness_backend(lab: lab_mod.Lab, case: str) -> fake.FakeBackend:
+    """The FakeBackend the readiness-probes grader runs on in ``case``."""
+    return workload(case).backend(
+        lab, scenario_mod.load(lab.scenario), requests=requests(case), rate_rps=RATE_RPS
+    )
