@@ -1,4 +1,5 @@
-"""Scripted runs of the readiness-probes lab for its grader's unit tests (fake backend).
+"""Helpers of the grading tests: the arguments and reports of a grade run on the demo lab, and
+scripted runs of the readiness-probes lab for its grader's unit tests (fake backend).
 
 ``readiness_backend(lab, case)`` is what the grader sees on the fake backend: a Deployment
 ``llm`` of three pods that serve from 96 s, so ``wait_serving`` returns at 96 s, the load
@@ -9,9 +10,40 @@ Ready. Every case is the good run with one thing changed, named for the check it
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from slolab.backends import fake, fakescript
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
+from slolab.grading import runner
+
+
+def lab_args(root: Path, *more: str) -> list[str]:
+    """A grade's options, with the plugins ``slolab grade`` leaves out left out here too."""
+    return [
+        "--slolab-lab=demo",
+        f"--slolab-workspace={root / 'workspace' / 'demo'}",
+        "-p",
+        "no:cacheprovider",
+        *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
+        *more,
+    ]
+
+
+def reports(root: Path) -> Path:
+    return root / "workspace" / "demo" / "reports"
+
+
+def latest(root: Path) -> dict:
+    return json.loads((reports(root) / "latest.json").read_text(encoding="utf-8"))
+
+
+def statuses(root: Path) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in latest(root)["checks"]}
+
+
+# ---- readiness-probes ---------------------------------------------------------------------
 
 WARM_S = 96.0  # created 0 + start 1 + load 90 + Ready 5 s later
 RESTART_S = WARM_S + 90.0  # + steady_s of lab.yaml

@@ -7,6 +7,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import grading_support
 import pytest
 
 from slolab.backends import fake
@@ -43,46 +44,22 @@ def test_ttft_p99(run, verdict):
 """
 
 
-def lab_args(root: Path, *more: str) -> list[str]:
-    """A grade's options, with the plugins ``slolab grade`` leaves out left out here too."""
-    return [
-        "--slolab-lab=demo",
-        f"--slolab-workspace={root / 'workspace' / 'demo'}",
-        "-p",
-        "no:cacheprovider",
-        *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
-        *more,
-    ]
-
-
-def reports(root: Path) -> Path:
-    return root / "workspace" / "demo" / "reports"
-
-
-def latest(root: Path) -> dict:
-    return json.loads((reports(root) / "latest.json").read_text(encoding="utf-8"))
-
-
-def statuses(root: Path) -> dict[str, str]:
-    return {c["id"]: c["status"] for c in latest(root)["checks"]}
-
-
 def test_a_grader_that_passes(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER)
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(
         ["*No request failed during the rollout*✓ passed*", "Grade: 2/2 checks passed.", "All SLOs met.*"]
     )
-    assert statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "passed"}
-    assert latest(slolab_root)["passed"] is True
+    assert grading_support.statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "passed"}
+    assert grading_support.latest(slolab_root)["passed"] is True
 
 
 def test_a_failed_check_shows_observed_expected_window_and_hint(
     pytester: pytest.Pytester, grader, slolab_root: Path
 ) -> None:
     grader(GRADER, conftest_extra="FAIL_FROM_S, FAIL_TO_S = 150, 170\n")
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
@@ -100,14 +77,14 @@ def test_a_failed_check_shows_observed_expected_window_and_hint(
     result.stdout.fnmatch_lines(
         ["*failed_requests: observed 40 requests, expected ≤ 0 requests over rolling update [[]100 s, *"]
     )
-    check = latest(slolab_root)["checks"][0]
+    check = grading_support.latest(slolab_root)["checks"][0]
     assert check["status"] == "failed" and check["observed"] == 40 and check["window_start_s"] == 100
     assert check["hint"].startswith("Which pods")
 
 
 def test_no_data_is_inconclusive(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER.replace("part.ttft_quantile_s(0.99)", "None"))
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
@@ -117,14 +94,14 @@ def test_no_data_is_inconclusive(pytester: pytest.Pytester, grader, slolab_root:
             "  Not judged: there was too little to measure. A failure above is often why;*",
         ]
     )
-    assert statuses(slolab_root)["ttft_p99"] == "inconclusive"
+    assert grading_support.statuses(slolab_root)["ttft_p99"] == "inconclusive"
 
 
 def test_require_load_is_inconclusive_on_too_few_requests(
     pytester: pytest.Pytester, grader, slolab_root: Path
 ) -> None:
     grader(GRADER, conftest_extra="RATE_RPS = 0.1\n")
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
@@ -133,7 +110,7 @@ def test_require_load_is_inconclusive_on_too_few_requests(
             "without proof that the load ran",
         ]
     )
-    assert statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "inconclusive"}
+    assert grading_support.statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "inconclusive"}
 
 
 def test_an_exception_in_a_fixture_is_an_error(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
@@ -148,7 +125,7 @@ def test_an_exception_in_a_fixture_is_an_error(pytester: pytest.Pytester, grader
         return open_broken
     """
     grader(GRADER, conftest_extra=broken)
-    result = pytester.runpytest(*lab_args(slolab_root))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root))
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
@@ -159,8 +136,8 @@ def test_an_exception_in_a_fixture_is_an_error(pytester: pytest.Pytester, grader
             "Fix the error above, then grade again: `make grade NAME=demo`",
         ]
     )
-    assert statuses(slolab_root) == {"failed_requests": "error", "ttft_p99": "error"}
-    doc = latest(slolab_root)
+    assert grading_support.statuses(slolab_root) == {"failed_requests": "error", "ttft_p99": "error"}
+    doc = grading_support.latest(slolab_root)
     assert doc["run_s"] is None and doc["files"]["timeline"] is None
 
 
@@ -170,26 +147,26 @@ def test_an_exception_in_a_grader_names_its_check(
     grader(
         GRADER.replace("    part = verdict.require_load", "    {}['oops']\n    part = verdict.require_load")
     )
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 1
     result.stdout.fnmatch_lines(["! p99 TTFT under 2 s (error)", "  KeyError: 'oops'"])
-    assert statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "error"}
+    assert grading_support.statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "error"}
 
 
 def test_an_unjudged_check_is_not_run(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER.split("def test_ttft_p99")[0])
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
     assert result.ret == 1, "a grade with a check not run is not a pass, even when every test passed"
     result.stdout.fnmatch_lines(["*p99 TTFT under 2 s*– not run*", "Grade: 1/2 checks passed."])
-    assert statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "not run"}
+    assert grading_support.statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "not run"}
 
 
 def test_reports_json_junit_and_timeline(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER, conftest_extra="FAIL_FROM_S, FAIL_TO_S = 150, 170\n")
-    junit = reports(slolab_root) / "junit.xml"
-    result = pytester.runpytest(*lab_args(slolab_root, f"--junitxml={junit}"))
+    junit = grading_support.reports(slolab_root) / "junit.xml"
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, f"--junitxml={junit}"))
     assert result.ret == 1
-    doc = latest(slolab_root)
+    doc = grading_support.latest(slolab_root)
     assert set(doc) >= {
         "lab",
         "title",
@@ -245,14 +222,16 @@ def test_reports_json_junit_and_timeline(pytester: pytest.Pytester, grader, slol
     props = [p.get("value") for p in ET.parse(junit).iter("property") if p.get("name") == "slolab_check"]
     assert sorted(json.loads(v)["status"] for v in props) == ["failed", "passed"]
 
-    pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot"))
-    grades = sorted(reports(slolab_root).glob("grade-*.json"))
+    pytester.runpytest(*grading_support.lab_args(slolab_root, "--slolab-no-plot"))
+    grades = sorted(grading_support.reports(slolab_root).glob("grade-*.json"))
     assert len(grades) == 2, "a second grade never overwrites the first"
 
 
 def test_header_echoes_lab_backend_and_seed(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER)
-    result = pytester.runpytest(*lab_args(slolab_root, "--slolab-no-plot", "--slolab-seed=42"))
+    result = pytester.runpytest(
+        *grading_support.lab_args(slolab_root, "--slolab-no-plot", "--slolab-seed=42")
+    )
     result.stdout.fnmatch_lines(
         ["slolab: lab demo (Demo rollout), backend sim, seed 42", "slolab workspace: */workspace/demo"]
     )
