@@ -118,11 +118,15 @@ class GradeOptions:
             report_dir=Path(self.report_dir or workspace / "reports").resolve(),
         )
 
-    def report_path(self, name: str) -> Path:
-        """``name`` in the report folder of these (resolved) options."""
+    def report_folder(self) -> Path:
+        """Where the reports of these (resolved) options go."""
         if self.report_dir is None:
-            raise ValueError("report_path needs resolved options: call resolve(lab) first")
-        return self.report_dir / name
+            raise ValueError("report_folder needs resolved options: call resolve(lab) first")
+        return self.report_dir
+
+    def report_path(self, name: str) -> Path:
+        """The file ``name`` in the report folder."""
+        return self.report_folder() / name
 
     def open_backend(self, lab: lab_mod.Lab) -> base.Backend:
         """The backend these (resolved) options name, running ``lab``."""

@@ -182,7 +182,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.snapshot = graderun.Snapshot.of(run.backend)
     snap = run.snapshot or graderun.Snapshot(run_s=0.0, events=[], series={}, logs=[])
     checks = [c.as_dict() for c in verdict_mod.tally(run.lab.slos, run.judgements, run.outcomes)]
-    report_dir = run.options.report_path("")
+    report_dir = run.options.report_folder()
     report_dir.mkdir(parents=True, exist_ok=True)
     json_path = jsonreport.next_path(report_dir, run.started_at)
     xmlpath = session.config.getoption("xmlpath", None)
