@@ -157,7 +157,7 @@ def load_window(lab: base.Backend) -> Callable[..., loadwindow.LoadWindow]:
 
 @pytest.fixture(scope="session")
 def load_session(lab: base.Backend) -> Callable[[str], loadwindow.Session]:
-    """``with load_session(profile) as s:`` load through phases: ``s.hold(name, s)``, ``s.window(name)``."""
+    """``with load_session(profile) as s:`` phases: ``s.hold(name, duration_s)``, ``with s.window(name):``."""
 
     def session(profile: str) -> loadwindow.Session:
         return loadwindow.Session(lab, profile)
