@@ -140,6 +140,7 @@ def wait_serving(lab: base.Backend, target: lab_mod.Target) -> Callable[..., ser
     say = getattr(getattr(lab, "progress", None), "say", None)  # real-time backends only
 
     def wait(timeout_s: float, *, poll_s: float = 1.0) -> serving.Serving:
+        __tracebackhide__ = True
         return serving.wait(lab, target, timeout_s, poll_s=poll_s, say=say)
 
     return wait
