@@ -10,7 +10,7 @@ from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
 from slolab.sim import cluster as cluster_mod
-from slolab.sim import deployment, objects, replicaset, request
+from slolab.sim import deployment, objects, replicaset, request, store
 
 PROBE = {"httpGet": {"path": "/health", "port": "http"}}
 
@@ -95,7 +95,7 @@ SOUND = {
 def test_fenceposts(replicas, surge, unavailable, want):
     rolling = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable)) if v is not None}
     d = deployment.Deployment(
-        "d", "ns", {}, {"replicas": replicas, "template": {}, "strategy": {"rollingUpdate": rolling}}, 0.0
+        store.Meta("d", "ns"), {"replicas": replicas, "template": {}, "strategy": {"rollingUpdate": rolling}}
     )
     assert d.fenceposts() == want
 
@@ -105,20 +105,21 @@ def test_rolling_update_respects_surge_and_unavailable(surge, unavailable):
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
     sim = start(manifest(replicas=3, probes=SOUND, strategy=strategy))
     sim.env.run(until=150)
-    d = sim.deployments["llm"]
-    assert d.complete(sim.env.now)
+    st = sim.store
+    d = st.get("apps/v1", "Deployment", "llm", "lab-test")
+    assert d.complete(st, sim.env.now)
     sim.rollout_restart("llm")
     worst_total, worst_available = 0, 3
-    while not (d.complete(sim.env.now) and sim.env.now > 200):
+    while not (d.complete(st, sim.env.now) and sim.env.now > 200):
         sim.env.run(until=sim.env.now + 1)
-        worst_total = max(worst_total, sum(rs.replicas for rs in d.replicasets))
+        worst_total = max(worst_total, sum(rs.replicas for rs in d.replicasets(st)))
         worst_available = min(
-            worst_available, sum(rs.available_replicas(sim.env.now) for rs in d.replicasets)
+            worst_available, sum(rs.available_replicas(st, sim.env.now) for rs in d.replicasets(st))
         )
         assert sim.env.now < 2000, "rollout did not finish"
     assert worst_total <= 3 + surge
     assert worst_available >= 3 - unavailable
-    assert len(d.replicasets) == 2 and d.old_rss()[0].replicas == 0
+    assert len(d.replicasets(st)) == 2 and d.old_rss(st)[0].replicas == 0
 
 
 def test_recreate_stops_old_pods_before_new_ones():
@@ -126,9 +127,10 @@ def test_recreate_stops_old_pods_before_new_ones():
     sim.env.run(until=150)
     sim.rollout_restart("llm")
     sim.env.run(until=sim.env.now + 5)
-    d = sim.deployments["llm"]
-    assert d.new_rs().replicas == 2 and all(not p.ready for p in d.new_rs().pods)
-    assert not d.old_rss()[0].pods, "old pods must be gone before the new ones start"
+    st = sim.store
+    d = st.get("apps/v1", "Deployment", "llm", "lab-test")
+    assert d.new_rs(st).replicas == 2 and all(not p.ready for p in d.new_rs(st).pods(st))
+    assert not d.old_rss(st)[0].pods(st), "old pods must be gone before the new ones start"
 
 
 def test_progress_deadline_exceeded_is_reported():
@@ -140,12 +142,16 @@ def test_progress_deadline_exceeded_is_reported():
     assert progressing["reason"] == "ProgressDeadlineExceeded"
 
 
+def _pod(name, created_s, **kw):
+    return objects.Pod(store.Meta(name, "ns", creation_s=created_s), {}, [], **kw)
+
+
 def test_replicaset_deletes_not_ready_pods_first():
-    ready = objects.Pod("a", "ns", "a", {}, {}, {}, "rs", 0.0, [], node="n", phase="Running")
+    ready = _pod("a", 0.0, node="n", phase="Running")
     ready.set_condition("Ready", True, 5.0)
     ready.ready_since_s = 5.0
-    pending = objects.Pod("b", "ns", "b", {}, {}, {}, "rs", 1.0, [])
-    not_ready = objects.Pod("c", "ns", "c", {}, {}, {}, "rs", 2.0, [], node="n", phase="Running")
+    pending = _pod("b", 1.0)
+    not_ready = _pod("c", 2.0, node="n", phase="Running")
     assert replicaset.pods_to_delete([ready, not_ready, pending], 2) == [pending, not_ready]
 
 
