@@ -5,80 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from sim_support import PROBE, SOUND, events, manifest, start
 
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
-from slolab.catalog import scenario as scenario_mod
-from slolab.sim import cluster as cluster_mod
 from slolab.sim import deployment, objects, replicaset, request, store
-
-PROBE = {"httpGet": {"path": "/health", "port": "http"}}
-
-
-def manifest(
-    replicas=3,
-    probes=None,
-    strategy=None,
-    resources=None,
-    tolerations=True,
-    node_selector=True,
-    extra_container=None,
-):
-    container = {
-        "name": "server",
-        "image": "slolab/serve:0.1.0",
-        "command": ["slolab", "serve"],
-        "args": ["--preset=llama-3.1-8b-h100", "--port=8000", "--max-model-len=8192"],
-        "ports": [{"name": "http", "containerPort": 8000}],
-        "resources": resources if resources is not None else {"limits": {"nvidia.com/gpu": 1}},
-        **(probes or {}),
-        **(extra_container or {}),
-    }
-    spec = {"containers": [container]}
-    if tolerations:
-        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    if node_selector:
-        spec["nodeSelector"] = {"slolab.dev/pool": "gpu"}
-    labels = {"app": "llm"}
-    dep = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "llm"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-    if strategy:
-        dep["spec"]["strategy"] = strategy
-    svc = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "llm"},
-        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]},
-    }
-    return [yamlfile.Document(dep, "deployment.yaml", {}), yamlfile.Document(svc, "service.yaml", {})]
-
-
-def start(docs, seed=1) -> cluster_mod.Cluster:
-    scenario = scenario_mod.load("llama-8b-h100")
-    _, specs = kindconfig.load()
-    sim = cluster_mod.Cluster(scenario, cluster_mod.build_nodes(scenario, specs), seed, "lab-test")
-    sim.apply(docs)
-    return sim
-
-
-def events(sim, reason, pod=None):
-    return [e for e in sim.recorder.events if e.reason == reason and (pod is None or e.name == pod)]
-
-
-SOUND = {
-    "startupProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 30},
-    "readinessProbe": {**PROBE, "periodSeconds": 5},
-    "livenessProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 3},
-}
-
 
 # ---- Deployment --------------------------------------------------------------------------------
 
