@@ -8,13 +8,14 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 
 from __future__ import annotations
 
-from slolab.sim import controller, deployment, kubelet, replicaset, scheduler, service
+from slolab.sim import controller, deployment, disruption, kubelet, replicaset, scheduler, service
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
     replicaset.Controller,
     scheduler.Scheduler,
     service.Controller,
+    disruption.Controller,
     kubelet.Controller,
 )
 
