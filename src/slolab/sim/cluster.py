@@ -167,6 +167,7 @@ class Cluster:
         for doc in docs:
             data = copy.deepcopy(doc.data)
             kind = applyable[(data["apiVersion"], data["kind"])]
+            assert kind.new is not None  # applyable() holds only kinds with a constructor
             meta = data.get("metadata") or {}
             self._docs[(kind.kind, meta["name"])] = doc
             obj = kind.new(

@@ -138,7 +138,7 @@ class Controller(controller.Controller):
         allowed = healthy - desired
         if expected <= 0 or allowed <= 0:
             allowed = 0
-        status = {
+        status: dict[str, Any] = {
             "currentHealthy": healthy,
             "desiredHealthy": desired,
             "expectedPods": expected,

@@ -21,6 +21,7 @@ pure spec plus a status their controller writes. Each has ``meta``, ``spec`` and
 
 from __future__ import annotations
 
+import builtins
 import collections
 import copy
 import dataclasses
@@ -96,8 +97,12 @@ class Meta:
 class Object(Protocol):
     """What the store holds: a typed object or a Generic."""
 
-    api_version: str
-    kind: str
+    @property
+    def api_version(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
     meta: Meta
     spec: dict[str, Any]
 
@@ -154,8 +159,8 @@ class Store:
         self._objects: dict[tuple[str, str, str, str], Object] = {}
         self._by_kind: dict[tuple[str, str], dict[tuple[str, str], Object]] = {}
         self._by_uid: dict[str, Object] = {}
-        self._dependents: dict[str, list[Object]] = {}  # owner uid -> objects naming it as controller
-        self._watchers: dict[tuple[str, str], list[Handler]] = {}
+        self._dependents: dict[str, builtins.list[Object]] = {}  # owner uid -> controlled objects
+        self._watchers: dict[tuple[str, str], builtins.list[Handler]] = {}
         self._pending: collections.deque[tuple[tuple[str, str], WatchEvent]] = collections.deque()
         self._delivering = False
         self._resource_version = 0
@@ -165,7 +170,7 @@ class Store:
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> Any:
         return self._objects.get((api_version, kind, namespace, name))
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[Any]:
+    def list(self, api_version: str, kind: str, namespace: str | None = None) -> builtins.list[Any]:
         """Objects of a kind in creation order (all namespaces when ``namespace`` is None)."""
         items = self._by_kind.get((api_version, kind), {})
         if namespace is None:
@@ -175,7 +180,7 @@ class Store:
     def by_uid(self, uid: str) -> Any:
         return self._by_uid.get(uid)
 
-    def dependents(self, owner: Object) -> list[Any]:
+    def dependents(self, owner: Object) -> builtins.list[Any]:
         """Objects whose controller reference is ``owner``, in creation order (do not mutate)."""
         return self._dependents.get(owner.meta.uid, _EMPTY)
 
@@ -318,4 +323,4 @@ class Store:
                 self.delete(dep)
 
 
-_EMPTY: list[Any] = []
+_EMPTY: builtins.list[Any] = []
