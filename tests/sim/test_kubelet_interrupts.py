@@ -122,3 +122,37 @@ def test_a_pod_deleted_while_its_node_is_stopped_stays_terminating_until_the_nod
     sim.set_node_ready(pod.node, True)
     sim.env.run(until=sim.env.now + 1)
     assert sim.store.get("v1", "Pod", pod.name, NS) is None
+
+
+def on_bind(sim, action):
+    """Run ``action(pod)`` the moment a pod is bound, before its container processes begin."""
+    done: set[str] = set()
+
+    def handler(event):
+        pod = event.obj
+        if event.type == "MODIFIED" and pod.node and pod.name not in done:
+            done.add(pod.name)
+            action(pod)
+
+    sim.store.watch("v1", "Pod", handler)
+
+
+def test_a_pod_deleted_in_the_instant_it_is_bound_goes_without_starting():
+    sim = start(manifest(replicas=1, probes=SOUND))
+    first: list[str] = []
+    on_bind(sim, lambda pod: (first.append(pod.name), sim.delete_pod(pod)) if not first else None)
+    sim.env.run(until=150)
+    assert sim.store.get("v1", "Pod", first[0], NS) is None
+    assert not events(sim, "Started", first[0])
+    assert only_pod(sim).ready, "its replacement runs"
+
+
+def test_a_node_stopping_in_the_instant_a_pod_is_bound_holds_the_pod_until_it_is_back():
+    sim = start(manifest(replicas=1, probes=SOUND))
+    on_bind(sim, lambda pod: sim.set_node_ready(pod.node, False))
+    sim.env.run(until=150)
+    pod = only_pod(sim)
+    assert not events(sim, "Started", pod.name) and not pod.containers[0].listening
+    sim.set_node_ready(pod.node, True)
+    sim.env.run(until=sim.env.now + 150)
+    assert pod.ready and pod.containers[0].listening and pod.containers[0].restart_count == 0

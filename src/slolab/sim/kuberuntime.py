@@ -52,15 +52,17 @@ def run_container(k: kubelet_mod.Kubelet, pod: objects.Pod, c: objects.Container
     """The container's process: attempts until the pod goes; a stopped node pauses it."""
     crashes = 0
     config = k.api.server_config(pod, c)
-    while not k.gone(pod):
+    while True:
         try:
+            if k.up is not None or c.lost:  # the node stopped (maybe before this process began)
+                yield from wait_for_node(k, pod, c)
+                continue
+            if k.gone(pod):
+                break
             crashes = yield from attempt(k, pod, c, config, crashes)
         except simpy.Interrupt as exc:
             if exc.cause != NODE_DOWN:
                 break
-            yield from wait_for_node(k, pod, c)
-            if pod.meta.uid not in k.pods:
-                return  # deleted while the node was down
     k.maybe_gone(pod)
 
 
@@ -172,7 +174,7 @@ def server(
     try:
         if config.startup_error:
             yield k.env.timeout(STARTUP_ERROR_AFTER_S)
-            if c.instance == instance and c.state == "running" and not c.stopping:
+            if c.instance == instance and c.state == "running" and not (c.stopping or c.lost):
                 k.api.record("Pod", pod.name, "ServerExited", config.startup_error, "Warning")
                 c.exited.succeed((1, "Error"))
             return
@@ -181,7 +183,7 @@ def server(
         yield k.env.timeout(load_s)
     except simpy.Interrupt:
         return  # the container stopped while the server was starting
-    if c.instance != instance or c.state != "running" or c.stopping:
+    if c.instance != instance or c.state != "running" or c.stopping or c.lost:
         return
     engine_mod = native.engine_module()
     c.engine = engine_mod.Engine(
@@ -272,6 +274,10 @@ def stop(k: kubelet_mod.Kubelet, pod: objects.Pod, c: objects.Container, exit_co
 
 
 def interrupt(process: simpy.Process | None, cause: str) -> None:
-    """Interrupt ``process`` if it is still running and is not the one running now."""
-    if process is not None and process.is_alive and process is not process.env.active_process:
-        process.interrupt(cause)
+    """Interrupt ``process`` if it is still running and is not the one running now. A process that
+    has not begun yet is left alone: it looks at the pod and the node when it begins."""
+    if process is None or not process.is_alive or process is process.env.active_process:
+        return
+    if isinstance(process.target, simpy.events.Initialize):
+        return
+    process.interrupt(cause)
