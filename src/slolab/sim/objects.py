@@ -1,7 +1,9 @@
-"""The simulator's Kubernetes objects and how they render as API-shaped dicts.
+"""The simulator's typed Kubernetes objects (Pod, Container, Node) and how they render as API dicts.
 
-Specs stay the dicts the learner wrote (deep-copied); status is tracked in Python and rendered
-the way ``kubectl get -o json`` shows it: pod phase and conditions with lastTransitionTime,
+Each stored object carries a ``store.Meta`` (name, uid, ownerReferences, deletionTimestamp ...).
+Specs stay the dicts the learner wrote (deep-copied); status is tracked in Python fields, which
+keeps the kubelet's and the engine's hot paths free of dict writes, and is rendered the way
+``kubectl get -o json`` shows it: pod phase and conditions with lastTransitionTime,
 containerStatuses with state, lastState, restartCount, ready and started.
 """
 
