@@ -160,6 +160,8 @@ class Kubelet:
         if event.type == store.DELETED:
             if self.pods.pop(uid, None) is not None and self.up is None:
                 self._force_kill(pod)
+            self.admitted.discard(uid)
+            self.terminating.discard(uid)
             return
         if uid not in self.pods:
             self.pods[uid] = pod
@@ -189,10 +191,8 @@ class Kubelet:
                     c.killer = self.env.process(
                         kuberuntime.kill(self, pod, c, "Stopping container", pod.grace_period_s or 0.0)
                     )
-            else:
-                kuberuntime.interrupt(
-                    c.process, kuberuntime.DELETED
-                )  # pulling, starting or backing off: stop trying
+            else:  # pulling, starting or backing off: stop trying
+                kuberuntime.interrupt(c.process, kuberuntime.DELETED)
         self.maybe_gone(pod)
 
     def kill_container(self, pod: objects.Pod, c: objects.Container, reason: str) -> None:
