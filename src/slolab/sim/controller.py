@@ -14,6 +14,20 @@ A controller module defines one ``Controller`` subclass that declares
 Reconciles run in the control loop at the instant of the change, in registry order, until no
 controller is queued: the watch latencies of a real cluster (milliseconds) are taken as zero.
 A controller that must see a change at once (endpoints, the kubelet) overrides ``on_event``.
+
+A new kind is one module plus its line in ``registry.CONTROLLERS``, e.g. an autoscaler::
+
+    HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+    KIND = controller.Kind(*HPA, new=lambda meta, spec: store.Generic(*HPA, meta, spec),
+                           fields=(*controller.META_FIELDS, "spec.scaleTargetRef.*", "spec.maxReplicas"))
+
+    class Controller(controller.Controller):
+        name, owns, resync_s = "horizontal-pod-autoscaler", (KIND,), 15.0
+
+        def reconcile(self) -> bool:
+            for hpa in self.api.store.list(*HPA):
+                ...  # observe, decide, then self.api.store.scale(target, replicas)
+            return True
 """
 
 from __future__ import annotations
