@@ -174,3 +174,30 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
     for cls in registry.CONTROLLERS:
         doc = __import__(cls.__module__, fromlist=["_"]).__doc__
         assert "Upstream:" in doc, f"{cls.__module__} must name its upstream source"
+
+
+def test_reapplying_a_changed_template_rolls_out_and_keeps_status():
+    docs = manifest(replicas=2, probes=SOUND)
+    sim = start(docs)
+    sim.env.run(until=150)
+    changed = copy.deepcopy(docs[0].data)
+    changed["spec"]["template"]["metadata"]["labels"]["release"] = "b"
+    changed["spec"]["selector"]["matchLabels"] = {"app": "llm"}
+    sim.apply([yamlfile.Document(changed, "deployment.yaml", {})])
+    (dep,) = sim.api_objects("Deployment")
+    assert dep["metadata"]["generation"] == 2 and dep["status"]["readyReplicas"] == 2
+    sim.env.run(until=sim.env.now + 300)
+    (dep,) = sim.api_objects("Deployment")
+    assert dep["status"]["observedGeneration"] == 2 and dep["status"]["updatedReplicas"] == 2
+    assert len(sim.api_objects("ReplicaSet")) == 2
+    assert all(p.labels.get("release") == "b" for p in sim.pods.values())
+
+
+def test_public_operations_name_what_is_missing():
+    sim = start(manifest(replicas=1, probes=SOUND))
+    sim.env.run(until=10)
+    with pytest.raises(errors.BackendError, match="no Node 'nope'"):
+        sim.set_node_ready("nope", False)
+    pod = next(iter(sim.pods.values()))
+    with pytest.raises(errors.BackendError, match="has no container 'sidecar'"):
+        sim.kill_container(pod.name, "sidecar")
