@@ -5,80 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from sim_support import PROBE, SOUND, events, manifest, start
 
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
-from slolab.catalog import scenario as scenario_mod
-from slolab.sim import cluster as cluster_mod
-from slolab.sim import deployment, objects, replicaset, request
-
-PROBE = {"httpGet": {"path": "/health", "port": "http"}}
-
-
-def manifest(
-    replicas=3,
-    probes=None,
-    strategy=None,
-    resources=None,
-    tolerations=True,
-    node_selector=True,
-    extra_container=None,
-):
-    container = {
-        "name": "server",
-        "image": "slolab/serve:0.1.0",
-        "command": ["slolab", "serve"],
-        "args": ["--preset=llama-3.1-8b-h100", "--port=8000", "--max-model-len=8192"],
-        "ports": [{"name": "http", "containerPort": 8000}],
-        "resources": resources if resources is not None else {"limits": {"nvidia.com/gpu": 1}},
-        **(probes or {}),
-        **(extra_container or {}),
-    }
-    spec = {"containers": [container]}
-    if tolerations:
-        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    if node_selector:
-        spec["nodeSelector"] = {"slolab.dev/pool": "gpu"}
-    labels = {"app": "llm"}
-    dep = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "llm"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-    if strategy:
-        dep["spec"]["strategy"] = strategy
-    svc = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "llm"},
-        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]},
-    }
-    return [yamlfile.Document(dep, "deployment.yaml", {}), yamlfile.Document(svc, "service.yaml", {})]
-
-
-def start(docs, seed=1) -> cluster_mod.Cluster:
-    scenario = scenario_mod.load("llama-8b-h100")
-    _, specs = kindconfig.load()
-    sim = cluster_mod.Cluster(scenario, cluster_mod.build_nodes(scenario, specs), seed, "lab-test")
-    sim.apply(docs)
-    return sim
-
-
-def events(sim, reason, pod=None):
-    return [e for e in sim.recorder.events if e.reason == reason and (pod is None or e.name == pod)]
-
-
-SOUND = {
-    "startupProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 30},
-    "readinessProbe": {**PROBE, "periodSeconds": 5},
-    "livenessProbe": {**PROBE, "periodSeconds": 10, "failureThreshold": 3},
-}
-
+from slolab.sim import deployment, objects, replicaset, request, store
 
 # ---- Deployment --------------------------------------------------------------------------------
 
@@ -95,7 +26,7 @@ SOUND = {
 def test_fenceposts(replicas, surge, unavailable, want):
     rolling = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable)) if v is not None}
     d = deployment.Deployment(
-        "d", "ns", {}, {"replicas": replicas, "template": {}, "strategy": {"rollingUpdate": rolling}}, 0.0
+        store.Meta("d", "ns"), {"replicas": replicas, "template": {}, "strategy": {"rollingUpdate": rolling}}
     )
     assert d.fenceposts() == want
 
@@ -105,20 +36,21 @@ def test_rolling_update_respects_surge_and_unavailable(surge, unavailable):
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
     sim = start(manifest(replicas=3, probes=SOUND, strategy=strategy))
     sim.env.run(until=150)
-    d = sim.deployments["llm"]
-    assert d.complete(sim.env.now)
+    st = sim.store
+    d = st.get("apps/v1", "Deployment", "llm", "lab-test")
+    assert d.complete(st, sim.env.now)
     sim.rollout_restart("llm")
     worst_total, worst_available = 0, 3
-    while not (d.complete(sim.env.now) and sim.env.now > 200):
+    while not (d.complete(st, sim.env.now) and sim.env.now > 200):
         sim.env.run(until=sim.env.now + 1)
-        worst_total = max(worst_total, sum(rs.replicas for rs in d.replicasets))
+        worst_total = max(worst_total, sum(rs.replicas for rs in d.replicasets(st)))
         worst_available = min(
-            worst_available, sum(rs.available_replicas(sim.env.now) for rs in d.replicasets)
+            worst_available, sum(rs.available_replicas(st, sim.env.now) for rs in d.replicasets(st))
         )
         assert sim.env.now < 2000, "rollout did not finish"
     assert worst_total <= 3 + surge
     assert worst_available >= 3 - unavailable
-    assert len(d.replicasets) == 2 and d.old_rss()[0].replicas == 0
+    assert len(d.replicasets(st)) == 2 and d.old_rss(st)[0].replicas == 0
 
 
 def test_recreate_stops_old_pods_before_new_ones():
@@ -126,9 +58,10 @@ def test_recreate_stops_old_pods_before_new_ones():
     sim.env.run(until=150)
     sim.rollout_restart("llm")
     sim.env.run(until=sim.env.now + 5)
-    d = sim.deployments["llm"]
-    assert d.new_rs().replicas == 2 and all(not p.ready for p in d.new_rs().pods)
-    assert not d.old_rss()[0].pods, "old pods must be gone before the new ones start"
+    st = sim.store
+    d = st.get("apps/v1", "Deployment", "llm", "lab-test")
+    assert d.new_rs(st).replicas == 2 and all(not p.ready for p in d.new_rs(st).pods(st))
+    assert not d.old_rss(st)[0].pods(st), "old pods must be gone before the new ones start"
 
 
 def test_progress_deadline_exceeded_is_reported():
@@ -140,12 +73,16 @@ def test_progress_deadline_exceeded_is_reported():
     assert progressing["reason"] == "ProgressDeadlineExceeded"
 
 
+def _pod(name, created_s, **kw):
+    return objects.Pod(store.Meta(name, "ns", creation_s=created_s), {}, [], **kw)
+
+
 def test_replicaset_deletes_not_ready_pods_first():
-    ready = objects.Pod("a", "ns", "a", {}, {}, {}, "rs", 0.0, [], node="n", phase="Running")
+    ready = _pod("a", 0.0, node="n", phase="Running")
     ready.set_condition("Ready", True, 5.0)
     ready.ready_since_s = 5.0
-    pending = objects.Pod("b", "ns", "b", {}, {}, {}, "rs", 1.0, [])
-    not_ready = objects.Pod("c", "ns", "c", {}, {}, {}, "rs", 2.0, [], node="n", phase="Running")
+    pending = _pod("b", 1.0)
+    not_ready = _pod("c", 2.0, node="n", phase="Running")
     assert replicaset.pods_to_delete([ready, not_ready, pending], 2) == [pending, not_ready]
 
 

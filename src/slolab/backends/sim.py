@@ -58,7 +58,7 @@ class SimClusterView:
         return next((o for o in self.list(kind, namespace) if o["metadata"]["name"] == name), None)
 
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
-        if kind != "Deployment" or name not in self._sim.deployments:
+        if kind != "Deployment" or self._sim.store.get("apps/v1", "Deployment", name, self.namespace) is None:
             raise errors.BackendError(
                 f"no Deployment {name!r} in the workspace to restart",
                 "Check metadata.name in the workspace's deployment.yaml.",

@@ -1,8 +1,15 @@
-"""The simulated cluster: object store, controllers wired to a SimPy environment, and the API view.
+"""The simulated cluster: the object store, the registered controllers, and the public operations.
 
-One control loop runs the controllers (Deployment, ReplicaSet, scheduler) whenever something
-changed, at the same virtual instant, until nothing changes any more: the watch-driven
-controllers of a real cluster with their (millisecond) latencies taken as zero.
+The controllers of ``sim/registry.py`` run against one ``store.Store``. Watch-driven
+controllers are queued by changes of the kinds they watch (or by a requeue they asked for) and
+reconcile in registry order at the same virtual instant, pass after pass, until none is
+queued: the watch latencies of a real cluster (milliseconds) are taken as zero. Periodic
+controllers are queued every ``resync_s``. ``Cluster`` is the ``controller.API`` they get.
+
+Public operations, as on the API: ``apply`` (kubectl apply), ``scale`` (the scale subresource),
+``delete`` (with a grace period; background propagation), ``rollout_restart``,
+``kill_container`` (what a chaos tool's container-kill does) and ``set_node_ready`` (a node's
+kubelet stops or comes back).
 """
 
 from __future__ import annotations
@@ -16,17 +23,7 @@ import simpy
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
-from slolab.sim import (
-    deployment,
-    kubelet,
-    objects,
-    quantity,
-    replicaset,
-    scheduler,
-    serverargs,
-    service,
-    timeline,
-)
+from slolab.sim import controller, kubelet, objects, quantity, registry, serverargs, store, timeline
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -42,8 +39,7 @@ def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec
             labels["nvidia.com/gpu.product"] = pool.gpu_product
         nodes.append(
             objects.Node(
-                name=spec.name,
-                labels=labels,
+                meta=store.Meta(name=spec.name, labels=labels),
                 taints=[dict(t) for t in spec.taints],
                 allocatable=quantity.resources(capacity),
             )
@@ -52,7 +48,7 @@ def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec
 
 
 class Cluster:
-    """Everything the simulator runs, for one lab run."""
+    """Everything the simulator runs, for one lab run (the ``controller.API`` of its controllers)."""
 
     def __init__(
         self, scenario: scenario_mod.Scenario, nodes: list[objects.Node], seed: int, namespace: str
@@ -62,104 +58,74 @@ class Cluster:
         self.namespace = namespace
         self.seed = seed
         self.recorder = timeline.Recorder()
-        self.nodes = nodes
-        self.deployments: dict[str, deployment.Deployment] = {}
-        self.services: dict[str, service.Service] = {}
-        self.others: dict[tuple[str, str], dict[str, Any]] = {}  # stored as written (PDB)
-        self.pods: dict[str, objects.Pod] = {}
+        self.store = store.Store(lambda: self.env.now, seed)
+        self.kinds = registry.kinds()
+        self._rngs: dict[str, random.Random] = {}
         self._configs: dict[tuple[str, int], serverargs.ServerConfig] = {}
-        self._docs: dict[str, yamlfile.Document] = {}
-        self.rng_names = random.Random(f"{seed}:names")
-        self.rng_route = random.Random(f"{seed}:route")
-        self.scheduler = scheduler.Scheduler(random.Random(f"{seed}:scheduler"))
-        self.kubelets = {
-            n.name: kubelet.Kubelet(self, n, random.Random(f"{seed}:kubelet:{n.name}")) for n in nodes
-        }
-        self.deployment_controller = deployment.Controller(self)
-        self._ip = 0
+        self._docs: dict[tuple[str, str], yamlfile.Document] = {}
+        self.rng_route = self.rng("route")
         self._wake = self.env.event()
+        self.store.watch("v1", "Pod", self._pod_event)
+        self.controllers: list[controller.Controller] = []
+        for cls in registry.CONTROLLERS:
+            c = cls(self)
+            self.controllers.append(c)
+            for api_version, kind in cls.watches:
+                self.store.watch(api_version, kind, c.on_event)
+            if cls.resync_s is not None:
+                self.env.process(self._resync(c, cls.resync_s))
+        self._kubelets = next(c for c in self.controllers if isinstance(c, kubelet.Controller))
+        for node in nodes:
+            self.store.create(node)
         self.env.process(self._control_loop())
 
-    # ---- apply --------------------------------------------------------------------------------
-    def apply(self, docs: list[yamlfile.Document]) -> None:
-        """Create or update objects, as ``kubectl apply`` would; server configs are checked first."""
-        for doc in docs:
-            if doc.data["kind"] == "Deployment":
-                self._check_containers(doc)
-        for doc in docs:
-            data = copy.deepcopy(doc.data)
-            kind, meta = data["kind"], data.get("metadata") or {}
-            name = meta["name"]
-            if kind == "Deployment":
-                self._docs[name] = doc
-                self._apply_deployment(name, meta, data["spec"])
-            elif kind == "Service":
-                svc = service.Service(name, self.namespace, data.get("spec") or {}, meta.get("labels") or {})
-                self.services[name] = svc
-                svc.refresh(list(self.pods.values()))
-            else:
-                self.others[(kind, name)] = data
-        self.notify()
+    # ---- controller.API -----------------------------------------------------------------------
+    @property
+    def now_s(self) -> float:
+        return self.env.now
 
-    def _check_containers(self, doc: yamlfile.Document) -> None:
-        problems: list[errors.Problem] = []
-        containers = doc.data["spec"]["template"]["spec"].get("containers") or []
-        base = ("spec", "template", "spec", "containers")
-        for i, c in enumerate(containers):
-            try:
-                serverargs.parse(c, doc, (*base, i), self.scenario)
-            except errors.InputError as exc:
-                problems.extend(exc.problems)
-            try:
-                kubelet.prestop_seconds(c)
-            except ValueError as exc:
-                path = (*base, i, "lifecycle", "preStop", "exec", "command")
-                problems.append(
-                    errors.Problem(doc.file, str(exc), field=yamlfile.dotted(path), line=doc.line_of(path))
-                )
-        restart = doc.data["spec"]["template"]["spec"].get("restartPolicy", "Always")
-        if restart != "Always":
-            path = ("spec", "template", "spec", "restartPolicy")
-            problems.append(
-                errors.Problem(
-                    doc.file,
-                    "a Deployment's pods must use restartPolicy Always",
-                    field=yamlfile.dotted(path),
-                    line=doc.line_of(path),
-                )
-            )
-        if problems:
-            raise errors.NotModelledError(
-                problems,
-                "Fix or remove those fields; the simulator models slolab/serve and vllm/vllm-openai servers.",
-            )
+    def rng(self, stream: str) -> random.Random:
+        r = self._rngs.get(stream)
+        if r is None:
+            r = self._rngs[stream] = random.Random(f"{self.seed}:{stream}")
+        return r
 
-    def _apply_deployment(self, name: str, meta: dict[str, Any], spec: dict[str, Any]) -> None:
-        d = self.deployments.get(name)
-        if d is None:
-            self.deployments[name] = deployment.Deployment(
-                name,
-                self.namespace,
-                meta.get("labels") or {},
-                spec,
-                self.env.now,
-                last_progress_s=self.env.now,
-            )
-        elif d.spec != spec:
-            d.spec = spec
-            d.generation += 1
+    def record(
+        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal", **data: Any
+    ) -> None:
+        self.recorder.event(self.env.now, kind, name, reason, message, type, **data)
+
+    def enqueue(self, c: controller.Controller) -> None:
+        c.queued = True
+        if not self._wake.triggered:
+            self._wake.succeed()
+
+    def requeue_at(self, c: controller.Controller, time_s: float) -> None:
+        def timer():
+            yield self.env.timeout(max(0.0, time_s - self.env.now))
+            self.enqueue(c)
+
+        self.env.process(timer())
 
     def server_config(self, pod: objects.Pod, c: objects.Container) -> serverargs.ServerConfig:
-        owner = self.deployment_of(pod)
         index = pod.containers.index(c)
-        key = (pod.owner, index)
+        key = (pod.owner or pod.name, index)
         if key not in self._configs:
-            source = self._docs.get(owner.name) if owner else None
-            doc = source or yamlfile.Document(data={}, file="(cluster)", lines={})
+            doc, path = self._source_of(pod)
             self._configs[key] = serverargs.parse(
-                c.spec, doc, ("spec", "template", "spec", "containers", index), self.scenario
+                c.spec, doc, (*path, "spec", "containers", index), self.scenario
             )
         return self._configs[key]
+
+    def _source_of(self, obj: Any) -> tuple[yamlfile.Document, tuple[str, ...]]:
+        """The applied manifest a pod came from (up its controller chain), and its template path."""
+        while obj is not None:
+            key = (obj.kind, obj.meta.name)
+            if key in self._docs:
+                kind = self.kinds[(obj.api_version, obj.kind)]
+                return self._docs[key], kind.pod_template or ()
+            obj = self.store.owner_of(obj)
+        return yamlfile.Document(data={}, file="(cluster)", lines={}), ("spec", "template")
 
     def model_load_time(self, config: serverargs.ServerConfig, rng: random.Random) -> float:
         """The scenario's load-time draw; ``slolab serve --load-time-s`` moves its centre."""
@@ -169,213 +135,176 @@ class Cluster:
             draw = max(0.0, config.load_time_s + (draw - dist.typical()))
         return draw
 
+    # ---- apply --------------------------------------------------------------------------------
+    def apply(self, docs: list[yamlfile.Document]) -> None:
+        """Create or update objects, as ``kubectl apply`` would; every document is checked first."""
+        applyable = registry.applyable()
+        problems: list[errors.Problem] = []
+        for doc in docs:
+            key = (doc.data.get("apiVersion"), doc.data.get("kind"))
+            kind = applyable.get(key)
+            if kind is None:
+                names = ", ".join(f"{k} ({v})" for v, k in applyable)
+                problems.append(
+                    errors.Problem(
+                        doc.file,
+                        f"kind {key[1]} ({key[0]}) is not modelled by the simulator; it models {names}",
+                        field="kind",
+                        line=doc.line_of(("kind",)),
+                    )
+                )
+                continue
+            if kind.validate is not None:
+                problems.extend(kind.validate(doc))
+            if kind.pod_template is not None:
+                for cls in registry.CONTROLLERS:
+                    problems.extend(cls.check_pod_spec(doc, (*kind.pod_template, "spec"), self.scenario))
+        if problems:
+            raise errors.NotModelledError(
+                problems,
+                "Fix or remove those fields; the simulator models slolab/serve and vllm/vllm-openai servers.",
+            )
+        for doc in docs:
+            data = copy.deepcopy(doc.data)
+            kind = applyable[(data["apiVersion"], data["kind"])]
+            assert kind.new is not None  # applyable() holds only kinds with a constructor
+            meta = data.get("metadata") or {}
+            self._docs[(kind.kind, meta["name"])] = doc
+            obj = kind.new(
+                store.Meta(
+                    name=meta["name"],
+                    namespace=self.namespace if kind.namespaced else "",
+                    labels=dict(meta.get("labels") or {}),
+                    annotations=dict(meta.get("annotations") or {}),
+                ),
+                data.get("spec") or {},
+            )
+            self.store.apply(obj)
+
+    # ---- public operations --------------------------------------------------------------------
+    def get(self, api_version: str, kind: str, name: str) -> Any:
+        """The stored object, or BackendError naming what is missing."""
+        k = self.kinds.get((api_version, kind))
+        obj = self.store.get(api_version, kind, name, self.namespace if k is None or k.namespaced else "")
+        if obj is None:
+            raise errors.BackendError(
+                f"no {kind} {name!r} in the simulated cluster",
+                "Check metadata.name in the workspace's manifests.",
+            )
+        return obj
+
+    def scale(self, api_version: str, kind: str, name: str, replicas: int) -> None:
+        """The scale subresource (``kubectl scale``; what an autoscaler writes)."""
+        k = self.kinds.get((api_version, kind))
+        if k is None or not k.scale:
+            raise errors.BackendError(f"{kind} ({api_version}) has no scale subresource in the simulator")
+        self.store.scale(self.get(api_version, kind, name), replicas)
+
+    def delete(self, api_version: str, kind: str, name: str, grace_period_s: float | None = None) -> None:
+        """``kubectl delete`` (``--grace-period``; pods terminate gracefully, 0 forces)."""
+        self.store.delete(self.get(api_version, kind, name), grace_period_s=grace_period_s)
+
+    def delete_pod(self, pod: objects.Pod, grace_period_s: float | None = None) -> None:
+        self.store.delete(pod, grace_period_s=grace_period_s)
+
+    def kill_container(self, pod_name: str, container: str | None = None) -> None:
+        """SIGKILL a container's process (chaos container-kill): it restarts per restartPolicy."""
+        pod = self.get("v1", "Pod", pod_name)
+        targets = [c for c in pod.containers if container is None or c.name == container]
+        if not targets:
+            raise errors.BackendError(f"pod {pod_name!r} has no container {container!r}")
+        k = self._kubelets.kubelets.get(pod.node) if pod.node else None
+        for c in targets:
+            self.record(
+                "Pod", pod.name, "ContainerKilled", f"container {c.name} killed (SIGKILL)", container=c.name
+            )
+            if k is not None:
+                k.kill_container(pod, c, "SIGKILL")
+
+    def set_node_ready(self, name: str, ready: bool) -> None:
+        """The node's kubelet stops (False) or comes back (True); see sim/kubelet.py."""
+        node = self.get("v1", "Node", name)
+        if node.ready == ready:
+            return
+        node.ready = ready
+        self.record(
+            "Node",
+            name,
+            "NodeReady" if ready else "NodeNotReady",
+            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
+            "Normal" if ready else "Warning",
+        )
+        self.store.update(node)
+
+    def rollout_restart(self, name: str) -> None:
+        d = self.get("apps/v1", "Deployment", name)
+        spec = copy.deepcopy(d.spec)
+        annotations = spec["template"].setdefault("metadata", {}).setdefault("annotations", {})
+        annotations["kubectl.kubernetes.io/restartedAt"] = objects.timestamp(self.env.now)
+        d.spec = spec
+        self.record("Deployment", name, "RolloutRestart", "kubectl rollout restart")
+        self.store.update(d, spec_changed=True)
+
     # ---- control loop -------------------------------------------------------------------------
-    def notify(self) -> None:
-        """Something changed: run the controllers at the current instant."""
-        if not self._wake.triggered:
-            self._wake.succeed()
-
-    def wake_at(self, time_s: float) -> None:
-        def timer():
-            yield self.env.timeout(max(0.0, time_s - self.env.now))
-            self.notify()
-
-        self.env.process(timer())
-
     def _control_loop(self):
         while True:
             yield self._wake
             self._wake = self.env.event()
             for _ in range(100):
-                if not self._reconcile():
+                queued = [c for c in self.controllers if c.queued]
+                if not queued:
                     break
+                for c in self.controllers:
+                    if c.queued:
+                        c.queued = False
+                        c.reconcile()
+                self._sample()
 
-    def _reconcile(self) -> bool:
-        now = self.env.now
-        changed = False
-        for d in list(self.deployments.values()):
-            changed |= self.deployment_controller.sync(d, now)
-            for rs in d.replicasets:
-                changed |= replicaset.manage(rs, self.create_pod, self.delete_pod)
-        changed |= self._schedule()
-        self._sample()
-        return changed
+    def _resync(self, c: controller.Controller, period_s: float):
+        while True:
+            yield self.env.timeout(period_s)
+            self.enqueue(c)
 
-    def _schedule(self) -> bool:
-        pending = sorted(
-            (p for p in self.pods.values() if p.node is None and not p.terminating), key=lambda p: p.created_s
-        )
-        changed = False
-        for pod in pending:
-            node, message = self.scheduler.schedule(pod, self.nodes, list(self.pods.values()))
-            if node is None:
-                if self.scheduler.last_failure.get(pod.name) != message:
-                    self.scheduler.last_failure[pod.name] = message
-                    pod.set_condition("PodScheduled", False, self.env.now, "Unschedulable")
-                    self.record("Pod", pod.name, "FailedScheduling", message, "Warning")
-                continue
-            pod.node = node.name
-            self._ip += 1
-            pod.ip = f"10.244.{self.nodes.index(node) + 1}.{self._ip % 250 + 2}"
-            pod.set_condition("PodScheduled", True, self.env.now)
-            self.record(
-                "Pod",
-                pod.name,
-                "Scheduled",
-                f"Successfully assigned {self.namespace}/{pod.name} to {node.name}",
-                node=node.name,
-            )
-            self.kubelets[node.name].admit(pod)
-            changed = True
-        return changed
-
-    # ---- controller actions -------------------------------------------------------------------
-    def create_replicaset(self, d: deployment.Deployment, replicas: int) -> replicaset.ReplicaSet:
-        template = copy.deepcopy(d.template)
-        h = deployment.template_hash(d.template)
-        template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
-        revision = max((rs.revision for rs in d.replicasets), default=0) + 1
-        rs = replicaset.ReplicaSet(
-            f"{d.name}-{h}", d.namespace, d.name, template, h, replicas, d.min_ready_s, self.env.now, revision
-        )
-        d.replicasets.append(rs)
-        self.record(
-            "Deployment",
-            d.name,
-            "ScalingReplicaSet",
-            f"Scaled up replica set {rs.name} from 0 to {replicas}",
-            replica_set=rs.name,
-            replicas=replicas,
-        )
-        return rs
-
-    def scale_replicaset(self, d: deployment.Deployment, rs: replicaset.ReplicaSet, replicas: int) -> None:
-        verb = "up" if replicas > rs.replicas else "down"
-        self.record(
-            "Deployment",
-            d.name,
-            "ScalingReplicaSet",
-            f"Scaled {verb} replica set {rs.name} from {rs.replicas} to {replicas}",
-            replica_set=rs.name,
-            replicas=replicas,
-        )
-        rs.replicas = replicas
-
-    def create_pod(self, rs: replicaset.ReplicaSet) -> objects.Pod:
-        suffix = "".join(self.rng_names.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
-        meta = rs.template.get("metadata") or {}
-        spec = copy.deepcopy(rs.template["spec"])
-        pod = objects.Pod(
-            name=f"{rs.name}-{suffix}",
-            namespace=self.namespace,
-            uid=f"{rs.name}-{suffix}",
-            labels=dict(meta.get("labels") or {}),
-            annotations=dict(meta.get("annotations") or {}),
-            spec=spec,
-            owner=rs.name,
-            created_s=self.env.now,
-            containers=[objects.Container(spec=c) for c in spec.get("containers") or []],
-        )
-        pod.deleted = self.env.event()
-        pod.set_condition("PodScheduled", False, self.env.now)
-        rs.pods.append(pod)
-        self.pods[pod.name] = pod
-        self.record("ReplicaSet", rs.name, "SuccessfulCreate", f"Created pod: {pod.name}", pod=pod.name)
-        return pod
-
-    def delete_pod(self, pod: objects.Pod) -> None:
-        """Graceful deletion: endpoints drop the pod now, the kubelet stops its containers."""
-        if pod.terminating:
-            return
-        pod.deletion_s = self.env.now
-        pod.grace_period_s = float(pod.spec.get("terminationGracePeriodSeconds", 30))
-        pod.deleted.succeed()
-        self.record("ReplicaSet", pod.owner, "SuccessfulDelete", f"Deleted pod: {pod.name}", pod=pod.name)
-        if pod.node is None:
-            self.remove_pod(pod)
-        else:
-            self.kubelets[pod.node].terminate(pod)
-        self.pod_changed(pod)
-
-    def remove_pod(self, pod: objects.Pod) -> None:
-        if self.pods.pop(pod.name, None) is None:
-            return
-        for d in self.deployments.values():
-            for rs in d.replicasets:
-                if pod in rs.pods:
-                    rs.pods.remove(pod)
-        self.record("Pod", pod.name, "Deleted", f"pod {pod.name} is gone")
-        self.pod_changed(pod)
-
-    def pod_changed(self, pod: objects.Pod) -> None:
-        """A pod's readiness or lifecycle changed: endpoints, availability timers, controllers."""
-        pods = list(self.pods.values())
-        for svc in self.services.values():
-            svc.refresh(pods)
-        if pod.ready and pod.ready_since_s is not None:
-            owner = self.deployment_of(pod)
-            if owner is not None and owner.min_ready_s > 0:
-                self.wake_at(pod.ready_since_s + owner.min_ready_s)
-        self.notify()
+    def _pod_event(self, event: store.WatchEvent) -> None:
+        if event.type == store.DELETED:
+            pod = event.obj
+            self.record("Pod", pod.name, "Deleted", f"pod {pod.name} is gone")
 
     def _sample(self) -> None:
         now = self.env.now
-        pods = [p for p in self.pods.values()]
+        pods = self.store.list("v1", "Pod")
         self.recorder.sample("pods", now, sum(1 for p in pods if not p.terminating))
         self.recorder.sample("ready_pods", now, sum(1 for p in pods if p.ready and not p.terminating))
         self.recorder.sample("restarts", now, sum(p.restarts() for p in pods))
 
     # ---- queries ------------------------------------------------------------------------------
-    def deployment_of(self, pod: objects.Pod) -> deployment.Deployment | None:
-        for d in self.deployments.values():
-            if any(rs.name == pod.owner for rs in d.replicasets):
-                return d
-        return None
-
-    def record(
-        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal", **data: Any
-    ) -> None:
-        self.recorder.event(self.env.now, kind, name, reason, message, type, **data)
+    @property
+    def pods(self) -> dict[str, objects.Pod]:
+        """The pods of the lab's namespace by name."""
+        return {p.name: p for p in self.store.list("v1", "Pod", self.namespace)}
 
     def send(self, service_name: str, req: Any, at_s: float | None = None) -> None:
         """A client sends ``req`` to the Service at ``at_s`` (default now; a later time only when
         no event comes before it, see sim/traffic.py)."""
         now = self.env.now if at_s is None else at_s
-        svc = self.services.get(service_name)
-        if svc is None:
+        ep = self.store.get("v1", "Endpoints", service_name, self.namespace)
+        if ep is None:
             req.fail(now, f"could not resolve host: service {service_name} does not exist")
             return
-        svc.send(req, now, self.rng_route)
+        ep.send(req, now, self.rng_route)
 
     def sync_engines(self) -> None:
         """Bring every lazy model-server engine up to now (before its requests are read)."""
-        for pod in self.pods.values():
+        for pod in self.store.list("v1", "Pod"):
             for c in pod.containers:
                 if c.engine is not None:
                     c.engine.sync()
 
-    def rollout_restart(self, name: str) -> None:
-        d = self.deployments[name]
-        spec = copy.deepcopy(d.spec)
-        annotations = spec["template"].setdefault("metadata", {}).setdefault("annotations", {})
-        annotations["kubectl.kubernetes.io/restartedAt"] = objects.timestamp(self.env.now)
-        d.spec = spec
-        d.generation += 1
-        self.record("Deployment", name, "RolloutRestart", "kubectl rollout restart")
-        self.notify()
-
     def api_objects(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (any apiVersion the controllers own) as the API renders it."""
         now = self.env.now
-        if kind == "Pod":
-            return [p.to_api() for p in self.pods.values()]
-        if kind == "Deployment":
-            return [d.to_api(now) for d in self.deployments.values()]
-        if kind == "ReplicaSet":
-            return [rs.to_api(now) for d in self.deployments.values() for rs in d.replicasets]
-        if kind == "Service":
-            return [s.to_api() for s in self.services.values()]
-        if kind == "Endpoints":
-            return [s.endpoints_api() for s in self.services.values()]
-        if kind == "Node":
-            return [n.to_api() for n in self.nodes]
-        return [copy.deepcopy(v) for (k, _), v in self.others.items() if k == kind]
+        out: list[dict[str, Any]] = []
+        for api_version, name in self.kinds:
+            if name == kind:
+                out.extend(o.to_api(now, self.store) for o in self.store.list(api_version, kind))
+        return out

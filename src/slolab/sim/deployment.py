@@ -6,9 +6,11 @@ RollingUpdate with maxSurge (rounded up) / maxUnavailable (rounded down, and 1 w
 ResolveFenceposts); NewRSNewReplicas; reconcileOldReplicaSets with cleanupUnhealthyReplicas and
 scaleDownOldReplicaSetsForRollingUpdate; Recreate; status replicas / updated / ready /
 available; conditions Available and Progressing with progressDeadlineSeconds (default 600 s);
-``kubectl rollout restart`` (restartedAt annotation). Not modelled: pause/resume, rollback
-(``kubectl rollout undo``), revisionHistoryLimit cleanup (old ReplicaSets are kept), proportional
-scaling of a Deployment resized mid-rollout.
+``kubectl rollout restart`` (restartedAt annotation); ReplicaSets are its through their controller
+ownerReference (getReplicaSetsForDeployment); cleanupDeployment deletes the oldest ReplicaSets with
+no replicas beyond revisionHistoryLimit (default 10). Not modelled: pause/resume, rollback
+(``kubectl rollout undo``), proportional scaling of a Deployment resized mid-rollout, adoption of
+ReplicaSets by selector.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import dataclasses
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Any, ClassVar
 
-from slolab.sim import objects, replicaset
+from slolab import errors
+from slolab.catalog import yamlfile
+from slolab.sim import controller, objects, replicaset, store
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # rand.SafeEncodeString alphabet
 
@@ -43,18 +47,24 @@ def scaled_value(value: int | str | None, total: int, round_up: bool, default: s
 
 @dataclasses.dataclass(eq=False)
 class Deployment:
-    name: str
-    namespace: str
-    labels: dict[str, str]
+    api_version: ClassVar[str] = "apps/v1"
+    kind: ClassVar[str] = "Deployment"
+
+    meta: store.Meta
     spec: dict[str, Any]
-    created_s: float
-    generation: int = 1
     observed_generation: int = 0
-    replicasets: list[replicaset.ReplicaSet] = dataclasses.field(default_factory=list)
     last_progress_s: float = 0.0
     progress_deadline_exceeded: bool = False
     progress_marker: tuple[int, ...] = ()
     _spec_snapshot: tuple[int, dict[str, Any]] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def generation(self) -> int:
+        return self.meta.generation
 
     # ---- spec accessors with API defaults -------------------------------------------------
     @property
@@ -74,6 +84,10 @@ class Deployment:
         return float(self.spec.get("progressDeadlineSeconds", 600))
 
     @property
+    def revision_history_limit(self) -> int:
+        return int(self.spec.get("revisionHistoryLimit", 10))
+
+    @property
     def strategy(self) -> str:
         return (self.spec.get("strategy") or {}).get("type", "RollingUpdate")
 
@@ -91,36 +105,40 @@ class Deployment:
             return 0
         return min(self.fenceposts()[1], self.replicas)
 
-    # ---- ReplicaSets ------------------------------------------------------------------------
-    def new_rs(self) -> replicaset.ReplicaSet | None:
-        want = template_hash(self.template)
-        return next((rs for rs in self.replicasets if rs.template_hash == want), None)
+    # ---- ReplicaSets (found through their controller ownerReference) -----------------------------
+    def replicasets(self, st: store.Store) -> list[replicaset.ReplicaSet]:
+        return st.dependents(self)
 
-    def old_rss(self) -> list[replicaset.ReplicaSet]:
-        new = self.new_rs()
-        return sorted((rs for rs in self.replicasets if rs is not new), key=lambda rs: rs.created_s)
+    def new_rs(self, st: store.Store) -> replicaset.ReplicaSet | None:
+        want = template_hash(self.template)
+        return next((rs for rs in st.dependents(self) if rs.template_hash == want), None)
+
+    def old_rss(self, st: store.Store) -> list[replicaset.ReplicaSet]:
+        new = self.new_rs(st)
+        return sorted((rs for rs in st.dependents(self) if rs is not new), key=lambda rs: rs.created_s)
 
     # ---- status -------------------------------------------------------------------------------
-    def status(self, now_s: float) -> dict[str, int]:
-        new = self.new_rs()
-        pods = [p for rs in self.replicasets for p in rs.active_pods()]
-        available = sum(rs.available_replicas(now_s) for rs in self.replicasets)
+    def status(self, st: store.Store, now_s: float) -> dict[str, int]:
+        rss = st.dependents(self)
+        new = self.new_rs(st)
+        pods = [p for rs in rss for p in rs.active_pods(st)]
+        available = sum(rs.available_replicas(st, now_s) for rs in rss)
         replicas = len(pods)
         return {
             "replicas": replicas,
-            "updatedReplicas": len(new.active_pods()) if new else 0,
+            "updatedReplicas": len(new.active_pods(st)) if new else 0,
             "readyReplicas": sum(1 for p in pods if p.ready),
             "availableReplicas": available,
             "unavailableReplicas": max(0, replicas - available),
         }
 
-    def complete(self, now_s: float) -> bool:
+    def complete(self, st: store.Store, now_s: float) -> bool:
         """DeploymentComplete: what ``kubectl rollout status`` waits for."""
-        st = self.status(now_s)
+        status = self.status(st, now_s)
         return (
-            st["updatedReplicas"] == self.replicas
-            and st["replicas"] == self.replicas
-            and st["availableReplicas"] == self.replicas
+            status["updatedReplicas"] == self.replicas
+            and status["replicas"] == self.replicas
+            and status["availableReplicas"] == self.replicas
             and self.observed_generation >= self.generation
         )
 
@@ -130,30 +148,25 @@ class Deployment:
             self._spec_snapshot = (self.generation, copy.deepcopy(self.spec))
         return self._spec_snapshot[1]
 
-    def to_api(self, now_s: float) -> dict[str, Any]:
-        st = self.status(now_s)
-        available = st["availableReplicas"] >= self.replicas - self.max_unavailable()
+    def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
+        status = self.status(st, now_s)
+        available = status["availableReplicas"] >= self.replicas - self.max_unavailable()
         if self.progress_deadline_exceeded:
             progressing = ("False", "ProgressDeadlineExceeded")
-        elif self.complete(now_s):
+        elif self.complete(st, now_s):
             progressing = ("True", "NewReplicaSetAvailable")
         else:
             progressing = ("True", "ReplicaSetUpdated")
-        new = self.new_rs()
+        new = self.new_rs(st)
+        meta = self.meta.to_api()
+        meta["annotations"] = {**meta["annotations"], replicaset.REVISION: str(new.revision if new else 0)}
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "labels": dict(self.labels),
-                "generation": self.generation,
-                "annotations": {"deployment.kubernetes.io/revision": str(new.revision if new else 0)},
-                "creationTimestamp": objects.timestamp(self.created_s),
-            },
+            "metadata": meta,
             "spec": self._spec_copy(),
             "status": {
-                **st,
+                **status,
                 "observedGeneration": self.observed_generation,
                 "conditions": [
                     {
@@ -167,56 +180,173 @@ class Deployment:
         }
 
 
-class Controller:
-    """Reconciles every Deployment of the cluster; ``cluster`` supplies create/scale/record."""
+def new(meta: store.Meta, spec: dict[str, Any]) -> Deployment:
+    return Deployment(meta, spec)
 
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
+
+def _check(doc: yamlfile.Document) -> list[errors.Problem]:
+    restart = doc.data["spec"]["template"]["spec"].get("restartPolicy", "Always")
+    if restart == "Always":
+        return []
+    path = ("spec", "template", "spec", "restartPolicy")
+    return [
+        errors.Problem(
+            doc.file,
+            "a Deployment's pods must use restartPolicy Always",
+            field=yamlfile.dotted(path),
+            line=doc.line_of(path),
+        )
+    ]
+
+
+KIND = controller.Kind(
+    "apps/v1",
+    "Deployment",
+    fields=(
+        *controller.META_FIELDS,
+        "spec.replicas",
+        "spec.selector.matchLabels.*",
+        "spec.strategy.type",
+        "spec.strategy.rollingUpdate.maxSurge",
+        "spec.strategy.rollingUpdate.maxUnavailable",
+        "spec.minReadySeconds",
+        "spec.progressDeadlineSeconds",
+        "spec.revisionHistoryLimit",
+        "spec.template.metadata.labels.*",
+        "spec.template.metadata.annotations.*",
+        f"spec.template.spec.{controller.POD_SPEC}",
+    ),
+    scale=True,
+    pod_template=("spec", "template"),
+    new=new,
+    validate=_check,
+)
+
+
+class Controller(controller.Controller):
+    """syncDeployment for every Deployment of the store."""
+
+    name = "deployment"
+    owns = (KIND,)
+    watches = (("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("v1", "Pod"))
+
+    def on_event(self, event: store.WatchEvent) -> None:
+        obj = event.obj
+        if obj.kind == "Pod" and event.type != store.DELETED and obj.ready and obj.ready_since_s is not None:
+            owner = self._deployment_of(obj)
+            if owner is not None and owner.min_ready_s > 0:
+                # the pod becomes available minReadySeconds from now: look again then
+                self.api.requeue_at(self, obj.ready_since_s + owner.min_ready_s)
+        self.api.enqueue(self)
+
+    def _deployment_of(self, pod: objects.Pod) -> Deployment | None:
+        st = self.api.store
+        rs = st.owner_of(pod)
+        owner = st.owner_of(rs) if rs is not None else None
+        return owner if isinstance(owner, Deployment) else None
+
+    def reconcile(self) -> bool:
+        now_s = self.api.now_s
+        changed = False
+        for d in self.api.store.list("apps/v1", "Deployment"):
+            changed |= self.sync(d, now_s)
+        return changed
 
     def sync(self, d: Deployment, now_s: float) -> bool:
         """One syncDeployment pass. True when it changed anything."""
+        st = self.api.store
         changed = False
-        new = d.new_rs()
-        if new is None:
-            new = self.cluster.create_replicaset(
+        new_rs = d.new_rs(st)
+        if new_rs is None:
+            new_rs = self.create_replicaset(
                 d, replicas=self._new_rs_replicas(d, None) if d.strategy == "RollingUpdate" else 0
             )
             changed = True
-        d.observed_generation = d.generation
+        if d.observed_generation != d.generation:
+            d.observed_generation = d.generation
         if d.strategy == "Recreate":
-            changed |= self._recreate(d, new)
+            changed |= self._recreate(d, new_rs)
         else:
-            changed |= self._rolling(d, new, now_s)
+            changed |= self._rolling(d, new_rs, now_s)
         changed |= self._progress(d, now_s, changed)
+        if d.complete(st, now_s):
+            changed |= self._cleanup(d)
         return changed
 
-    # rolling.go rolloutRolling
-    def _rolling(self, d: Deployment, new: replicaset.ReplicaSet, now_s: float) -> bool:
-        if new.replicas != d.replicas:
-            target = d.replicas if new.replicas > d.replicas else self._new_rs_replicas(d, new)
-            if target != new.replicas:
-                self.cluster.scale_replicaset(d, new, target)
-                return True
-        return self._reconcile_old(d, new, now_s)
+    # ---- ReplicaSet writes --------------------------------------------------------------------------
+    def create_replicaset(self, d: Deployment, replicas: int) -> replicaset.ReplicaSet:
+        st = self.api.store
+        template = copy.deepcopy(d.template)
+        h = template_hash(d.template)
+        labels = template.setdefault("metadata", {}).setdefault("labels", {})
+        labels["pod-template-hash"] = h
+        revision = max((rs.revision for rs in d.replicasets(st)), default=0) + 1
+        rs = replicaset.ReplicaSet(
+            meta=store.Meta(
+                name=f"{d.name}-{h}",
+                namespace=d.meta.namespace,
+                labels=dict(labels),
+                annotations={replicaset.REVISION: str(revision)},
+                owner_references=[store.OwnerReference("apps/v1", "Deployment", d.name, d.meta.uid)],
+            ),
+            spec={
+                "replicas": replicas,
+                "minReadySeconds": d.min_ready_s,
+                "selector": {"matchLabels": dict(labels)},
+                "template": template,
+            },
+        )
+        self.api.record(
+            "Deployment",
+            d.name,
+            "ScalingReplicaSet",
+            f"Scaled up replica set {rs.name} from 0 to {replicas}",
+            replica_set=rs.name,
+            replicas=replicas,
+        )
+        st.create(rs)
+        return rs
 
-    def _new_rs_replicas(self, d: Deployment, new: replicaset.ReplicaSet | None) -> int:
+    def scale_replicaset(self, d: Deployment, rs: replicaset.ReplicaSet, replicas: int) -> None:
+        verb = "up" if replicas > rs.replicas else "down"
+        self.api.record(
+            "Deployment",
+            d.name,
+            "ScalingReplicaSet",
+            f"Scaled {verb} replica set {rs.name} from {rs.replicas} to {replicas}",
+            replica_set=rs.name,
+            replicas=replicas,
+        )
+        self.api.store.scale(rs, replicas)
+
+    # rolling.go rolloutRolling
+    def _rolling(self, d: Deployment, new_rs: replicaset.ReplicaSet, now_s: float) -> bool:
+        if new_rs.replicas != d.replicas:
+            target = d.replicas if new_rs.replicas > d.replicas else self._new_rs_replicas(d, new_rs)
+            if target != new_rs.replicas:
+                self.scale_replicaset(d, new_rs, target)
+                return True
+        return self._reconcile_old(d, new_rs, now_s)
+
+    def _new_rs_replicas(self, d: Deployment, new_rs: replicaset.ReplicaSet | None) -> int:
         """deploymentutil.NewRSNewReplicas for RollingUpdate."""
-        current = new.replicas if new else 0
+        current = new_rs.replicas if new_rs else 0
         surge, _ = d.fenceposts()
-        total = sum(rs.replicas for rs in d.replicasets)
+        total = sum(rs.replicas for rs in d.replicasets(self.api.store))
         max_total = d.replicas + surge
         if total >= max_total:
             return current
         scale_up = min(max_total - total, d.replicas - current)
         return current + scale_up
 
-    def _reconcile_old(self, d: Deployment, new: replicaset.ReplicaSet, now_s: float) -> bool:
-        old = [rs for rs in d.old_rss() if rs.replicas > 0]
+    def _reconcile_old(self, d: Deployment, new_rs: replicaset.ReplicaSet, now_s: float) -> bool:
+        st = self.api.store
+        old = [rs for rs in d.old_rss(st) if rs.replicas > 0]
         if not old:
             return False
-        all_count = sum(rs.replicas for rs in d.replicasets)
+        all_count = sum(rs.replicas for rs in d.replicasets(st))
         min_available = d.replicas - d.max_unavailable()
-        new_unavailable = new.replicas - new.available_replicas(now_s)
+        new_unavailable = new_rs.replicas - new_rs.available_replicas(st, now_s)
         max_scaled_down = all_count - min_available - new_unavailable
         if max_scaled_down <= 0:
             return False
@@ -226,15 +356,15 @@ class Controller:
         for rs in old:
             if cleaned >= max_scaled_down:
                 break
-            unhealthy = rs.replicas - rs.available_replicas(now_s)
+            unhealthy = rs.replicas - rs.available_replicas(st, now_s)
             if rs.replicas == 0 or unhealthy <= 0:
                 continue
             count = min(max_scaled_down - cleaned, unhealthy)
-            self.cluster.scale_replicaset(d, rs, rs.replicas - count)
+            self.scale_replicaset(d, rs, rs.replicas - count)
             cleaned += count
             changed = True
         # scaleDownOldReplicaSetsForRollingUpdate
-        available = sum(rs.available_replicas(now_s) for rs in d.replicasets)
+        available = sum(rs.available_replicas(st, now_s) for rs in d.replicasets(st))
         if available > min_available:
             to_scale = available - min_available
             done = 0
@@ -244,39 +374,51 @@ class Controller:
                 if rs.replicas == 0:
                     continue
                 count = min(rs.replicas, to_scale - done)
-                self.cluster.scale_replicaset(d, rs, rs.replicas - count)
+                self.scale_replicaset(d, rs, rs.replicas - count)
                 done += count
                 changed = True
         return changed
 
     # recreate.go rolloutRecreate
-    def _recreate(self, d: Deployment, new: replicaset.ReplicaSet) -> bool:
+    def _recreate(self, d: Deployment, new_rs: replicaset.ReplicaSet) -> bool:
+        st = self.api.store
         changed = False
-        for rs in d.old_rss():
+        for rs in d.old_rss(st):
             if rs.replicas:
-                self.cluster.scale_replicaset(d, rs, 0)
+                self.scale_replicaset(d, rs, 0)
                 changed = True
-        if any(p for rs in d.old_rss() for p in rs.pods):  # wait until old pods are gone
+        if any(rs.pods(st) for rs in d.old_rss(st)):  # wait until old pods are gone
             return changed
-        if new.replicas != d.replicas:
-            self.cluster.scale_replicaset(d, new, d.replicas)
+        if new_rs.replicas != d.replicas:
+            self.scale_replicaset(d, new_rs, d.replicas)
             changed = True
         return changed
 
+    # sync.go cleanupDeployment (run once the rollout is complete): old ReplicaSets with no
+    # replicas and no pods beyond revisionHistoryLimit, oldest revision first
+    def _cleanup(self, d: Deployment) -> bool:
+        st = self.api.store
+        idle = [rs for rs in d.old_rss(st) if rs.replicas == 0 and not rs.pods(st)]
+        extra = len(idle) - d.revision_history_limit
+        for rs in sorted(idle, key=lambda rs: rs.revision)[: max(0, extra)]:
+            st.delete(rs)
+        return extra > 0
+
     # progress.go: Progressing condition and progressDeadlineSeconds
     def _progress(self, d: Deployment, now_s: float, scaled: bool) -> bool:
-        st = d.status(now_s)
-        marker = (st["updatedReplicas"], st["availableReplicas"], st["readyReplicas"])
-        if scaled or marker != d.progress_marker or d.complete(now_s):
+        st = self.api.store
+        status = d.status(st, now_s)
+        marker = (status["updatedReplicas"], status["availableReplicas"], status["readyReplicas"])
+        if scaled or marker != d.progress_marker or d.complete(st, now_s):
             d.progress_marker = marker
             d.last_progress_s = now_s
             d.progress_deadline_exceeded = False
-            if not d.complete(now_s):
-                self.cluster.wake_at(now_s + d.progress_deadline_s)
+            if not d.complete(st, now_s):
+                self.api.requeue_at(self, now_s + d.progress_deadline_s)
             return False
         if not d.progress_deadline_exceeded and now_s - d.last_progress_s >= d.progress_deadline_s:
             d.progress_deadline_exceeded = True
-            self.cluster.record(
+            self.api.record(
                 "Deployment",
                 d.name,
                 "ProgressDeadlineExceeded",

@@ -4,119 +4,18 @@ A field is *modelled* when the simulator reproduces its documented behaviour, or
 it has no effect on anything the simulator models (labels, security context, volume mounts)
 and is accepted as such. Anything else, even valid Kubernetes, raises NotModelledError with
 the file, line and field, so a learner never trusts a grade that ignored part of their fix.
+The tables are the controllers' own declarations (``sim/registry.py``): each kind's fields sit
+next to the controller that models them, pod spec fields next to the kubelet and scheduler.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slolab import errors
 from slolab.catalog import yamlfile
-
-_META = [
-    "apiVersion",
-    "kind",
-    "metadata.name",
-    "metadata.namespace",
-    "metadata.labels.*",
-    "metadata.annotations.*",
-]
-
-_PROBE = [
-    "httpGet.path",
-    "httpGet.port",
-    "httpGet.scheme",
-    "httpGet.host",
-    "httpGet.httpHeaders[*].*",
-    "tcpSocket.port",
-    "tcpSocket.host",
-    "initialDelaySeconds",
-    "periodSeconds",
-    "timeoutSeconds",
-    "successThreshold",
-    "failureThreshold",
-    "terminationGracePeriodSeconds",
-]
-
-_CONTAINER = [
-    "name",
-    "image",
-    "imagePullPolicy",
-    "command[*]",
-    "args[*]",
-    "ports[*].name",
-    "ports[*].containerPort",
-    "ports[*].protocol",
-    "resources.requests.*",
-    "resources.limits.*",
-    *(
-        f"{probe}.{field}"
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe")
-        for field in _PROBE
-    ),
-    "lifecycle.preStop.sleep.seconds",
-    "lifecycle.preStop.exec.command[*]",
-    # inert: no effect on what the simulator models
-    "volumeMounts[*].*",
-    "securityContext.**",
-    "terminationMessagePath",
-    "terminationMessagePolicy",
-    "workingDir",
-]
-
-_POD = [
-    *(f"containers[*].{c}" for c in _CONTAINER),
-    "nodeSelector.*",
-    "tolerations[*].*",
-    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].key",
-    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].operator",
-    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].values[*]",
-    "terminationGracePeriodSeconds",
-    "restartPolicy",
-    # inert
-    "volumes[*].name",
-    "volumes[*].emptyDir.**",
-    "securityContext.**",
-    "serviceAccountName",
-    "automountServiceAccountToken",
-    "enableServiceLinks",
-    "dnsPolicy",
-    "schedulerName",
-]
-
-FIELDS: dict[tuple[str, str], list[str]] = {
-    ("apps/v1", "Deployment"): [
-        *_META,
-        "spec.replicas",
-        "spec.selector.matchLabels.*",
-        "spec.strategy.type",
-        "spec.strategy.rollingUpdate.maxSurge",
-        "spec.strategy.rollingUpdate.maxUnavailable",
-        "spec.minReadySeconds",
-        "spec.progressDeadlineSeconds",
-        "spec.revisionHistoryLimit",
-        "spec.template.metadata.labels.*",
-        "spec.template.metadata.annotations.*",
-        *(f"spec.template.spec.{p}" for p in _POD),
-    ],
-    ("v1", "Service"): [
-        *_META,
-        "spec.type",
-        "spec.selector.*",
-        "spec.ports[*].name",
-        "spec.ports[*].port",
-        "spec.ports[*].targetPort",
-        "spec.ports[*].protocol",
-        "spec.ports[*].nodePort",
-        "spec.sessionAffinity",
-    ],
-    ("policy/v1", "PodDisruptionBudget"): [
-        *_META,
-        "spec.minAvailable",
-        "spec.maxUnavailable",
-        "spec.selector.matchLabels.*",
-    ],
-}
+from slolab.sim import registry
 
 
 def _match(pattern: list[str], path: list[str]) -> bool:
@@ -144,7 +43,19 @@ def _split(pattern: str) -> list[str]:
     return out
 
 
-_COMPILED = {key: [_split(p) for p in patterns] for key, patterns in FIELDS.items()}
+@functools.cache
+def _compiled() -> dict[tuple[str, str], list[list[str]]]:
+    out = {}
+    for key, kind in registry.applyable().items():
+        modelled, inert = registry.fields(kind)
+        out[key] = [_split(p) for p in (*modelled, *inert)]
+    return out
+
+
+def fields(api_version: str, kind: str) -> tuple[str, ...]:
+    """Every accepted field pattern of a kind (modelled and inert), for messages and docs."""
+    modelled, inert = registry.fields(registry.applyable()[(api_version, kind)])
+    return (*modelled, *inert)
 
 
 def _leaves(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
@@ -170,8 +81,9 @@ def check(doc: yamlfile.Document) -> list[errors.Problem]:
     """A Problem for each field of ``doc`` the simulator does not model (each block once)."""
     data = doc.data
     key = (data.get("apiVersion"), data.get("kind"))
-    if key not in _COMPILED:
-        kinds = ", ".join(f"{k} ({v})" for v, k in FIELDS)
+    compiled = _compiled()
+    if key not in compiled:
+        kinds = ", ".join(f"{k} ({v})" for v, k in compiled)
         return [
             errors.Problem(
                 doc.file,
@@ -180,7 +92,7 @@ def check(doc: yamlfile.Document) -> list[errors.Problem]:
                 line=doc.line_of(("kind",)),
             )
         ]
-    patterns = _COMPILED[key]
+    patterns = compiled[key]
     problems: list[errors.Problem] = []
     seen: set[tuple] = set()
     for leaf in _leaves(data):

@@ -1,7 +1,9 @@
-"""The simulator's Kubernetes objects and how they render as API-shaped dicts.
+"""The simulator's typed Kubernetes objects (Pod, Container, Node) and how they render as API dicts.
 
-Specs stay the dicts the learner wrote (deep-copied); status is tracked in Python and rendered
-the way ``kubectl get -o json`` shows it: pod phase and conditions with lastTransitionTime,
+Each stored object carries a ``store.Meta`` (name, uid, ownerReferences, deletionTimestamp ...).
+Specs stay the dicts the learner wrote (deep-copied); status is tracked in Python fields, which
+keeps the kubelet's and the engine's hot paths free of dict writes, and is rendered the way
+``kubectl get -o json`` shows it: pod phase and conditions with lastTransitionTime,
 containerStatuses with state, lastState, restartCount, ready and started.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from slolab.sim import quantity
 
@@ -30,27 +32,52 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class Node:
-    """A node: labels and taints from kind-config.yaml, capacity from the scenario's pool."""
+    """A node: labels and taints from kind-config.yaml, capacity from the scenario's pool.
 
-    name: str
-    labels: dict[str, str]
+    ``ready`` False means the node's kubelet has stopped (``Cluster.set_node_ready``); the
+    condition is shown as the node lifecycle controller shows a silent node (Unknown), at once.
+    """
+
+    api_version: ClassVar[str] = "v1"
+    kind: ClassVar[str] = "Node"
+
+    meta: Any  # store.Meta
     taints: list[dict[str, str]]
     allocatable: dict[str, Decimal]
     ready: bool = True
     unschedulable: bool = False
+    spec: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def to_api(self) -> dict[str, Any]:
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.meta.labels
+
+    def to_api(self, now_s: float = 0.0, store: Any = None) -> dict[str, Any]:
+        ready = (
+            {"type": "Ready", "status": "True", "reason": "KubeletReady"}
+            if self.ready
+            else {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+            }
+        )
         return {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": self.name, "labels": dict(self.labels)},
+            "metadata": self.meta.to_api(),
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
                 "allocatable": {k: str(v) for k, v in self.allocatable.items()},
                 "capacity": {k: str(v) for k, v in self.allocatable.items()},
-                "conditions": [{"type": "Ready", "status": "True" if self.ready else "False"}],
+                "conditions": [ready],
             },
         }
 
@@ -86,6 +113,10 @@ class Container:
     stopping: bool = False  # a kill is under way
     workers: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe workers by kind
     exited: Any = None  # SimPy event: the process ended (exit_code, reason)
+    process: Any = None  # SimPy process: the kubelet's worker for this container
+    server: Any = None  # SimPy process: the server starting up (loading the model)
+    killer: Any = None  # SimPy process: a graceful kill under way
+    lost: bool = False  # its node stopped: processes gone, status as last posted
 
     @property
     def name(self) -> str:
@@ -121,30 +152,55 @@ class Container:
 
 @dataclasses.dataclass(eq=False)
 class Pod:
-    """A pod owned by a ReplicaSet."""
+    """A pod: its spec as written in the template, and the kubelet's view of its status."""
 
-    name: str
-    namespace: str
-    uid: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
+    api_version: ClassVar[str] = "v1"
+    kind: ClassVar[str] = "Pod"
+
+    meta: Any  # store.Meta
     spec: dict[str, Any]
-    owner: str
-    created_s: float
     containers: list[Container]
     node: str | None = None
     ip: str | None = None
     phase: str = "Pending"
-    deletion_s: float | None = None
-    grace_period_s: float | None = None
     conditions: dict[str, Condition] = dataclasses.field(default_factory=dict)
     ready_since_s: float | None = None
     first_ready_s: float | None = None
-    deleted: Any = None  # SimPy event triggered when deletion starts
+    unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def namespace(self) -> str:
+        return self.meta.namespace
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.meta.labels
+
+    @property
+    def created_s(self) -> float:
+        return self.meta.creation_s
+
+    @property
+    def owner(self) -> str | None:
+        """Name of the controller that owns the pod (its ReplicaSet)."""
+        ref = self.meta.controller_ref()
+        return None if ref is None else ref.name
+
+    @property
+    def deletion_s(self) -> float | None:
+        return self.meta.deletion_s
+
+    @property
+    def grace_period_s(self) -> float | None:
+        return self.meta.deletion_grace_period_s
 
     @property
     def terminating(self) -> bool:
-        return self.deletion_s is not None
+        return self.meta.deletion_s is not None
 
     @property
     def ready(self) -> bool:
@@ -154,7 +210,16 @@ class Pod:
     @property
     def active(self) -> bool:
         """Counted by its ReplicaSet: not terminating and not finished (controller.FilterActivePods)."""
-        return not self.terminating and self.phase not in {"Succeeded", "Failed"}
+        return self.meta.deletion_s is None and self.phase not in {"Succeeded", "Failed"}
+
+    def deletion_grace_s(self, requested_s: float | None) -> float:
+        """pod strategy CheckGracefulDelete: the pod's own grace period unless one is given;
+        a pod no node runs yet, or one that has finished, goes at once."""
+        if self.node is None or self.phase in {"Succeeded", "Failed"}:
+            return 0.0
+        if requested_s is None:
+            return float(self.spec.get("terminationGracePeriodSeconds", 30))
+        return float(requested_s)
 
     def available(self, now_s: float, min_ready_s: float) -> bool:
         """Ready for at least minReadySeconds (podutil.IsPodAvailable)."""
@@ -180,28 +245,14 @@ class Pod:
     def restarts(self) -> int:
         return sum(c.restart_count for c in self.containers)
 
-    def to_api(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            "name": self.name,
-            "namespace": self.namespace,
-            "uid": self.uid,
-            "labels": dict(self.labels),
-            "annotations": dict(self.annotations),
-            "creationTimestamp": timestamp(self.created_s),
-            "ownerReferences": [
-                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": self.owner, "controller": True}
-            ],
-        }
-        if self.deletion_s is not None:
-            meta["deletionTimestamp"] = timestamp(self.deletion_s)
-            meta["deletionGracePeriodSeconds"] = self.grace_period_s
+    def to_api(self, now_s: float = 0.0, store: Any = None) -> dict[str, Any]:
         spec = dict(self.spec)
         if self.node:
             spec["nodeName"] = self.node
         return {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": meta,
+            "metadata": self.meta.to_api(),
             "spec": spec,
             "status": {
                 "phase": self.phase,

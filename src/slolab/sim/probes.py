@@ -15,13 +15,34 @@ handlers (rejected when the manifest loads), slow responses (a listening server 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slolab.sim import objects, serverargs
+
+if TYPE_CHECKING:
+    from slolab.sim import kubelet as kubelet_mod
 
 SUCCESS, FAILURE, UNKNOWN = "Success", "Failure", "Unknown"
 INITIAL = {"readiness": FAILURE, "liveness": SUCCESS, "startup": UNKNOWN}
 FIELD = {"startup": "startupProbe", "readiness": "readinessProbe", "liveness": "livenessProbe"}
+
+_HANDLER_FIELDS = (
+    "httpGet.path",
+    "httpGet.port",
+    "httpGet.scheme",
+    "httpGet.host",
+    "httpGet.httpHeaders[*].*",
+    "tcpSocket.port",
+    "tcpSocket.host",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+)
+#: The probe fields of a container this module models (the kubelet declares them).
+CONTAINER_FIELDS = tuple(f"{probe}.{field}" for probe in FIELD.values() for field in _HANDLER_FIELDS)
 
 
 def resolve_port(port: Any, container: dict[str, Any]) -> int | None:
@@ -67,7 +88,7 @@ class Worker:
 
     def __init__(
         self,
-        kubelet: Any,
+        kubelet: kubelet_mod.Kubelet,
         pod: objects.Pod,
         c: objects.Container,
         kind: str,
@@ -89,7 +110,8 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.c.instance == self.instance and self.c.state == "running"
+        c = self.c
+        return c.instance == self.instance and c.state == "running" and not c.lost
 
     def run(self, env: Any):
         """The worker loop: probe, then wait one period, while the container instance runs."""

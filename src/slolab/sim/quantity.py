@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 
@@ -30,6 +30,6 @@ def parse(value: object) -> Decimal:
     return _parse_quantity()(value)
 
 
-def resources(spec: dict[str, object] | None) -> dict[str, Decimal]:
+def resources(spec: Mapping[str, object] | None) -> dict[str, Decimal]:
     """A requests/limits map with every quantity parsed."""
     return {name: parse(v) for name, v in (spec or {}).items()}

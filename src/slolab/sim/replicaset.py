@@ -1,68 +1,94 @@
 """ReplicaSet controller: keep ``spec.replicas`` active pods, deleting the least valuable first.
 
-Upstream: kubernetes v1.35 pkg/controller/replicaset/replica_set.go (manageReplicas) and
-pkg/controller/controller_utils.go (ActivePodsWithRanks: unassigned < assigned, Pending <
-Unknown < Running, not ready < ready, ready for less time < longer, more restarts < fewer,
-newer < older). Modelled: create/delete to converge, deletion ranking, status replicas /
-readyReplicas / availableReplicas with minReadySeconds. Not modelled: slow-start batching of
-creates (creates succeed at once), the pod-deletion-cost annotation, expectations.
+Upstream: kubernetes v1.35 pkg/controller/replicaset/replica_set.go (syncReplicaSet,
+manageReplicas) and pkg/controller/controller_utils.go (ActivePodsWithRanks: unassigned <
+assigned, Pending < Unknown < Running, not ready < ready, ready for less time < longer, more
+restarts < fewer, newer < older). Modelled: pods found through their controller ownerReference
+(whoever owns the ReplicaSet: a Deployment today, an Argo Rollout later), create/delete to
+converge, deletion ranking, status replicas / readyReplicas / availableReplicas with
+minReadySeconds. Not modelled: slow-start batching of creates (creates succeed at once), the
+pod-deletion-cost annotation, expectations, adoption of orphan pods by selector, ReplicaSets
+applied by hand (only a controller creates them).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
-from slolab.sim import objects
+from slolab.sim import controller, objects, store
+
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+REVISION = "deployment.kubernetes.io/revision"
 
 
 @dataclasses.dataclass(eq=False)
 class ReplicaSet:
-    name: str
-    namespace: str
-    owner: str
-    template: dict[str, Any]
-    template_hash: str
-    replicas: int
-    min_ready_s: float
-    created_s: float
-    revision: int
-    pods: list[objects.Pod] = dataclasses.field(default_factory=list)
+    api_version: ClassVar[str] = "apps/v1"
+    kind: ClassVar[str] = "ReplicaSet"
 
-    def active_pods(self) -> list[objects.Pod]:
-        return [p for p in self.pods if p.active]
+    meta: store.Meta
+    spec: dict[str, Any]  # replicas, minReadySeconds, selector, template
 
-    def ready_replicas(self) -> int:
-        return sum(1 for p in self.active_pods() if p.ready)
+    @property
+    def name(self) -> str:
+        return self.meta.name
 
-    def available_replicas(self, now_s: float) -> int:
-        return sum(1 for p in self.active_pods() if p.available(now_s, self.min_ready_s))
+    @property
+    def replicas(self) -> int:
+        return int(self.spec.get("replicas", 1))
 
-    def to_api(self, now_s: float) -> dict[str, Any]:
-        labels = dict(self.template.get("metadata", {}).get("labels", {}))
+    @property
+    def template(self) -> dict[str, Any]:
+        return self.spec["template"]
+
+    @property
+    def min_ready_s(self) -> float:
+        return float(self.spec.get("minReadySeconds", 0))
+
+    @property
+    def template_hash(self) -> str:
+        return self.meta.labels.get("pod-template-hash", "")
+
+    @property
+    def created_s(self) -> float:
+        return self.meta.creation_s
+
+    @property
+    def revision(self) -> int:
+        return int(self.meta.annotations.get(REVISION, "0"))
+
+    def pods(self, st: store.Store) -> list[objects.Pod]:
+        """Every pod this ReplicaSet controls, terminating ones included."""
+        return st.dependents(self)
+
+    def active_pods(self, st: store.Store) -> list[objects.Pod]:
+        return [p for p in st.dependents(self) if p.active]
+
+    def ready_replicas(self, st: store.Store) -> int:
+        return sum(1 for p in self.active_pods(st) if p.ready)
+
+    def available_replicas(self, st: store.Store, now_s: float) -> int:
+        min_ready_s = self.min_ready_s
+        return sum(1 for p in self.active_pods(st) if p.available(now_s, min_ready_s))
+
+    def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
         return {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "labels": labels,
-                "creationTimestamp": objects.timestamp(self.created_s),
-                "annotations": {"deployment.kubernetes.io/revision": str(self.revision)},
-                "ownerReferences": [
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.owner, "controller": True}
-                ],
-            },
+            "metadata": self.meta.to_api(),
             "spec": {
                 "replicas": self.replicas,
                 "minReadySeconds": int(self.min_ready_s),
-                "selector": {"matchLabels": labels},
+                "selector": copy.deepcopy(self.spec.get("selector") or {}),
                 "template": self.template,
             },
             "status": {
-                "replicas": len(self.active_pods()),
-                "readyReplicas": self.ready_replicas(),
-                "availableReplicas": self.available_replicas(now_s),
+                "replicas": len(self.active_pods(st)),
+                "readyReplicas": self.ready_replicas(st),
+                "availableReplicas": self.available_replicas(st, now_s),
+                "observedGeneration": self.meta.generation,
             },
         }
 
@@ -85,16 +111,62 @@ def pods_to_delete(pods: list[objects.Pod], count: int) -> list[objects.Pod]:
     return sorted(pods, key=_rank)[:count]
 
 
-def manage(rs: ReplicaSet, create: Any, delete: Any) -> bool:
-    """Converge ``rs`` on ``spec.replicas``: create or delete pods. True when something changed."""
-    active = rs.active_pods()
-    diff = len(active) - rs.replicas
-    if diff < 0:
-        for _ in range(-diff):
-            create(rs)
-        return True
-    if diff > 0:
-        for pod in pods_to_delete(active, diff):
-            delete(pod)
-        return True
-    return False
+class Controller(controller.Controller):
+    """manageReplicas for every ReplicaSet of the store, whoever owns it."""
+
+    name = "replicaset"
+    owns = (controller.Kind("apps/v1", "ReplicaSet", scale=True),)
+    watches = (("apps/v1", "ReplicaSet"), ("v1", "Pod"))
+
+    def __init__(self, api: controller.API) -> None:
+        super().__init__(api)
+        self.rng_names = api.rng("names")
+
+    def reconcile(self) -> bool:
+        changed = False
+        for rs in self.api.store.list("apps/v1", "ReplicaSet"):
+            changed |= self.manage(rs)
+        return changed
+
+    def manage(self, rs: ReplicaSet) -> bool:
+        """Converge ``rs`` on ``spec.replicas``: create or delete pods. True when something changed."""
+        active = rs.active_pods(self.api.store)
+        diff = len(active) - rs.replicas
+        if diff < 0:
+            for _ in range(-diff):
+                self.create_pod(rs)
+            return True
+        if diff > 0:
+            for pod in pods_to_delete(active, diff):
+                self.delete_pod(rs, pod)
+            return True
+        return False
+
+    def create_pod(self, rs: ReplicaSet) -> objects.Pod:
+        """controller.PodControl CreatePods: a pod from the template, owned by ``rs``."""
+        api = self.api
+        suffix = "".join(self.rng_names.choice(_NAME_ALPHABET) for _ in range(5))
+        meta = rs.template.get("metadata") or {}
+        spec = copy.deepcopy(rs.template["spec"])
+        pod = objects.Pod(
+            meta=store.Meta(
+                name=f"{rs.name}-{suffix}",
+                namespace=rs.meta.namespace,
+                labels=dict(meta.get("labels") or {}),
+                annotations=dict(meta.get("annotations") or {}),
+                owner_references=[store.OwnerReference("apps/v1", "ReplicaSet", rs.name, rs.meta.uid)],
+            ),
+            spec=spec,
+            containers=[objects.Container(spec=c) for c in spec.get("containers") or []],
+        )
+        pod.set_condition("PodScheduled", False, api.now_s)
+        api.record("ReplicaSet", rs.name, "SuccessfulCreate", f"Created pod: {pod.name}", pod=pod.name)
+        api.store.create(pod)
+        return pod
+
+    def delete_pod(self, rs: ReplicaSet, pod: objects.Pod) -> None:
+        """PodControl DeletePod: graceful deletion with the pod's own grace period."""
+        if pod.terminating:
+            return
+        self.api.record("ReplicaSet", rs.name, "SuccessfulDelete", f"Deleted pod: {pod.name}", pod=pod.name)
+        self.api.store.delete(pod)

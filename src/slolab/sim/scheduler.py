@@ -7,17 +7,20 @@ pod count), NodeAffinity (nodeSelector and required node affinity with In, NotIn
 DoesNotExist, Gt, Lt), TaintToleration (NoSchedule and NoExecute taints must be tolerated).
 Score: NodeResourcesFit LeastAllocated; ties broken at random (selectHost). The failure message
 has upstream's shape: "0/3 nodes are available: 1 Insufficient nvidia.com/gpu, …".
+Runs as a watch-driven controller: pending pods are (re)tried, oldest first, whenever a pod or
+node changes (the scheduling queue's move-on-cluster-event). Binding sets spec.nodeName and the
+pod IP; the node's kubelet picks the pod up from its watch. A NotReady node is not filtered out:
+that needs the node lifecycle controller's not-ready taint, which is not modelled yet.
 Not modelled: preferred affinity, inter-pod (anti-)affinity, topology spread, preemption.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from slolab.sim import objects
+from slolab.sim import controller, objects
 
 
 def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, str]) -> bool:
@@ -73,12 +76,68 @@ def node_affinity_matches(spec: dict[str, Any], node: objects.Node) -> bool:
     )
 
 
-class Scheduler:
+POD_FIELDS = (
+    "nodeSelector.*",
+    "tolerations[*].*",
+    *(
+        f"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*]"
+        f".matchExpressions[*].{f}"
+        for f in ("key", "operator", "values[*]")
+    ),
+    "containers[*].resources.requests.*",
+    "containers[*].resources.limits.*",
+)
+POD_INERT = ("schedulerName",)
+
+
+class Scheduler(controller.Controller):
     """Schedules pending pods in creation order, the moment they appear or the cluster changes."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
+    name = "scheduler"
+    watches = (("v1", "Pod"), ("v1", "Node"))
+    pod_fields = POD_FIELDS
+    pod_inert = POD_INERT
+
+    def __init__(self, api: controller.API) -> None:
+        super().__init__(api)
+        self.rng = api.rng("scheduler")
         self.last_failure: dict[str, str] = {}
+        self._ip = 0
+
+    def reconcile(self) -> bool:
+        api = self.api
+        st = api.store
+        pods = st.list("v1", "Pod")
+        pending = sorted((p for p in pods if p.node is None and not p.terminating), key=lambda p: p.created_s)
+        nodes = st.list("v1", "Node")
+        changed = False
+        for pod in pending:
+            node, message = self.schedule(pod, nodes, st.list("v1", "Pod"))
+            if node is None:
+                if self.last_failure.get(pod.name) != message:
+                    self.last_failure[pod.name] = message
+                    pod.set_condition("PodScheduled", False, api.now_s, "Unschedulable")
+                    api.record("Pod", pod.name, "FailedScheduling", message, "Warning")
+                    st.update(pod)
+                continue
+            self.bind(pod, node, nodes.index(node))
+            changed = True
+        return changed
+
+    def bind(self, pod: objects.Pod, node: objects.Node, node_index: int) -> None:
+        api = self.api
+        pod.node = node.name
+        self._ip += 1
+        pod.ip = f"10.244.{node_index + 1}.{self._ip % 250 + 2}"
+        pod.set_condition("PodScheduled", True, api.now_s)
+        api.record(
+            "Pod",
+            pod.name,
+            "Scheduled",
+            f"Successfully assigned {pod.namespace}/{pod.name} to {node.name}",
+            node=node.name,
+        )
+        api.store.update(pod)
 
     def allocated(self, node: objects.Node, pods: list[objects.Pod]) -> dict[str, Decimal]:
         used: dict[str, Decimal] = {}

@@ -11,7 +11,7 @@ class Event:
     """One line of the timeline: a Kubernetes-style event, or a grader/load marker."""
 
     time_s: float
-    kind: str  # involved object kind: Pod, Deployment, ReplicaSet, Service, Load, Grader
+    kind: str  # involved object kind: Pod, Deployment, ReplicaSet, Node, PodDisruptionBudget, Load, Grader
     name: str
     reason: str  # Kubernetes reasons where they exist: Scheduled, Started, Killing, Unhealthy, BackOff…
     message: str = ""
