@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-from conftest import MODEL
 from serve_client import stream
+from serve_support import MODEL
 
 pytestmark = pytest.mark.asyncio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import MODEL
 from prometheus_client.parser import text_string_to_metric_families
 from serve_client import stream
+from serve_support import MODEL
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,7 +9,8 @@ import signal
 import sys
 
 import pytest
-from conftest import MODEL, ROOT
+from _support import ROOT
+from serve_support import MODEL
 
 from slolab.serve import server
 
