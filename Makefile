@@ -13,7 +13,7 @@ BACKEND ?= auto
 SEED    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup native list lab grade hint reset solution test lint bench doctor cluster clean require-name
+.PHONY: help setup native list lab grade hint reset solution test test-fast lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ solution: setup require-name ## Show lab NAME's reference fix (recorded as revea
 
 test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest
+
+test-fast: setup ## The inner loop: the tests not marked slow, helm or wallclock (well under a minute)
+	$(BIN)/python -m pytest -q -m "not slow and not helm and not wallclock"
 
 lint: setup ## ruff, helm lint --strict on every chart, strict 1.36 validation of every rendered manifest
 	$(BIN)/ruff check src tests labs operator

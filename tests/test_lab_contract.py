@@ -16,7 +16,7 @@ from _support import grade
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.slow, pytest.mark.contract]
 
 LABS = lab_mod.names()
 

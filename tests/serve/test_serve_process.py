@@ -14,7 +14,7 @@ from serve_support import MODEL
 
 from slolab.serve import server
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.wallclock, pytest.mark.asyncio]
 
 LOAD_S = 0.5
 
