@@ -72,10 +72,12 @@ test: setup ## Run the test suite (what CI runs)
 test-fast: setup ## The inner loop: the tests not marked slow, helm or wallclock (well under a minute)
 	$(BIN)/python -m pytest -q -m "not slow and not helm and not wallclock"
 
-lint: setup ## ruff, helm lint --strict on every chart, strict 1.36 validation of every rendered manifest
+lint: setup ## ruff, helm lint --strict on every chart, strict 1.36 validation of every rendered manifest, layer contracts
 	$(BIN)/ruff check src tests labs operator
 	$(BIN)/ruff format --check src tests labs operator
 	$(SLOLAB) lint
+	@# the import layers of pyproject.toml [tool.importlinter]; last, so the checks above always run
+	$(BIN)/lint-imports --no-cache
 
 doctor: setup ## Check docker, kind, kubectl, helm and the kind cluster; say how to get what is missing
 	@$(SLOLAB) doctor
