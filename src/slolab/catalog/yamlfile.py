@@ -75,8 +75,9 @@ def dotted(path: Path_) -> str:
     return out
 
 
-#: libyaml's parser where PyYAML was built with it (about 6 times faster), else PyYAML's own
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's parser where PyYAML was built with it (about 6 times faster), else PyYAML's own;
+#: both compose the same nodes and construct with SafeConstructor
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _TooLarge(Exception):
@@ -91,7 +92,7 @@ class _TooLarge(Exception):
 class _Walk:
     """One document's expansion: nodes seen (anchors' first use), counts, the open path."""
 
-    loader: yaml.SafeLoader
+    loader: Any  # a yaml.SafeLoader or yaml.CSafeLoader
     lines: dict[Path_, int]
     seen: set[int] = dataclasses.field(default_factory=set)
     open: set[int] = dataclasses.field(default_factory=set)
