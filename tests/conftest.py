@@ -20,6 +20,7 @@ MARK_BY_FIXTURE = {
     "live_with": "wallclock",
     "serve_process": "wallclock",
     "ref_server": "wallclock",
+    "emulator": "wallclock",  # the Kubernetes API emulator (tests/kube_emulator.py) on 127.0.0.1
 }
 
 
