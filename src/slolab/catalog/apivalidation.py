@@ -4,7 +4,7 @@ The strict schema check (catalog.k8svalidate) knows types and field names, not r
 namespace a command runs in. These checks give the same refusals, in the same words, with the
 file and line the schema check gives:
 
-- port numbers. Upstream: kubernetes v1.35 pkg/apis/core/validation/validation.go
+- port numbers. Upstream: kubernetes v1.36 pkg/apis/core/validation/validation.go
   (validateContainerPorts, validateServicePort, ValidatePortNumOrName for probe handlers),
   whose message comes from k8s.io/apimachinery pkg/util/validation (IsValidPortNum,
   InclusiveRangeError), as ``<field>: Invalid value: <value>: <why>``::
@@ -16,7 +16,7 @@ file and line the schema check gives:
   "unset" (targetPort 0 defaults to port, nodePort 0 is allocated). A nodePort outside the
   API server's --service-node-port-range (default 30000-32767, which kind keeps) is refused by
   its allocator (pkg/registry/core/service/portallocator) in its own words.
-- the namespace. Upstream: kubernetes v1.35 staging/src/k8s.io/cli-runtime/pkg/resource/
+- the namespace. Upstream: kubernetes v1.36 staging/src/k8s.io/cli-runtime/pkg/resource/
   visitor.go (RequireNamespace): ``kubectl apply -n NS`` refuses a namespaced object whose
   metadata.namespace names another namespace; an object without one goes into NS.
 
@@ -36,7 +36,7 @@ Path_ = tuple[str | int, ...]
 
 MIN_PORT = 1
 MAX_PORT = 65535
-#: the API server's default --service-node-port-range (kube-apiserver v1.35)
+#: the API server's default --service-node-port-range (kube-apiserver v1.36)
 NODE_PORT_RANGE = (30000, 32767)
 
 #: where each workload kind keeps its pod spec
@@ -52,7 +52,7 @@ POD_SPEC_PATHS: dict[str, Path_] = {
 }
 
 #: kinds of the core API groups that live outside namespaces (kubectl api-resources
-#: --namespaced=false, v1.35); every other kind is namespaced, custom resources included
+#: --namespaced=false, v1.36); every other kind is namespaced, custom resources included
 CLUSTER_SCOPED = frozenset(
     {
         "Namespace",
