@@ -13,7 +13,7 @@ BACKEND ?= auto
 SEED    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup native list lab grade hint reset solution test lint bench doctor cluster clean require-name
+.PHONY: help setup native list lab grade hint reset solution test test-fast lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,10 +69,15 @@ solution: setup require-name ## Show lab NAME's reference fix (recorded as revea
 test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff, helm lint --strict on every chart, strict 1.36 validation of every rendered manifest
+test-fast: setup ## The inner loop: the tests not marked slow, helm or wallclock (well under a minute)
+	$(BIN)/python -m pytest -q -m "not slow and not helm and not wallclock"
+
+lint: setup ## ruff, helm lint --strict on every chart, strict 1.36 validation of every rendered manifest, layer contracts
 	$(BIN)/ruff check src tests labs operator
 	$(BIN)/ruff format --check src tests labs operator
 	$(SLOLAB) lint
+	@# the import layers of pyproject.toml [tool.importlinter]; last, so the checks above always run
+	$(BIN)/lint-imports --no-cache
 
 doctor: setup ## Check docker, kind, kubectl, helm and the kind cluster; say how to get what is missing
 	@$(SLOLAB) doctor

@@ -11,6 +11,27 @@ from slolab import errors, hostplatform, toolchain
 
 pytest_plugins = ["pytester"]
 
+#: markers that follow from a fixture a test uses (directly or through other fixtures), so that
+#: they cannot go stale: a test that renders a chart needs helm, one that talks to a server on
+#: 127.0.0.1 runs in real time. Modules that start servers themselves carry the mark explicitly.
+MARK_BY_FIXTURE = {
+    "helm": "helm",
+    "live": "wallclock",
+    "live_with": "wallclock",
+    "serve_process": "wallclock",
+    "ref_server": "wallclock",
+    "emulator": "wallclock",  # the Kubernetes API emulator (tests/kube_emulator.py) on 127.0.0.1
+    "mirror": "wallclock",  # tests/test_hostplatform.py's download mirror on 127.0.0.1
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            mark = MARK_BY_FIXTURE.get(fixture)
+            if mark is not None and item.get_closest_marker(mark) is None:
+                item.add_marker(mark)
+
 
 @pytest.fixture(scope="session")
 def helm() -> Path:

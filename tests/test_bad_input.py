@@ -101,3 +101,51 @@ def test_every_problem_is_listed_at_once(workspace):
     _edit(workspace, "imagePullPolicy: IfNotPresent", "imagePulPolicy: IfNotPresent")
     proc = _grade(workspace)
     _assert_clear(proc, "spec.replicas", "imagePulPolicy")
+
+
+@pytest.mark.timeout(60)  # unbounded, the expansion below runs for minutes
+def test_yaml_alias_bomb(workspace):
+    """Nested anchors that would expand to 9**9 strings: one error naming file and line, at once."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (workspace / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    proc = _grade(workspace)
+    _assert_clear(proc, "bomb.yaml:4: invalid YAML: document contains excessive aliasing")
+
+
+def test_container_port_out_of_range(workspace):
+    _edit(workspace, "containerPort: 8000", "containerPort: 70000")
+    _assert_clear(
+        _grade(workspace),
+        "deployment.yaml:",
+        "spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 70000: "
+        "must be between 1 and 65535, inclusive",
+    )
+
+
+def test_service_port_out_of_range(workspace):
+    file = workspace / "service.yaml"
+    text = file.read_text()
+    assert "      port: 80\n" in text
+    file.write_text(text.replace("      port: 80\n", "      port: 65536\n"))
+    _assert_clear(
+        _grade(workspace),
+        "service.yaml:",
+        "spec.ports[0].port: Invalid value: 65536: must be between 1 and 65535, inclusive",
+    )
+
+
+def test_object_in_another_namespace(workspace):
+    _edit(workspace, "  namespace: lab-readiness-probes", "  namespace: x")
+    proc = _grade(workspace)
+    _assert_clear(
+        proc,
+        "deployment.yaml:",
+        'metadata.namespace: the namespace from the provided object "x" does not match the namespace '
+        "\"lab-readiness-probes\". You must pass '--namespace=x' to perform this operation.",
+    )
+    line = next(
+        ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines() if "metadata.namespace" in ln
+    )
+    number = int(line.split("deployment.yaml:")[1].split(":")[0])
+    assert (workspace / "deployment.yaml").read_text().splitlines()[number - 1] == "  namespace: x"

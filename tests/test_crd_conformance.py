@@ -59,6 +59,9 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import yamlfile
 from slolab.workspace import variants
 
+# every chart and lab is rendered with helm (slolab.lint.render, slolab.workspace.variants)
+pytestmark = pytest.mark.helm
+
 KUBE_VERSION = lint.KUBE_VERSION
 OWN_GROUPS = {"slolab.dev"}  # validated against charts/slolab-operator's own CRD, not here
 NOT_RESOURCES = {"kind.x-k8s.io"}  # kind's Cluster config is read by kind, not an API server

@@ -22,6 +22,9 @@ from packaging.version import Version
 
 from slolab import paths
 
+# installs old releases from PyPI, then runs whole test modules (loopback servers among them) on them
+pytestmark = [pytest.mark.slow, pytest.mark.wallclock]
+
 #: dependency → the tests that exercise the code calling it directly
 CASES: dict[str, list[str]] = {
     "kubernetes": ["tests/kube/test_client.py", "tests/kube/test_observe.py", "tests/kube/test_backend.py"],

@@ -7,6 +7,8 @@ import json
 import pytest
 from _support import grade, run_cli
 
+pytestmark = pytest.mark.slow
+
 LAB = "readiness-probes"
 
 

@@ -68,7 +68,10 @@ Modules: :mod:`~slolab_operator.config` (settings from the environment),
 (a Lab's spec and the catalog), :mod:`~slolab_operator.conditions`,
 :mod:`~slolab_operator.releases` (Helm through pyhelm3), :mod:`~slolab_operator.kube`
 (namespaces, RBAC, Jobs, pods), :mod:`~slolab_operator.grading`, :mod:`~slolab_operator.gameday`,
-:mod:`~slolab_operator.handlers` (the kopf handlers), :mod:`~slolab_operator.main` (entry point).
+:mod:`~slolab_operator.handlers` (which kopf handler runs when), one module per lifecycle of
+a Lab: :mod:`~slolab_operator.reconcile`, :mod:`~slolab_operator.grade`,
+:mod:`~slolab_operator.cleanup`, :mod:`~slolab_operator.chaos` (and :mod:`~slolab_operator.deps`,
+what they share), :mod:`~slolab_operator.main` (entry point).
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from slolab.serve import server as serve_server
 from slolab.sim import engine as engine_mod
 from slolab.sim import request as request_mod
 
+pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
+
 SCENARIO = "llama-8b-h100"
 PROFILE = "chat-short"
 LOAD_S = 20.0

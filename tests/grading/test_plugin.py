@@ -161,6 +161,7 @@ def test_an_unjudged_check_is_not_run(pytester: pytest.Pytester, grader, slolab_
     assert grading_support.statuses(slolab_root) == {"failed_requests": "passed", "ttft_p99": "not run"}
 
 
+@pytest.mark.slow  # draws the timeline PNG in a worker process
 def test_reports_json_junit_and_timeline(pytester: pytest.Pytester, grader, slolab_root: Path) -> None:
     grader(GRADER, conftest_extra="FAIL_FROM_S, FAIL_TO_S = 150, 170\n")
     junit = grading_support.reports(slolab_root) / "junit.xml"

@@ -48,6 +48,7 @@ def server():
     srv.stop()
 
 
+@pytest.mark.wallclock
 def test_grader_procedure_on_a_live_namespace(emulator, server, monkeypatch, tmp_path: Path) -> None:
     k = client.connect("emu", timeout_s=5)
     seed_namespace(k)
@@ -90,6 +91,7 @@ def test_a_lab_that_was_not_started_says_how(emulator, tmp_path: Path) -> None:
     assert "make lab NAME=readiness-probes BACKEND=cluster" in exc.value.next_step
 
 
+@pytest.mark.wallclock
 def test_long_waits_report_progress(emulator, server, monkeypatch, tmp_path: Path) -> None:
     k = client.connect("emu", timeout_s=5)
     seed_namespace(k)

@@ -11,8 +11,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from slolab.kube import client
 from slolab.load import refserver
+
+# a real process grading against the reference SSE server and locust on 127.0.0.1
+pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
 
 LAB_YAML = """\
 name: demo

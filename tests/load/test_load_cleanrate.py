@@ -7,6 +7,8 @@ import pytest
 from slolab import errors
 from slolab.load import cleanrate
 
+pytestmark = pytest.mark.wallclock
+
 
 def test_steps_up_while_clean_and_stops_at_the_first_unclean_step(ref_server):
     """Client and server p99 over the same requests; the tolerance decides where stepping stops."""

@@ -15,7 +15,7 @@ from slolab.load import process, schedule
 
 # Wall-clock measurements on a shared 2-core machine: a CPU stall elsewhere can spoil one run.
 # A failure must repeat in three runs to count (pytest-rerunfailures).
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.wallclock, pytest.mark.flaky(reruns=2)]
 
 
 def run(url: str, profile, seed: str, *, wait_s: float = 30.0, **kwargs) -> process.Outcome:

@@ -12,7 +12,7 @@ from slolab.load import process, requestlog
 
 # Wall-clock measurements on a shared 2-core machine: a CPU stall elsewhere can spoil one run.
 # A failure must repeat in three runs to count (pytest-rerunfailures).
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.wallclock, pytest.mark.flaky(reruns=2)]
 
 
 class Scenario:

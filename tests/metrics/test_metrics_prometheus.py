@@ -19,6 +19,8 @@ from slolab import errors
 from slolab.load import refserver
 from slolab.metrics import local, query
 
+pytestmark = pytest.mark.wallclock
+
 #: One cycle of 100 TTFT observations: 90 × 30 ms, 9 × 70 ms, 1 × 300 ms, interleaved.
 CYCLE_S = [0.3 if i == 50 else 0.07 if i % 11 == 5 else 0.03 for i in range(100)]
 assert (CYCLE_S.count(0.03), CYCLE_S.count(0.07), CYCLE_S.count(0.3)) == (90, 9, 1)

@@ -220,6 +220,7 @@ def test_helm_failures_say_whether_to_retry(tmp_path: Path, stderr: str, transie
     assert "Error: " not in str(info.value)
 
 
+@pytest.mark.slow  # a fresh Python process imports kopf
 def test_python_m_slolab_operator_runs_kopf() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "slolab_operator", "--help"], capture_output=True, text=True, timeout=60

@@ -8,6 +8,9 @@ import pytest
 
 from slolab.report import plotworker, timeline
 
+# each test starts a worker process that imports matplotlib (about a second each)
+pytestmark = pytest.mark.slow
+
 
 def _data() -> dict:
     doc = {"lab": "demo", "backend": "sim", "seed": 1, "score": "1/1", "run_s": 60.0, "events": []}

@@ -167,6 +167,7 @@ def test_timeline_png(tmp_path: Path) -> None:
     assert empty.stat().st_size > 0
 
 
+@pytest.mark.slow  # a fresh Python process imports matplotlib
 def test_reports_never_import_pyplot(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """

@@ -7,10 +7,10 @@ import json
 import re
 
 import pytest
-from conftest import MODEL
 from serve_client import stream
+from serve_support import MODEL
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.wallclock, pytest.mark.asyncio]
 
 PROMPT = list(range(100, 140))  # 40 token ids
 

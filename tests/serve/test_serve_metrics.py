@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import MODEL
 from prometheus_client.parser import text_string_to_metric_families
 from serve_client import stream
+from serve_support import MODEL
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.wallclock, pytest.mark.asyncio]
 
 # research/components.md §1 (vllm v0.33.0 vllm/v1/metrics/loggers.py)
 TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160]

@@ -9,11 +9,12 @@ import signal
 import sys
 
 import pytest
-from conftest import MODEL, ROOT
+from _support import ROOT
+from serve_support import MODEL
 
 from slolab.serve import server
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.wallclock, pytest.mark.asyncio]
 
 LOAD_S = 0.5
 

@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.wallclock, pytest.mark.asyncio]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MEDIAN_S = 0.002

@@ -13,7 +13,7 @@ from typing import Any
 
 from slolab import errors, paths
 from slolab.backends import base
-from slolab.catalog import kindconfig
+from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog, schedule
@@ -152,10 +152,17 @@ class SimBackend:
         self.lab = lab
         self.scenario = scenario_mod.load(lab.scenario)
         self.seed = seed
+        namespace = f"lab-{lab.name}"
         docs = manifests.load(Path(workspace))
+        # as `kubectl apply -n lab-<name>` on kind: an object of another namespace is refused
+        elsewhere = apivalidation.namespace_problems(docs, namespace)
+        if elsewhere:
+            raise errors.ManifestError(
+                elsewhere, f"Remove metadata.namespace or set it to {namespace}: the lab runs there."
+            )
         _, node_specs = kindconfig.load(paths.root() / self.scenario.topology.kind_config)
         nodes = cluster_mod.build_nodes(self.scenario, node_specs)
-        self.sim = cluster_mod.Cluster(self.scenario, nodes, seed, namespace=f"lab-{lab.name}")
+        self.sim = cluster_mod.Cluster(self.scenario, nodes, seed, namespace=namespace)
         self.sim.apply(docs)
         self.clock = SimClock(self.sim)
         self.cluster = SimClusterView(self.sim, self.clock)

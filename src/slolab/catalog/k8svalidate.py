@@ -9,7 +9,8 @@ each with the file, the line, the dotted field and a plain-English message::
         unknown field 'imagePulPolicy' (did you mean 'imagePullPolicy'?)
 
 Validators are built once per (Kubernetes version, kind, apiVersion). Kinds without a schema
-(custom resources such as a KEDA ScaledObject) give no problems; the caller decides.
+(custom resources such as a KEDA ScaledObject) give no problems; the caller decides. A document
+the schema accepts is then held to the API server's port-range rules (catalog.apivalidation).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import referencing
 from kubernetes_validate import utils as kv
 
 from slolab import errors
-from slolab.catalog import kindconfig, yamlfile
+from slolab.catalog import apivalidation, kindconfig, yamlfile
 
 #: The Kubernetes version manifests are validated for: that of kind-config.yaml's node image.
 DEFAULT_KUBE_VERSION = kindconfig.KUBERNETES_VERSION
@@ -191,6 +192,8 @@ def validate(doc: yamlfile.Document, kube_version: str = DEFAULT_KUBE_VERSION) -
             problems.append(
                 errors.Problem(doc.file, message, field=yamlfile.dotted(path), line=doc.line_of(path))
             )
+    if not problems:
+        problems = apivalidation.port_problems(doc)
     problems.sort(key=lambda p: (p.line or 0, p.field or ""))
     return problems
 
