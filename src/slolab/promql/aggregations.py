@@ -106,12 +106,18 @@ def _var_rest(acc, mean, count, v):
 _REDUCERS = {
     "sum": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (a + v, mu)),
     "avg": lambda m, n: _rows(m, n, lambda v: v, _avg_rest, lambda a, mu, c: mu),
-    "max": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (np.where((a < v) | np.isnan(a), v, a), mu)),
-    "min": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (np.where((a > v) | np.isnan(a), v, a), mu)),
+    "max": lambda m, n: _rows(
+        m, n, lambda v: v, lambda a, mu, c, v: (np.where((a < v) | np.isnan(a), v, a), mu)
+    ),
+    "min": lambda m, n: _rows(
+        m, n, lambda v: v, lambda a, mu, c, v: (np.where((a > v) | np.isnan(a), v, a), mu)
+    ),
     "count": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (a, mu), lambda a, mu, c: c),
     "group": lambda m, n: _rows(m, n, lambda v: np.ones_like(v), lambda a, mu, c, v: (a, mu)),
     "stdvar": lambda m, n: _rows(m, n, lambda v: np.zeros_like(v), _var_rest, lambda a, mu, c: a / c),
-    "stddev": lambda m, n: _rows(m, n, lambda v: np.zeros_like(v), _var_rest, lambda a, mu, c: np.sqrt(a / c)),
+    "stddev": lambda m, n: _rows(
+        m, n, lambda v: np.zeros_like(v), _var_rest, lambda a, mu, c: np.sqrt(a / c)
+    ),
 }
 
 
@@ -217,7 +223,9 @@ def _topk(ctx, vec, k_steps: np.ndarray, grouping, without, bottom: bool) -> val
     for i in range(n):
         f = float(k_steps[i])
         if not (-_MAX_INT64 <= f <= _MAX_INT64):
-            raise ctx.error(f"Scalar value {format_go_float(f)} overflows int64", "topk" if not bottom else "bottomk")
+            raise ctx.error(
+                f"Scalar value {format_go_float(f)} overflows int64", "topk" if not bottom else "bottomk"
+            )
         k = int(f)
         if k < 1:
             continue

@@ -183,7 +183,8 @@ def _vector_vector(ctx, op, lhs: values.Vector, rhs: values.Vector, modifier, re
         if card == promql_parser.VectorMatchCardinality.OneToOne:
             if (np.sum([p for _, p in entries], axis=0) > 1).any():
                 raise ctx.error(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                    "multiple matches for labels: "
+                    "many-to-one matching must be explicit (group_left/group_right)"
                 )
         else:
             by_labels: dict[values.Labels, np.ndarray] = {}

@@ -110,7 +110,9 @@ class Engine:
         subquery_step_s: float = DEFAULT_SUBQUERY_STEP_S,
     ) -> None:
         self.db = db
-        self.lookback_ms = tsdb.to_ms(lookback_delta_s if lookback_delta_s is not None else db.lookback_delta_s)
+        self.lookback_ms = tsdb.to_ms(
+            lookback_delta_s if lookback_delta_s is not None else db.lookback_delta_s
+        )
         self.subquery_step_ms = tsdb.to_ms(subquery_step_s)
 
     # ---------------------------------------------------------------- evaluation
@@ -145,21 +147,27 @@ class Engine:
                     result.append({"metric": dict(s.labels), "values": points})
             return "matrix", result
         return "vector", [
-            {"metric": dict(s.labels), "value": [t, format_value(float(s.values[0]))]} for s in value if s.present[0]
+            {"metric": dict(s.labels), "value": [t, format_value(float(s.values[0]))]}
+            for s in value
+            if s.present[0]
         ]
 
     def range(self, query: str, start_s: float, end_s: float, step_s: float) -> tuple[str, Any]:
         """("matrix", result) of a range query."""
         start_ms, end_ms, step_ms = tsdb.to_ms(start_s), tsdb.to_ms(end_s), tsdb.to_ms(step_s)
         if step_ms <= 0:
-            raise errors.PromQLError(f"zero or negative query resolution step widths are not accepted (step {step_s!r})")
+            raise errors.PromQLError(
+                f"zero or negative query resolution step widths are not accepted (step {step_s!r})"
+            )
         if end_ms < start_ms:
             raise errors.PromQLError("end timestamp must not be before start time")
-        node, value = self._run(query, start_ms, end_ms, step_ms)
+        _node, value = self._run(query, start_ms, end_ms, step_ms)
         if isinstance(value, values.RangeArg | values.String):
             kind = "range vector" if isinstance(value, values.RangeArg) else "string"
             raise errors.PromQLError(
-                f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector', query, 0
+                f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector',
+                query,
+                0,
             )
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         if isinstance(value, values.Scalar):

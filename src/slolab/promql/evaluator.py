@@ -93,7 +93,9 @@ def _compile_matchers(ctx: Context, vs: promql_parser.VectorSelector) -> list[tu
             try:
                 rx = re.compile(m.value)
             except re.error as exc:
-                raise ctx.error(f"invalid regular expression {m.value!r} for label {m.name}: {exc}", m.value) from None
+                raise ctx.error(
+                    f"invalid regular expression {m.value!r} for label {m.name}: {exc}", m.value
+                ) from None
             kind = "re" if op == promql_parser.MatchOp.Re else "nre"
             out.append((kind, m.name, rx))
     return out

@@ -203,7 +203,11 @@ def call(ctx, node: promql_parser.Call, evaluate) -> values.Value:
         return values.Scalar(np.full(n, math.pi))
     if name in _DATE and not node.args:
         fn = _DATE[name]
-        return [values.StepSeries((), np.array([float(fn(_utc(t / 1000))) for t in ctx.steps_ms]), np.ones(n, bool))]
+        return [
+            values.StepSeries(
+                (), np.array([float(fn(_utc(t / 1000))) for t in ctx.steps_ms]), np.ones(n, bool)
+            )
+        ]
     if name not in _SUPPORTED:
         raise ctx.error(f"function {name}() is not evaluated by slolab's PromQL engine", name + "(")
     args = [evaluate(ctx, a) for a in node.args]
@@ -217,7 +221,9 @@ def _utc(t_s: float) -> dt.datetime:
 
 def _simple(fn: Callable[[np.ndarray], np.ndarray]):
     def run(ctx, node, args) -> values.Vector:
-        return values.merge([values.StepSeries(values.drop_name(s.labels), fn(s.values), s.present) for s in args[0]])
+        return values.merge(
+            [values.StepSeries(values.drop_name(s.labels), fn(s.values), s.present) for s in args[0]]
+        )
 
     return run
 
@@ -226,7 +232,9 @@ def _date(fn: Callable[[dt.datetime], float]):
     def run(ctx, node, args) -> values.Vector:
         out = []
         for s in args[0]:
-            v = np.array([float(fn(_utc(x))) if ok else 0.0 for x, ok in zip(s.values, s.present, strict=True)])
+            v = np.array(
+                [float(fn(_utc(x))) if ok else 0.0 for x, ok in zip(s.values, s.present, strict=True)]
+            )
             out.append(values.StepSeries(values.drop_name(s.labels), v, s.present))
         return values.merge(out)
 

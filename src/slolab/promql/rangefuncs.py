@@ -18,6 +18,7 @@ others run the upstream loop per window. Not modelled: native histograms, holt_w
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -179,7 +180,7 @@ def _extrapolated(arg: values.RangeArg, s: values.RangeSeries, is_counter: bool,
         for k in with_resets:
             total = float(last_v[k] - first_v[k])
             window = v[lo_p[k] : last_p[k] + 1].tolist()
-            for prev, cur in zip(window, window[1:], strict=False):
+            for prev, cur in itertools.pairwise(window):
                 if cur < prev:
                     total += prev
             result[k] = total

@@ -76,7 +76,9 @@ class Series:
             if t_ms < last:
                 raise errors.InputError(
                     errors.Problem(
-                        "samples", f"out of order sample at {t_ms} ms (last at {last} ms)", _render(self.labels)
+                        "samples",
+                        f"out of order sample at {t_ms} ms (last at {last} ms)",
+                        _render(self.labels),
                     )
                 )
             if t_ms == last:
@@ -139,7 +141,9 @@ class TSDB:
         series = self._series.get(labels)
         if series is None:
             if not any(name == "__name__" for name, _ in labels):
-                raise errors.InputError(errors.Problem("samples", "a series needs a __name__ label", str(labels)))
+                raise errors.InputError(
+                    errors.Problem("samples", "a series needs a __name__ label", str(labels))
+                )
             series = self._series[labels] = Series(labels)
             self._sorted = None
         series.append(t_ms, value)
@@ -194,6 +198,8 @@ class TSDB:
         total = sys.getsizeof(self._series)
         for labels, series in self._series.items():
             total += sys.getsizeof(series) + sys.getsizeof(labels)
-            total += sum(sys.getsizeof(pair) + sys.getsizeof(pair[0]) + sys.getsizeof(pair[1]) for pair in labels)
+            total += sum(
+                sys.getsizeof(pair) + sys.getsizeof(pair[0]) + sys.getsizeof(pair[1]) for pair in labels
+            )
             total += sys.getsizeof(series.t_ms) + sys.getsizeof(series.values)
         return total
