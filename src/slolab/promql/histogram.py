@@ -117,7 +117,7 @@ def histogram_quantile(q_steps: np.ndarray, vec: values.Vector) -> values.Vector
     for key, members in groups.items():
         result = np.zeros(n)
         present = np.zeros(n, dtype=bool)
-        for s in members:
+        for _, s in members:
             present |= s.present
         bounds = [b for b, _ in members]
         stacked = np.array([s.values for _, s in members])
