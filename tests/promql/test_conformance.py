@@ -17,6 +17,7 @@ be a PromQLError here. Skipped without prometheus/promtool unless SLOLAB_REQUIRE
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,6 +161,11 @@ QUERIES = [
     '{__name__=~"vllm:num_requests_(running|waiting)"} * 1',
     'rate({__name__=~"vllm:prompt_tokens_total|vllm:generation_tokens_total"}[5m])',
 ]
+EDGE_QUERIES = [
+    line
+    for line in (Path(__file__).parent / "edge_queries.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
 INSTANT_ONLY = ["vllm:request_success_total[2m]", "vllm:num_requests_running[1m:20s]", '"hello"']
 ORDERED = ("sort(", "sort_desc(", "topk(", "bottomk(")
 
@@ -239,7 +245,7 @@ def _assert_same(query: str, want: dict[str, Any], engine_call) -> None:
         )
 
 
-@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("query", QUERIES + EDGE_QUERIES)
 def test_query_matches_prometheus(prometheus, query: str) -> None:
     url, eng = prometheus
     for at_s in INSTANT_AT:

@@ -88,15 +88,87 @@ def _error_position(query: str, message: str) -> int | None:
     return best + (len(rest) - len(rest.lstrip()))
 
 
+def _quoted_name_position(query: str) -> int | None:
+    """Where a selector has a quoted metric or label name (``{"a.b"}``, Prometheus 3 syntax), if any."""
+    depth = 0
+    expect_name = False
+    i = 0
+    while i < len(query):
+        ch = query[i]
+        if ch in "\"'`":
+            if depth and expect_name:
+                return i
+            end = i + 1
+            while end < len(query) and query[end] != ch:
+                end += 2 if query[end] == "\\" and ch != "`" else 1
+            i = end + 1
+            expect_name = False
+            continue
+        if ch == "#":
+            newline = query.find("\n", i)
+            i = len(query) if newline < 0 else newline
+            continue
+        if ch == "{":
+            depth += 1
+            expect_name = True
+        elif ch == "}":
+            depth = max(0, depth - 1)
+            expect_name = False
+        elif ch == "," and depth:
+            expect_name = True
+        elif not ch.isspace():
+            expect_name = False
+        i += 1
+    return None
+
+
+def _check_prometheus_2(query: str, node: object) -> None:
+    """What promql-parser (Prometheus 3 syntax) accepts and Prometheus 2.42 rejects."""
+    quoted = _quoted_name_position(query)
+    if quoted is not None:
+        raise errors.PromQLError(
+            "parse error: quoted metric or label names are Prometheus 3 syntax, not in 2.42", query, quoted
+        )
+
+    def visit(expr: object) -> bool:
+        modifier = getattr(expr, "modifier", None)
+        fill = getattr(modifier, "fill_values", None)
+        if fill is not None and (fill.lhs is not None or fill.rhs is not None):
+            found = query.find("fill")
+            raise errors.PromQLError(
+                "parse error: fill() modifiers are Prometheus 3 syntax, not in 2.42",
+                query,
+                found if found >= 0 else None,
+            )
+        return True
+
+    promql_parser.walk(node, visit)
+
+
+def _register_functions() -> None:
+    """holt_winters is in Prometheus 2.42 but not in promql-parser 0.11 (Prometheus 3 renamed it)."""
+    try:
+        promql_parser.parse("holt_winters(x[1m], 0.5, 0.5)")
+    except ValueError:
+        scalar, matrix = promql_parser.ValueType.Scalar, promql_parser.ValueType.Matrix
+        holt_winters = promql_parser.Function(
+            "holt_winters", [matrix, scalar, scalar], promql_parser.ValueType.Vector
+        )
+        promql_parser.register_extra_functions([holt_winters])
+
+
 def parse(query: str) -> object:
     """The AST of ``query``, or a PromQLError with its position."""
     if not query.strip():
         raise errors.PromQLError("empty query", query, 0)
+    _register_functions()
     try:
-        return promql_parser.parse(query)
+        node = promql_parser.parse(query)
     except ValueError as exc:
         message = str(exc)
         raise errors.PromQLError(f"parse error: {message}", query, _error_position(query, message)) from None
+    _check_prometheus_2(query, node)
+    return node
 
 
 class Engine:

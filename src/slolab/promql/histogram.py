@@ -80,7 +80,9 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         bucket_start = coalesced[b - 1][0]
         count -= coalesced[b - 1][1]
         rank -= coalesced[b - 1][1]
-    return bucket_start + (bucket_end - bucket_start) * (rank / count)
+    with np.errstate(all="ignore"):
+        fraction = float(np.float64(rank) / np.float64(count))  # IEEE: 0/0 is NaN, as in Go
+    return bucket_start + (bucket_end - bucket_start) * fraction
 
 
 def quantile(q: float, vals: list[float]) -> float:

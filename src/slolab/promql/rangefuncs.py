@@ -4,16 +4,17 @@ Upstream: prometheus v2.42.0 promql/functions.go: ``extrapolatedRate`` (rate, in
 delta: the change over the window, counter resets added back, extrapolated to the window's
 edges when the first/last sample lies within 1.1 average sample intervals of them, else by
 half an interval, and never below a counter's zero point), ``instantValue`` (irate, idelta),
-``linearRegression`` (deriv, predict_linear; Kahan sums), ``funcChanges``, ``funcResets`` and
-``aggrOverTime`` with the avg/sum (Kahan), min/max (NaN replaced), stddev/stdvar (Welford with
-Kahan), quantile, count, last, present functions; engine.go's Call case (every function but
-last_over_time drops ``__name__``; a window with no samples gives no output; absent_over_time
-gives 1 at the steps where no series has a sample, labelled from the selector's equality
-matchers). A function needs two samples where its upstream does (rate, deriv, irate, ...).
+``linearRegression`` (deriv, predict_linear; Kahan sums), ``funcChanges``, ``funcResets``,
+``funcHoltWinters`` and ``aggrOverTime`` with the avg/sum (Kahan), min/max (NaN replaced),
+stddev/stdvar (Welford with Kahan), quantile, count, last, present functions; engine.go's
+Call case (every function but last_over_time drops ``__name__``; a window with no samples
+gives no output; absent_over_time gives 1 at the steps where no series has a sample,
+labelled from the selector's equality matchers). A function needs two samples where its
+upstream does (rate, deriv, irate, ...).
 
 rate/increase/delta are vectorised with numpy over the steps (the windows containing a
 counter reset are recomputed sample by sample, so resets add up in Prometheus' order); the
-others run the upstream loop per window. Not modelled: native histograms, holt_winters.
+others run the upstream loop per window. Not modelled: native histograms.
 """
 
 from __future__ import annotations
@@ -134,6 +135,23 @@ def _changes(v: list[float], resets: bool) -> float:
     return float(count)
 
 
+def _holt_winters(v: list[float], sf: float, tf: float) -> float | None:
+    if not 0 < sf < 1:
+        raise ValueError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+    if not 0 < tf < 1:
+        raise ValueError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+    if len(v) < 2:
+        return None
+    s0, s1, b = 0.0, v[0], v[1] - v[0]
+    for i in range(1, len(v)):
+        x = sf * v[i]
+        if i - 1 != 0:
+            b = tf * (s1 - s0) + (1 - tf) * b
+        y = (1 - sf) * (s1 + b)
+        s0, s1 = s1, x + y
+    return s1
+
+
 #: name -> f(times, values, step time in ms, scalar args) -> value or None (no output).
 WindowFn = Callable[[list[int], list[float], int, list[float]], float | None]
 
@@ -157,6 +175,7 @@ _WINDOW: dict[str, WindowFn] = {
     "stdvar_over_time": lambda t, v, ts, a: _variance(v),
     "quantile_over_time": lambda t, v, ts, a: histogram.quantile(a[0], v),
     "absent_over_time": lambda t, v, ts, a: 1.0,
+    "holt_winters": lambda t, v, ts, a: _holt_winters(v, a[0], a[1]),
 }
 _EXTRAPOLATED = {"rate": (True, True), "increase": (True, False), "delta": (False, False)}
 FUNCTIONS = set(_WINDOW) | set(_EXTRAPOLATED)
@@ -234,7 +253,10 @@ def _per_window(ctx, arg: values.RangeArg, s: values.RangeSeries, fn: WindowFn, 
     steps = ctx.steps_ms.tolist()
     for i in np.nonzero(hi > lo)[0].tolist():
         a, b = int(lo[i]), int(hi[i])
-        result = fn(t_list[a:b], v_list[a:b], steps[i], [float(x[i]) for x in scalars])
+        try:
+            result = fn(t_list[a:b], v_list[a:b], steps[i], [float(x[i]) for x in scalars])
+        except ValueError as exc:
+            raise ctx.error(str(exc)) from None
         if result is not None:
             out[i] = result
             present[i] = True
