@@ -170,12 +170,20 @@ INSTANT_ONLY = ["vllm:request_success_total[2m]", "vllm:num_requests_running[1m:
 ORDERED = ("sort(", "sort_desc(", "topk(", "bottomk(")
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory):
+SHAPES = {
+    # scrapes at a random phase per pod, +-1 s jitter, 3 % missed
+    "jittered": {"seed": 7, "pods": 4},
+    # every scrape exactly on a multiple of 15 s: samples fall on the edges of windows and lookback
+    "aligned": {"seed": 5, "pods": 3, "aligned": True},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPES))
+def prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """A Prometheus 2.42 on 127.0.0.1 serving the backfilled samples; yields (url, engine)."""
     local.binary_or_skip()
     local.binary_or_skip(name="promtool")
-    db = synthetic.serving_run(seed=7, pods=4, duration_s=DURATION_S)
+    db = synthetic.serving_run(duration_s=DURATION_S, **SHAPES[request.param])
     text = openmetrics.dump(db)
     path = tmp_path_factory.mktemp("promql") / "samples.om"
     path.write_text(text, encoding="utf-8")

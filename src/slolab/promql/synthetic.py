@@ -154,16 +154,22 @@ def serving_run(
     jitter_s: float = 1.0,
     start_s: float = START_S,
     churn: bool = True,
+    aligned: bool = False,
     namespace: str = "lab",
     deployment: str = "llm",
     model: str = "llama-3.1-8b",
 ) -> tsdb.TSDB:
-    """A TSDB with ``duration_s`` of scrapes of ``pods`` vLLM pods and kube-state-metrics."""
+    """A TSDB with ``duration_s`` of scrapes of ``pods`` vLLM pods and kube-state-metrics.
+
+    ``aligned`` scrapes every pod exactly at ``start_s + k * scrape_interval_s`` (no phase, no
+    jitter), so that samples fall on window edges of queries at aligned times."""
     rng = random.Random(seed)
     db = tsdb.TSDB()
     declare_types(db)
     live = [_Pod(f"{deployment}-{rng.getrandbits(32):08x}", f"10.244.1.{i + 10}") for i in range(pods)]
-    phase = {p.target: rng.uniform(0, scrape_interval_s) for p in live}
+    phase = {p.target: 0.0 if aligned else rng.uniform(0, scrape_interval_s) for p in live}
+    if aligned:
+        jitter_s = 0.0
     steps = int(duration_s // scrape_interval_s)
     restart_at, leave_at, join_at = (steps // 2, steps * 2 // 5, steps * 3 // 5) if churn else (-1, -1, -1)
     for k in range(steps):
@@ -174,7 +180,7 @@ def serving_run(
             db.target_gone(gone.target, base_s + phase[gone.target])
         if k == join_at:
             joined = _Pod(f"{deployment}-{rng.getrandbits(32):08x}", f"10.244.2.{k % 200 + 10}")
-            phase[joined.target] = rng.uniform(0, scrape_interval_s)
+            phase[joined.target] = 0.0 if aligned else rng.uniform(0, scrape_interval_s)
             live.append(joined)
         if k == restart_at:
             live[0].reset()
@@ -229,5 +235,6 @@ def serving_run(
                 }
             )
         ] = float(len(live))
-        db.scrape("kube-state-metrics", base_s + 7.0 + rng.uniform(-jitter_s, jitter_s), ksm)
+        ksm_s = base_s if aligned else base_s + 7.0 + rng.uniform(-jitter_s, jitter_s)
+        db.scrape("kube-state-metrics", ksm_s, ksm)
     return db
