@@ -74,6 +74,16 @@ def evaluate(ctx, node: promql_parser.AggregateExpr, evaluate_fn) -> values.Vect
     return out
 
 
+def _stacked_sum(members: list[values.StepSeries], n: int, count_only: bool = False):
+    """sum (or count) of a group: rows added in input order, as upstream's running sum."""
+    present = np.array([s.present for s in members])
+    count = present.sum(axis=0).astype(float)
+    if count_only:
+        return count, count
+    stacked = np.where(present, np.array([s.values for s in members]), 0.0)
+    return stacked.sum(axis=0), count
+
+
 def _rows(members: list[values.StepSeries], n: int, first_fn, rest_fn, finish_fn=None):
     acc = np.zeros(n)
     mean = np.zeros(n)
@@ -104,7 +114,7 @@ def _var_rest(acc, mean, count, v):
 
 
 _REDUCERS = {
-    "sum": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (a + v, mu)),
+    "sum": lambda m, n: _stacked_sum(m, n),
     "avg": lambda m, n: _rows(m, n, lambda v: v, _avg_rest, lambda a, mu, c: mu),
     "max": lambda m, n: _rows(
         m, n, lambda v: v, lambda a, mu, c, v: (np.where((a < v) | np.isnan(a), v, a), mu)
@@ -112,7 +122,7 @@ _REDUCERS = {
     "min": lambda m, n: _rows(
         m, n, lambda v: v, lambda a, mu, c, v: (np.where((a > v) | np.isnan(a), v, a), mu)
     ),
-    "count": lambda m, n: _rows(m, n, lambda v: v, lambda a, mu, c, v: (a, mu), lambda a, mu, c: c),
+    "count": lambda m, n: _stacked_sum(m, n, count_only=True),
     "group": lambda m, n: _rows(m, n, lambda v: np.ones_like(v), lambda a, mu, c, v: (a, mu)),
     "stdvar": lambda m, n: _rows(m, n, lambda v: np.zeros_like(v), _var_rest, lambda a, mu, c: a / c),
     "stddev": lambda m, n: _rows(

@@ -104,8 +104,10 @@ def _compile_matchers(ctx: Context, vs: promql_parser.VectorSelector) -> list[tu
 def select(ctx: Context, vs: promql_parser.VectorSelector) -> list[tsdb.Series]:
     """The stored series every matcher of ``vs`` accepts, in label order."""
     matchers = _compile_matchers(ctx, vs)
+    names = [want for kind, name, want in matchers if kind == "eq" and name == "__name__"]
+    candidates = ctx.db.series_named(str(names[0])) if names else ctx.db.series()
     found = []
-    for series in ctx.db.series():
+    for series in candidates:
         named = dict(series.labels)
         ok = True
         for kind, name, want in matchers:
@@ -143,11 +145,8 @@ def vector_selector(ctx: Context, vs: promql_parser.VectorSelector) -> values.Ve
 
 
 def range_series(series: tsdb.Series) -> values.RangeSeries:
-    t, v = series.arrays()
-    keep = ~tsdb.stale_mask(v)
-    if keep.all():
-        return values.RangeSeries(series.labels, t, v)
-    return values.RangeSeries(series.labels, t[keep], v[keep])
+    t, v = series.clean_arrays()
+    return values.RangeSeries(series.labels, t, v)
 
 
 def matrix_selector(ctx: Context, ms: promql_parser.MatrixSelector) -> values.RangeArg:

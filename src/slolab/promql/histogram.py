@@ -102,8 +102,41 @@ def quantile(q: float, vals: list[float]) -> float:
     return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
 
 
+def _bucket_quantiles(q: np.ndarray, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """bucket_quantile at many steps at once; ``counts`` is buckets x steps, every bucket present,
+    no NaN, ``bounds`` sorted ascending. Same arithmetic as bucket_quantile, step by step."""
+    unique, start = np.unique(bounds, return_index=True)
+    counts = np.add.reduceat(counts, start, axis=0) if len(unique) < len(bounds) else counts
+    counts = np.maximum.accumulate(counts, axis=0)
+    nb = len(unique)
+    out = np.full(counts.shape[1], np.nan)
+    if not np.isinf(unique[-1]) or unique[-1] < 0 or nb < 2:
+        return _q_edges(q, out)
+    observations = counts[-1]
+    rank = q * observations
+    search = counts[:-1] >= rank[None, :]
+    b = np.where(search.any(axis=0), np.argmax(search, axis=0), nb - 1)
+    cols = np.arange(counts.shape[1])
+    bucket_end = unique[np.minimum(b, nb - 1)]
+    bucket_start = np.where(b > 0, unique[np.maximum(b - 1, 0)], 0.0)
+    prev = np.where(b > 0, counts[np.maximum(b - 1, 0), cols], 0.0)
+    count = counts[np.minimum(b, nb - 1), cols] - prev
+    with np.errstate(all="ignore"):
+        inner = bucket_start + (bucket_end - bucket_start) * ((rank - prev) / count)
+    out = np.where(b == nb - 1, unique[nb - 2], inner)
+    out = np.where((b == 0) & (unique[0] <= 0), unique[0], out)
+    out = np.where(observations == 0, np.nan, out)
+    return _q_edges(q, out)
+
+
+def _q_edges(q: np.ndarray, out: np.ndarray) -> np.ndarray:
+    out = np.where(q < 0, -np.inf, out)
+    out = np.where(q > 1, np.inf, out)
+    return np.where(np.isnan(q), np.nan, out)
+
+
 def histogram_quantile(q_steps: np.ndarray, vec: values.Vector) -> values.Vector:
-    """funcHistogramQuantile over every step."""
+    """funcHistogramQuantile over every step (vectorised where every bucket is present)."""
     groups: dict[values.Labels, list[tuple[float, values.StepSeries]]] = {}
     out_labels: dict[values.Labels, values.Labels] = {}
     for s in vec:
@@ -117,16 +150,19 @@ def histogram_quantile(q_steps: np.ndarray, vec: values.Vector) -> values.Vector
     out: values.Vector = []
     n = len(q_steps)
     for key, members in groups.items():
-        result = np.zeros(n)
-        present = np.zeros(n, dtype=bool)
-        for _, s in members:
-            present |= s.present
-        bounds = [b for b, _ in members]
+        members = sorted(members, key=lambda m: m[0])
+        bounds = np.array([b for b, _ in members])
         stacked = np.array([s.values for _, s in members])
         masks = np.array([s.present for _, s in members])
-        for i in np.nonzero(present)[0].tolist():
+        present = masks.any(axis=0)
+        result = np.zeros(n)
+        full = masks.all(axis=0) & ~np.isnan(stacked).any(axis=0)
+        if full.any():
+            result[full] = _bucket_quantiles(q_steps[full], bounds, stacked[:, full])
+        for i in np.nonzero(present & ~full)[0].tolist():
             rows = np.nonzero(masks[:, i])[0].tolist()
-            buckets = [(bounds[r], float(stacked[r, i])) for r in rows]
-            result[i] = bucket_quantile(float(q_steps[i]), buckets)
+            result[i] = bucket_quantile(
+                float(q_steps[i]), [(float(bounds[r]), float(stacked[r, i])) for r in rows]
+            )
         out.append(values.StepSeries(out_labels[key], result, present))
     return values.merge(out)

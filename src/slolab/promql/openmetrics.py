@@ -100,6 +100,7 @@ def load(
     db = tsdb.TSDB(lookback_delta_s)
     problems: list[errors.Problem] = []
     saw_eof = False
+    heads: dict[str, tsdb.Labels] = {}  # a series' "name{labels}" text -> its labels, parsed once
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -117,7 +118,15 @@ def load(
                 db.help[parts[2]] = _unescape(parts[3])
             continue
         try:
-            labels, t_s, value = _parse_sample(line)
+            head, _, rest = line.rpartition("} ") if "}" in line else line.partition(" ")
+            head = head + "}" if "}" in line else head
+            labels = heads.get(head)
+            parts = rest.split()
+            if labels is None or len(parts) != 2:
+                labels, t_s, value = _parse_sample(line)
+                heads[head] = labels
+            else:
+                t_s, value = float(parts[1]), _parse_value(parts[0])
             db.append_ms(labels, tsdb.to_ms(t_s), value)
         except ValueError as exc:
             problems.append(errors.Problem(source, str(exc), line=number))
@@ -149,5 +158,12 @@ def _parse_sample(line: str) -> tuple[tsdb.Labels, float, float]:
             pos = lm.end()
     if ts_text is None:
         raise ValueError("the sample has no timestamp (backfilling needs one)")
-    value = {"NaN": math.nan, "+Inf": math.inf, "-Inf": -math.inf, "Inf": math.inf}.get(value_text)
-    return tsdb.labels_of(pairs), float(ts_text), float(value_text) if value is None else value
+    return tsdb.labels_of(pairs), float(ts_text), _parse_value(value_text)
+
+
+_SPECIAL = {"NaN": math.nan, "+Inf": math.inf, "-Inf": -math.inf, "Inf": math.inf}
+
+
+def _parse_value(text: str) -> float:
+    special = _SPECIAL.get(text)
+    return float(text) if special is None else special

@@ -181,42 +181,57 @@ _EXTRAPOLATED = {"rate": (True, True), "increase": (True, False), "delta": (Fals
 FUNCTIONS = set(_WINDOW) | set(_EXTRAPOLATED)
 
 
-def _extrapolated(arg: values.RangeArg, s: values.RangeSeries, is_counter: bool, is_rate: bool):
-    """extrapolatedRate for every step of one series: (values, present)."""
-    lo, hi = arg.windows(s)
+_SPAN = 1 << 43  # per-series key space: sample times in ms shifted into [0, 2**42)
+_SHIFT = 1 << 41
+
+
+def _windows_all(arg: values.RangeArg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All series at once: (times, values) concatenated, and per (series, step) window [lo, hi)."""
+    count = len(arg.series)
+    t_all = np.concatenate([s.t_ms for s in arg.series]) if count else np.zeros(0, np.int64)
+    v_all = np.concatenate([s.values for s in arg.series]) if count else np.zeros(0)
+    lengths = np.array([len(s.t_ms) for s in arg.series], dtype=np.int64)
+    base = np.repeat(np.arange(count, dtype=np.int64) * _SPAN, lengths)
+    keys = base + t_all + _SHIFT
+    row = (np.arange(count, dtype=np.int64) * _SPAN)[:, None] + _SHIFT
+    lo = np.searchsorted(keys, row + (arg.ref_ms - arg.range_ms)[None, :], side="left")
+    hi = np.searchsorted(keys, row + arg.ref_ms[None, :], side="right")
+    return t_all, v_all, lo, hi
+
+
+def _extrapolated(arg: values.RangeArg, is_counter: bool, is_rate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """extrapolatedRate for every series and step at once: (values, present), series by step."""
+    t, v, lo, hi = _windows_all(arg)
     n = hi - lo
     present = n >= 2
-    out = np.zeros(len(lo))
+    out = np.zeros(lo.shape)
     if not present.any():
         return out, present
-    lo_p, last_p = lo[present], hi[present] - 1
-    t, v = s.t_ms, s.values
+    lo_p, last_p, n_p = lo[present], hi[present] - 1, n[present]
     first_v, last_v = v[lo_p], v[last_p]
     result = last_v - first_v
     if is_counter and len(v) > 1:
-        drops = np.concatenate(([0], np.cumsum(v[1:] < v[:-1])))
-        with_resets = np.nonzero(drops[last_p] - drops[lo_p])[0]
-        for k in with_resets:
+        drops = np.concatenate(([0], np.cumsum(v[1:] < v[:-1])))  # series edges are never inside a window
+        for k in np.nonzero(drops[last_p] - drops[lo_p])[0].tolist():
             total = float(last_v[k] - first_v[k])
             window = v[lo_p[k] : last_p[k] + 1].tolist()
             for prev, cur in itertools.pairwise(window):
                 if cur < prev:
                     total += prev
             result[k] = total
-    range_start = arg.ref_ms[present] - arg.range_ms
-    range_end = arg.ref_ms[present]
+    ref = np.broadcast_to(arg.ref_ms[None, :], lo.shape)[present]
+    range_start, range_end = ref - arg.range_ms, ref
     with np.errstate(all="ignore"):
         to_start = (t[lo_p] - range_start) / 1000
         to_end = (range_end - t[last_p]) / 1000
         sampled = (t[last_p] - t[lo_p]) / 1000
-        average = sampled / (n[present] - 1)
+        average = sampled / (n_p - 1)
         if is_counter:
             to_zero = sampled * (first_v / result)
             use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
             to_start = np.where(use_zero, to_zero, to_start)
         threshold = average * 1.1
-        interval = sampled.copy()
-        interval = interval + np.where(to_start < threshold, to_start, average / 2)
+        interval = sampled + np.where(to_start < threshold, to_start, average / 2)
         interval = interval + np.where(to_end < threshold, to_end, average / 2)
         factor = interval / sampled
         if is_rate:
@@ -231,10 +246,12 @@ def call(ctx, node: promql_parser.Call, evaluate) -> values.Vector:
     arg = evaluate(ctx, node.args[index])
     scalars = [evaluate(ctx, a).values for i, a in enumerate(node.args) if i != index]
     out: values.Vector = []
-    for s in arg.series:
+    if name in _EXTRAPOLATED:
+        all_v, all_present = _extrapolated(arg, *_EXTRAPOLATED[name])
+    for i, s in enumerate(arg.series):
         labels = s.labels if name == "last_over_time" else values.drop_name(s.labels)
         if name in _EXTRAPOLATED:
-            v, present = _extrapolated(arg, s, *_EXTRAPOLATED[name])
+            v, present = all_v[i], all_present[i]
         else:
             v, present = _per_window(ctx, arg, s, _WINDOW[name], scalars)
         if present.any():

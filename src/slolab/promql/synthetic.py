@@ -83,6 +83,7 @@ class _Pod:
         self.name = name
         self.target = f"{ip}:8000"
         self.restarts = 0
+        self._keys: dict[tuple[str, ...], tsdb.Labels] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -113,7 +114,11 @@ class _Pod:
         out: dict[tsdb.Labels, float] = {}
 
         def put(name: str, value: float, **extra: str) -> None:
-            out[tsdb.labels_of({**base, "__name__": name, **extra})] = value
+            key = (name, *extra.values())
+            labels = self._keys.get(key)
+            if labels is None:
+                labels = self._keys[key] = tsdb.labels_of({**base, "__name__": name, **extra})
+            out[labels] = value
 
         for reason, count in self.success.items():
             put("vllm:request_success_total", count, finished_reason=reason)

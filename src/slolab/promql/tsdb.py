@@ -58,13 +58,14 @@ def to_ms(t_s: float) -> int:
 class Series:
     """One series: its labels and two columns of samples in time order."""
 
-    __slots__ = ("_cache", "labels", "t_ms", "values")
+    __slots__ = ("_cache", "_clean", "labels", "t_ms", "values")
 
     def __init__(self, labels: Labels) -> None:
         self.labels = labels
         self.t_ms = array("q")
         self.values = array("d")
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._clean: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def name(self) -> str:
@@ -93,12 +94,21 @@ class Series:
         self.t_ms.append(t_ms)
         self.values.append(value)
         self._cache = None
+        self._clean = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(times in ms, values) as numpy arrays; cached until the next append."""
         if self._cache is None:
             self._cache = (np.array(self.t_ms, dtype=np.int64), np.array(self.values, dtype=np.float64))
         return self._cache
+
+    def clean_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``arrays()`` without the staleness markers (what a range selector reads); cached."""
+        if self._clean is None:
+            t, v = self.arrays()
+            keep = ~stale_mask(v)
+            self._clean = (t, v) if keep.all() else (t[keep], v[keep])
+        return self._clean
 
     def __len__(self) -> int:
         return len(self.t_ms)
@@ -119,6 +129,7 @@ class TSDB:
         self.lookback_delta_s = lookback_delta_s
         self._series: dict[Labels, Series] = {}
         self._sorted: list[Series] | None = None
+        self._by_name: dict[str, list[Series]] | None = None
         #: metric family name -> OpenMetrics type (counter, gauge, histogram, summary, unknown).
         self.types: dict[str, str] = {}
         #: metric family name -> help text.
@@ -146,6 +157,7 @@ class TSDB:
                 )
             series = self._series[labels] = Series(labels)
             self._sorted = None
+            self._by_name = None
         series.append(t_ms, value)
 
     def mark_stale(self, labels: Mapping[str, str] | Labels, t_s: float) -> None:
@@ -173,6 +185,15 @@ class TSDB:
         if self._sorted is None:
             self._sorted = [self._series[k] for k in sorted(self._series)]
         return self._sorted
+
+    def series_named(self, name: str) -> list[Series]:
+        """The series of one metric name, in label order."""
+        if self._by_name is None:
+            by_name: dict[str, list[Series]] = {}
+            for series in self.series():
+                by_name.setdefault(series.name, []).append(series)
+            self._by_name = by_name
+        return self._by_name.get(name, [])
 
     def get(self, labels: Mapping[str, str] | Labels) -> Series | None:
         return self._series.get(labels_of(labels))
