@@ -85,7 +85,8 @@ def _series(metric: dict[str, str]) -> str:
 
 
 def table(body: dict[str, Any], expr: str) -> Table:
-    """A table of an HTTP API body: one row per series (range queries: count, min, max, last)."""
+    """A table of an HTTP API body: one row per series (range queries: points, min, max, last, to
+    6 significant digits; ``--json`` has every digit)."""
     data = body["data"]
     kind, result = data["resultType"], data["result"]
     out = Table(title=f"{expr}  ({kind})", title_justify="left")
@@ -103,14 +104,15 @@ def table(body: dict[str, Any], expr: str) -> Table:
             out.add_row("(no series)", "")
         return out
     out.add_column("series")
-    for col in ("points", "first t", "min", "max", "last"):
+    for col in ("points", "min", "max", "last"):
         out.add_column(col, justify="right")
     for row in result:
         points = row["values"]
         numbers = [float(v) for _, v in points if not math.isnan(float(v))]
-        low = engine.format_value(min(numbers)) if numbers else "NaN"
-        high = engine.format_value(max(numbers)) if numbers else "NaN"
-        out.add_row(_series(row["metric"]), str(len(points)), str(points[0][0]), low, high, points[-1][1])
+        low = f"{min(numbers):.6g}" if numbers else "NaN"
+        high = f"{max(numbers):.6g}" if numbers else "NaN"
+        last = f"{float(points[-1][1]):.6g}"
+        out.add_row(_series(row["metric"]), str(len(points)), low, high, last)
     if not result:
-        out.add_row("(no series)", "", "", "", "", "")
+        out.add_row("(no series)", "", "", "", "")
     return out
