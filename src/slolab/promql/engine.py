@@ -226,7 +226,8 @@ class Engine:
 
     def range(self, query: str, start_s: float, end_s: float, step_s: float) -> tuple[str, Any]:
         """("matrix", result) of a range query."""
-        start_ms, end_ms, step_ms = tsdb.to_ms(start_s), tsdb.to_ms(end_s), tsdb.to_ms(step_s)
+        # times round to the millisecond; the step is a Go time.Duration, truncated to whole ms
+        start_ms, end_ms, step_ms = tsdb.to_ms(start_s), tsdb.to_ms(end_s), int(step_s * 1e9) // 1_000_000
         if step_ms <= 0:
             raise errors.PromQLError(
                 f"zero or negative query resolution step widths are not accepted (step {step_s!r})"
