@@ -254,3 +254,16 @@ def test_evaluation_errors_say_what_prometheus_says() -> None:
         eng.query_range("a[1m]", 0.0, 10.0, 5.0)
     with pytest.raises(errors.PromQLError, match="invalid smoothing factor"):
         eng.query("holt_winters(b[1m], 1, 0.5)", 1.0)
+
+
+def test_sort_puts_nan_last_as_go_insertion_sort_does() -> None:
+    eng = engine.Engine(
+        _db(
+            {
+                f'x{{pod="{p}"}}': [(0.0, v)]
+                for p, v in zip("abcde", (2.0, math.nan, 1.0, math.nan, 2.0), strict=True)
+            }
+        )
+    )
+    assert [r["metric"]["pod"] for r in eng.query("sort(x)", 1.0)] == ["c", "a", "e", "d", "b"]
+    assert [r["metric"]["pod"] for r in eng.query("sort_desc(x)", 1.0)] == ["a", "e", "c", "d", "b"]

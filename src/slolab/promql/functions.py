@@ -182,16 +182,33 @@ def _label_join(ctx, node, vec: values.Vector) -> values.Vector:
 
 
 def _sort(vec: values.Vector, descending: bool) -> values.Vector:
-    """Order by the value at the first step (an instant query has one); NaN last; stable on ties."""
+    """funcSort / funcSortDesc at the first step (an instant query has one).
 
-    def key(s: values.StepSeries) -> tuple[bool, float]:
-        v = float(s.values[0])
-        if math.isnan(v):
-            return (True, 0.0)
-        return (False, -v if descending else v)
-
+    Upstream sorts with Go's sort.Sort, which for up to 12 elements is an insertion sort: that is
+    done here with upstream's Less (NaN last, and NaNs end up in reverse input order). Longer
+    vectors are sorted stably with NaN last; Go's pdqsort may order equal values differently."""
     shown = [s for s in vec if s.present[0]]
-    return sorted(shown, key=key) + [s for s in vec if not s.present[0]]
+    keys = [float(s.values[0]) for s in shown]
+
+    def before(a: float, b: float) -> bool:  # Less(j, j-1) of sort.Reverse(upstream heap)
+        return math.isnan(b) or (a > b if descending else a < b)
+
+    if len(shown) <= 12:
+        order = list(range(len(shown)))
+        for i in range(1, len(order)):
+            j = i
+            while j > 0 and before(keys[order[j]], keys[order[j - 1]]):
+                order[j], order[j - 1] = order[j - 1], order[j]
+                j -= 1
+    else:
+        order = sorted(
+            range(len(shown)),
+            key=lambda i: (
+                math.isnan(keys[i]),
+                0.0 if math.isnan(keys[i]) else (-keys[i] if descending else keys[i]),
+            ),
+        )
+    return [shown[i] for i in order] + [s for s in vec if not s.present[0]]
 
 
 def call(ctx, node: promql_parser.Call, evaluate) -> values.Value:
