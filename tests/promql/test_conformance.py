@@ -6,7 +6,8 @@ later, scrape jitter and missed scrapes. They are exported as OpenMetrics, backf
 ``promtool tsdb create-blocks-from openmetrics`` into a Prometheus on 127.0.0.1 (one per
 module), and each query is asked of both, instant at several times and as a range query.
 The engine reads ``openmetrics.load(dump(db))``, the samples Prometheus got (OpenMetrics cannot
-carry staleness markers; see openmetrics.py).
+carry staleness markers; see openmetrics.py). A third shape is pushed through Prometheus'
+remote-write receiver instead, staleness markers and all, to compare staleness handling too.
 
 Compared: result type, the set of label sets, timestamps exactly, values with a relative
 tolerance of 1e-9 (NaN equals NaN, infinities equal themselves), and the order of the values
@@ -24,8 +25,8 @@ import pytest
 import requests
 
 from slolab import errors
-from slolab.metrics import local
-from slolab.promql import engine, openmetrics, synthetic
+from slolab.metrics import local, remotewrite
+from slolab.promql import engine, openmetrics, synthetic, tsdb
 
 T0 = synthetic.START_S
 DURATION_S = 1800.0
@@ -171,19 +172,30 @@ ORDERED = ("sort(", "sort_desc(", "topk(", "bottomk(")
 
 
 SHAPES = {
-    # scrapes at a random phase per pod, +-1 s jitter, 3 % missed
+    # backfilled with promtool; scrapes at a random phase per pod, +-1 s jitter, 3 % missed
     "jittered": {"seed": 7, "pods": 4},
-    # every scrape exactly on a multiple of 15 s: samples fall on the edges of windows and lookback
+    # backfilled; every scrape exactly on a multiple of 15 s: samples on window and lookback edges
     "aligned": {"seed": 5, "pods": 3, "aligned": True},
+    # pushed by remote write with the staleness markers of the pod that left (see below)
+    "stale": {"seed": 8, "pods": 4},
 }
 
 
 @pytest.fixture(scope="module", params=sorted(SHAPES))
 def prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A Prometheus 2.42 on 127.0.0.1 serving the backfilled samples; yields (url, engine)."""
+    """A Prometheus 2.42 on 127.0.0.1 holding the samples of one shape; yields (url, engine).
+
+    "stale" goes through Prometheus' remote-write receiver, which keeps staleness markers (an
+    OpenMetrics backfill cannot carry them), and the engine reads the very TSDB that was pushed."""
     local.binary_or_skip()
     local.binary_or_skip(name="promtool")
     db = synthetic.serving_run(duration_s=DURATION_S, **SHAPES[request.param])
+    if request.param == "stale":
+        assert any(tsdb.is_stale(v) for s in db.series() for v in s.values)
+        with local.LocalPrometheus([], remote_write=True) as server:
+            remotewrite.push(server.url, db)
+            yield server.url, engine.Engine(db)
+        return
     text = openmetrics.dump(db)
     path = tmp_path_factory.mktemp("promql") / "samples.om"
     path.write_text(text, encoding="utf-8")

@@ -12,6 +12,9 @@ before it starts: the PromQL conformance tests query a real Prometheus over the 
 slolab's engine this way. Its ``evaluation_interval`` is then Prometheus' default, 1m (the step of
 a subquery without one).
 
+With ``remote_write`` it also accepts samples on /api/v1/write (--web.enable-remote-write-receiver;
+slolab.metrics.remotewrite pushes a TSDB, staleness markers included).
+
 Used by tests and by the loopback end-to-end test. Without the binary, ``binary_or_skip`` skips
 a test with the install command, or fails it when ``SLOLAB_REQUIRE_PROMETHEUS=1`` (CI).
 """
@@ -91,9 +94,13 @@ class LocalPrometheus:
         binary: str | None = None,
         keep: bool = False,
         openmetrics_file: str | Path | None = None,
+        remote_write: bool = False,
     ) -> None:
-        if not targets and openmetrics_file is None:
-            raise ValueError("LocalPrometheus needs at least one host:port target, or an openmetrics_file")
+        if not targets and openmetrics_file is None and not remote_write:
+            raise ValueError(
+                "LocalPrometheus needs at least one host:port target, an openmetrics_file, or remote_write"
+            )
+        self.remote_write = remote_write
         self.openmetrics_file = Path(openmetrics_file) if openmetrics_file is not None else None
         self.targets = list(targets)
         self.job = job
@@ -151,10 +158,11 @@ class LocalPrometheus:
                         f"--config.file={config_file}",
                         f"--storage.tsdb.path={self.workdir / 'data'}",
                         f"--web.listen-address=127.0.0.1:{self.port}",
-                        # backfilled blocks can be years old: keep them (retention counts from the newest)
+                        # pushed or backfilled samples can be years old: keep them
                         "--storage.tsdb.retention.time=100y"
-                        if self.openmetrics_file
+                        if self.openmetrics_file or self.remote_write
                         else "--storage.tsdb.retention.time=1d",
+                        *(["--web.enable-remote-write-receiver"] if self.remote_write else []),
                     ],
                     stdout=log,
                     stderr=log,
