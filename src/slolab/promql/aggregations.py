@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import promql_parser
 
 from slolab.promql import histogram, values
+
+if TYPE_CHECKING:
+    from slolab.promql import evaluator
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MAX_INT64 = 9.223372036854775807e18
@@ -45,19 +49,21 @@ def _group_labels(labels: values.Labels, grouping: list[str], without: bool) -> 
     return tuple(p for p in labels if p[0] in keep)
 
 
-def evaluate(ctx, node: promql_parser.AggregateExpr, evaluate_fn) -> values.Vector:
+def evaluate(
+    ctx: evaluator.Context, node: promql_parser.AggregateExpr, evaluate_fn: evaluator.Evaluate
+) -> values.Vector:
     op = str(node.op)
     modifier = node.modifier
     without = modifier is not None and modifier.type == promql_parser.AggModifierType.Without
     grouping = sorted(modifier.labels) if modifier is not None else []
-    vec = evaluate_fn(ctx, node.expr)
+    vec = values.as_vector(evaluate_fn(ctx, node.expr))
     if op == "count_values":
-        label = evaluate_fn(ctx, node.param).value
+        label = values.as_string(evaluate_fn(ctx, node.param)).value
         if not _LABEL_NAME.match(label):
             raise ctx.error(f"invalid label name {label!r}", "count_values")
         return _count_values(ctx, vec, label, grouping, without)
     if op in ("topk", "bottomk", "quantile"):
-        param = evaluate_fn(ctx, node.param).values
+        param = values.as_scalar(evaluate_fn(ctx, node.param)).values
         if op == "quantile":
             return _quantile(ctx, vec, param, grouping, without)
         return _topk(ctx, vec, param, grouping, without, bottom=op == "bottomk")
@@ -140,7 +146,9 @@ def _per_step_groups(vec: values.Vector, grouping: list[str], without: bool, i: 
     return groups
 
 
-def _quantile(ctx, vec, q: np.ndarray, grouping, without) -> values.Vector:
+def _quantile(
+    ctx: evaluator.Context, vec: values.Vector, q: np.ndarray, grouping: list[str], without: bool
+) -> values.Vector:
     n = len(ctx.steps_ms)
     out: dict[values.Labels, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(n):
@@ -151,7 +159,9 @@ def _quantile(ctx, vec, q: np.ndarray, grouping, without) -> values.Vector:
     return [values.StepSeries(labels, v, p) for labels, (v, p) in out.items()]
 
 
-def _count_values(ctx, vec, label: str, grouping, without) -> values.Vector:
+def _count_values(
+    ctx: evaluator.Context, vec: values.Vector, label: str, grouping: list[str], without: bool
+) -> values.Vector:
     n = len(ctx.steps_ms)
     if not without:
         grouping = sorted({*grouping, label})
@@ -227,7 +237,14 @@ def _select(members: list[tuple[values.StepSeries, float]], k: int, bottom: bool
     return h
 
 
-def _topk(ctx, vec, k_steps: np.ndarray, grouping, without, bottom: bool) -> values.Vector:
+def _topk(
+    ctx: evaluator.Context,
+    vec: values.Vector,
+    k_steps: np.ndarray,
+    grouping: list[str],
+    without: bool,
+    bottom: bool,
+) -> values.Vector:
     n = len(ctx.steps_ms)
     out: dict[values.Labels, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(n):

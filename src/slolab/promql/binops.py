@@ -13,10 +13,15 @@ drops the ``ignoring`` ones; group_x(labels) copies those labels from the "one" 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import promql_parser
 
 from slolab.promql import values
+
+if TYPE_CHECKING:
+    from slolab.promql import evaluator
 
 _ARITHMETIC = {"+", "-", "*", "/", "%", "^"}
 _COMPARISON = {"==", "!=", ">", "<", ">=", "<="}
@@ -50,7 +55,9 @@ def _apply(op: str, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.nd
         return lhs, keep
 
 
-def evaluate(ctx, node: promql_parser.BinaryExpr, lhs: values.Value, rhs: values.Value) -> values.Value:
+def evaluate(
+    ctx: evaluator.Context, node: promql_parser.BinaryExpr, lhs: values.Value, rhs: values.Value
+) -> values.Value:
     op = str(node.op)
     modifier = node.modifier
     return_bool = bool(modifier is not None and modifier.return_bool)
@@ -62,8 +69,8 @@ def evaluate(ctx, node: promql_parser.BinaryExpr, lhs: values.Value, rhs: values
     if isinstance(lhs, values.Scalar) or isinstance(rhs, values.Scalar):
         return _vector_scalar(op, lhs, rhs, return_bool)
     if op in ("and", "or", "unless"):
-        return _set_op(op, lhs, rhs, modifier)
-    return _vector_vector(ctx, op, lhs, rhs, modifier, return_bool)
+        return _set_op(op, values.as_vector(lhs), values.as_vector(rhs), modifier)
+    return _vector_vector(ctx, op, values.as_vector(lhs), values.as_vector(rhs), modifier, return_bool)
 
 
 def _vector_scalar(op: str, lhs, rhs, return_bool: bool) -> values.Vector:
@@ -138,7 +145,14 @@ def _result_labels(many: values.Labels, one: values.Labels, op: str, modifier, c
     return tuple(sorted(named.items()))
 
 
-def _vector_vector(ctx, op, lhs: values.Vector, rhs: values.Vector, modifier, return_bool) -> values.Vector:
+def _vector_vector(
+    ctx: evaluator.Context,
+    op: str,
+    lhs: values.Vector,
+    rhs: values.Vector,
+    modifier: promql_parser.BinModifier | None,
+    return_bool: bool,
+) -> values.Vector:
     card = modifier.card if modifier is not None else promql_parser.VectorMatchCardinality.OneToOne
     one_side = "right"
     many, one = lhs, rhs

@@ -122,7 +122,7 @@ def _quoted_name_position(query: str) -> int | None:
     return None
 
 
-def _check_prometheus_2(query: str, node: object) -> None:
+def _check_prometheus_2(query: str, node: promql_parser.Expr) -> None:
     """What promql-parser (Prometheus 3 syntax) accepts and Prometheus 2.42 rejects."""
     quoted = _quoted_name_position(query)
     if quoted is not None:
@@ -157,7 +157,7 @@ def _register_functions() -> None:
         promql_parser.register_extra_functions([holt_winters])
 
 
-def parse(query: str) -> object:
+def parse(query: str) -> promql_parser.Expr:
     """The AST of ``query``, or a PromQLError with its position."""
     if not query.strip():
         raise errors.PromQLError("empty query", query, 0)

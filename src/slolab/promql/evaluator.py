@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import numpy as np
 import promql_parser
@@ -50,6 +51,10 @@ class Context:
             found = self.query.find(near)
             position = found if found >= 0 else None
         return errors.PromQLError(message, self.query, position)
+
+
+#: evaluate(ctx, node): the value of a node at every step; passed to the operator modules.
+Evaluate = Callable[[Context, object], values.Value]
 
 
 def td_ms(delta: dt.timedelta | None) -> int:

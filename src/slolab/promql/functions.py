@@ -22,11 +22,15 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import promql_parser
 
 from slolab.promql import histogram, values
+
+if TYPE_CHECKING:
+    from slolab.promql import evaluator
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -138,7 +142,7 @@ def _relabel(vec: values.Vector, fn: Callable[[values.Labels], values.Labels]) -
     return values.merge([values.StepSeries(fn(s.labels), s.values, s.present) for s in vec])
 
 
-def _label_replace(ctx, node, vec: values.Vector) -> values.Vector:
+def _label_replace(ctx: evaluator.Context, node: promql_parser.Call, vec: values.Vector) -> values.Vector:
     dst, repl, src, regex = (_string_arg(a) for a in node.args[1:5])
     try:
         rx = re.compile("(?:" + regex + ")")
@@ -161,7 +165,7 @@ def _label_replace(ctx, node, vec: values.Vector) -> values.Vector:
     return _relabel(vec, relabel)
 
 
-def _label_join(ctx, node, vec: values.Vector) -> values.Vector:
+def _label_join(ctx: evaluator.Context, node: promql_parser.Call, vec: values.Vector) -> values.Vector:
     dst, sep = _string_arg(node.args[1]), _string_arg(node.args[2])
     sources = [_string_arg(a) for a in node.args[3:]]
     for src in sources:
@@ -211,7 +215,7 @@ def _sort(vec: values.Vector, descending: bool) -> values.Vector:
     return [shown[i] for i in order] + [s for s in vec if not s.present[0]]
 
 
-def call(ctx, node: promql_parser.Call, evaluate) -> values.Value:
+def call(ctx: evaluator.Context, node: promql_parser.Call, evaluate: evaluator.Evaluate) -> values.Value:
     name = node.func.name
     n = len(ctx.steps_ms)
     if name == "time":
@@ -237,18 +241,21 @@ def _utc(t_s: float) -> dt.datetime:
 
 
 def _simple(fn: Callable[[np.ndarray], np.ndarray]):
-    def run(ctx, node, args) -> values.Vector:
+    def run(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
         return values.merge(
-            [values.StepSeries(values.drop_name(s.labels), fn(s.values), s.present) for s in args[0]]
+            [
+                values.StepSeries(values.drop_name(s.labels), fn(s.values), s.present)
+                for s in values.as_vector(args[0])
+            ]
         )
 
     return run
 
 
 def _date(fn: Callable[[dt.datetime], float]):
-    def run(ctx, node, args) -> values.Vector:
+    def run(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
         out = []
-        for s in args[0]:
+        for s in values.as_vector(args[0]):
             v = np.array(
                 [float(fn(_utc(x))) if ok else 0.0 for x, ok in zip(s.values, s.present, strict=True)]
             )
@@ -258,26 +265,26 @@ def _date(fn: Callable[[dt.datetime], float]):
     return run
 
 
-def _round(ctx, node, args) -> values.Vector:
-    to_nearest = args[1].values if len(args) > 1 else np.ones(len(ctx.steps_ms))
+def _round(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
+    to_nearest = values.as_scalar(args[1]).values if len(args) > 1 else np.ones(len(ctx.steps_ms))
     inverse = 1.0 / to_nearest
     return _simple(lambda v: np.floor(v * inverse + 0.5) / inverse)(ctx, node, args)
 
 
-def _clamp(ctx, node, args) -> values.Vector:
-    low, high = args[1].values, args[2].values
+def _clamp(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
+    low, high = values.as_scalar(args[1]).values, values.as_scalar(args[2]).values
     out = []
-    for s in args[0]:
+    for s in values.as_vector(args[0]):
         v = np.maximum(low, np.minimum(high, s.values))
         out.append(values.StepSeries(values.drop_name(s.labels), v, s.present & ~(high < low)))
     return values.merge(out)
 
 
 def _clamp_one(upper: bool):
-    def run(ctx, node, args) -> values.Vector:
-        bound = args[1].values
+    def run(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
+        bound = values.as_scalar(args[1]).values
         out = []
-        for s in args[0]:
+        for s in values.as_vector(args[0]):
             v = np.minimum(bound, s.values) if upper else np.maximum(bound, s.values)
             out.append(values.StepSeries(values.drop_name(s.labels), v, s.present))
         return values.merge(out)
@@ -285,35 +292,37 @@ def _clamp_one(upper: bool):
     return run
 
 
-def _scalar(ctx, node, args) -> values.Scalar:
+def _scalar(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Scalar:
     count = np.zeros(len(ctx.steps_ms), dtype=int)
     value = np.full(len(ctx.steps_ms), np.nan)
-    for s in args[0]:
+    for s in values.as_vector(args[0]):
         count += s.present
         value = np.where(s.present, s.values, value)
     return values.Scalar(np.where(count == 1, value, np.nan))
 
 
-def _vector(ctx, node, args) -> values.Vector:
-    return [values.StepSeries((), args[0].values.copy(), np.ones(len(ctx.steps_ms), dtype=bool))]
+def _vector(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
+    return [
+        values.StepSeries((), values.as_scalar(args[0]).values.copy(), np.ones(len(ctx.steps_ms), dtype=bool))
+    ]
 
 
-def _absent(ctx, node, args) -> values.Vector:
+def _absent(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
     any_present = np.zeros(len(ctx.steps_ms), dtype=bool)
-    for s in args[0]:
+    for s in values.as_vector(args[0]):
         any_present |= s.present
     if any_present.all():
         return []
     return [values.StepSeries(absent_labels(node.args[0]), np.ones(len(ctx.steps_ms)), ~any_present)]
 
 
-def _timestamp(ctx, node, args) -> values.Vector:
+def _timestamp(ctx: evaluator.Context, node: promql_parser.Call, args: list[values.Value]) -> values.Vector:
     arg = node.args[0]
     while isinstance(arg, promql_parser.ParenExpr):
         arg = arg.expr
     direct = isinstance(arg, promql_parser.VectorSelector)
     out = []
-    for s in args[0]:
+    for s in values.as_vector(args[0]):
         t = s.sample_t_ms if direct and s.sample_t_ms is not None else ctx.steps_ms
         out.append(values.StepSeries(values.drop_name(s.labels), t / 1000, s.present))
     return values.merge(out)
@@ -331,10 +340,12 @@ _SUPPORTED.update(
         "vector": _vector,
         "absent": _absent,
         "timestamp": _timestamp,
-        "label_replace": lambda ctx, node, args: _label_replace(ctx, node, args[0]),
-        "label_join": lambda ctx, node, args: _label_join(ctx, node, args[0]),
-        "sort": lambda ctx, node, args: _sort(args[0], False),
-        "sort_desc": lambda ctx, node, args: _sort(args[0], True),
-        "histogram_quantile": lambda ctx, node, args: histogram.histogram_quantile(args[0].values, args[1]),
+        "label_replace": lambda ctx, node, args: _label_replace(ctx, node, values.as_vector(args[0])),
+        "label_join": lambda ctx, node, args: _label_join(ctx, node, values.as_vector(args[0])),
+        "sort": lambda ctx, node, args: _sort(values.as_vector(args[0]), False),
+        "sort_desc": lambda ctx, node, args: _sort(values.as_vector(args[0]), True),
+        "histogram_quantile": lambda ctx, node, args: histogram.histogram_quantile(
+            values.as_scalar(args[0]).values, values.as_vector(args[1])
+        ),
     }
 )

@@ -53,11 +53,11 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         else:
             coalesced.append([bound, count])
     highest = coalesced[0][1]
-    for b in coalesced[1:]:
-        if b[1] > highest:
-            highest = b[1]
-        elif b[1] < highest:
-            b[1] = highest
+    for bucket in coalesced[1:]:
+        if bucket[1] > highest:
+            highest = bucket[1]
+        elif bucket[1] < highest:
+            bucket[1] = highest
     if len(coalesced) < 2:
         return math.nan
     observations = coalesced[-1][1]
@@ -154,7 +154,7 @@ def histogram_quantile(q_steps: np.ndarray, vec: values.Vector) -> values.Vector
         bounds = np.array([b for b, _ in members])
         stacked = np.array([s.values for _, s in members])
         masks = np.array([s.present for _, s in members])
-        present = masks.any(axis=0)
+        present = np.asarray(masks.any(axis=0))
         result = np.zeros(n)
         full = masks.all(axis=0) & ~np.isnan(stacked).any(axis=0)
         if full.any():

@@ -22,11 +22,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import promql_parser
 
 from slolab.promql import functions, histogram, values
+
+if TYPE_CHECKING:
+    from slolab.promql import evaluator
 
 _NAN = float("nan")
 
@@ -112,6 +116,13 @@ def _linear_regression(t: list[int], v: list[float], intercept_ms: int) -> tuple
     return slope, intercept
 
 
+def _predict_linear(t: list[int], v: list[float], ts: int, duration_s: float) -> float | None:
+    if len(v) < 2:
+        return None
+    slope, intercept = _linear_regression(t, v, ts)
+    return slope * duration_s + intercept
+
+
 def _instant_value(t: list[int], v: list[float], is_rate: bool) -> float | None:
     if len(v) < 2:
         return None
@@ -159,9 +170,7 @@ _WINDOW: dict[str, WindowFn] = {
     "irate": lambda t, v, ts, a: _instant_value(t, v, True),
     "idelta": lambda t, v, ts, a: _instant_value(t, v, False),
     "deriv": lambda t, v, ts, a: None if len(v) < 2 else _linear_regression(t, v, t[0])[0],
-    "predict_linear": lambda t, v, ts, a: (
-        None if len(v) < 2 else (lambda s, i: s * a[0] + i)(*_linear_regression(t, v, ts))
-    ),
+    "predict_linear": lambda t, v, ts, a: _predict_linear(t, v, ts, a[0]),
     "changes": lambda t, v, ts, a: _changes(v, False),
     "resets": lambda t, v, ts, a: _changes(v, True),
     "avg_over_time": lambda t, v, ts, a: _avg(v),
@@ -240,11 +249,11 @@ def _extrapolated(arg: values.RangeArg, is_counter: bool, is_rate: bool) -> tupl
     return out, present
 
 
-def call(ctx, node: promql_parser.Call, evaluate) -> values.Vector:
+def call(ctx: evaluator.Context, node: promql_parser.Call, evaluate: evaluator.Evaluate) -> values.Vector:
     name = node.func.name
     index = 1 if name == "quantile_over_time" else 0
-    arg = evaluate(ctx, node.args[index])
-    scalars = [evaluate(ctx, a).values for i, a in enumerate(node.args) if i != index]
+    arg = values.as_range(evaluate(ctx, node.args[index]))
+    scalars = [values.as_scalar(evaluate(ctx, a)).values for i, a in enumerate(node.args) if i != index]
     out: values.Vector = []
     if name in _EXTRAPOLATED:
         all_v, all_present = _extrapolated(arg, *_EXTRAPOLATED[name])
@@ -262,7 +271,13 @@ def call(ctx, node: promql_parser.Call, evaluate) -> values.Vector:
     return out
 
 
-def _per_window(ctx, arg: values.RangeArg, s: values.RangeSeries, fn: WindowFn, scalars: list[np.ndarray]):
+def _per_window(
+    ctx: evaluator.Context,
+    arg: values.RangeArg,
+    s: values.RangeSeries,
+    fn: WindowFn,
+    scalars: list[np.ndarray],
+):
     lo, hi = arg.windows(s)
     out = np.zeros(len(lo))
     present = np.zeros(len(lo), dtype=bool)
@@ -280,7 +295,9 @@ def _per_window(ctx, arg: values.RangeArg, s: values.RangeSeries, fn: WindowFn, 
     return out, present
 
 
-def _absent_over_time(ctx, node: promql_parser.Call, found: values.Vector) -> values.Vector:
+def _absent_over_time(
+    ctx: evaluator.Context, node: promql_parser.Call, found: values.Vector
+) -> values.Vector:
     n = len(ctx.steps_ms)
     any_present = np.zeros(n, dtype=bool)
     for s in found:

@@ -70,6 +70,31 @@ Vector = list[StepSeries]
 Value = Vector | Scalar | String | RangeArg
 
 
+def as_vector(value: Value) -> Vector:
+    """The value as an instant vector (the parser has type-checked the expression)."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected an instant vector, got {type(value).__name__}")
+    return value
+
+
+def as_scalar(value: Value) -> Scalar:
+    if not isinstance(value, Scalar):
+        raise TypeError(f"expected a scalar, got {type(value).__name__}")
+    return value
+
+
+def as_string(value: Value) -> String:
+    if not isinstance(value, String):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def as_range(value: Value) -> RangeArg:
+    if not isinstance(value, RangeArg):
+        raise TypeError(f"expected a range vector, got {type(value).__name__}")
+    return value
+
+
 def drop_name(labels: Labels) -> Labels:
     return tuple(pair for pair in labels if pair[0] != "__name__")
 
