@@ -102,3 +102,10 @@ def test_a_sample_costs_about_16_bytes() -> None:
         db.append({"__name__": "x", "pod": "a"}, i * 15.0, float(i))
     per_sample = (db.memory_bytes() - before) / 20_000
     assert 16 <= per_sample < 20, per_sample
+
+
+def test_the_generator_uses_vllm_buckets_from_the_metric_table() -> None:
+    from slolab.run import vllm_metrics
+
+    assert tuple(map(float, vllm_metrics.TTFT_BUCKETS)) == synthetic.TTFT_BUCKETS_S
+    assert tuple(map(float, vllm_metrics.LATENCY_BUCKETS)) == synthetic.E2E_BUCKETS_S
