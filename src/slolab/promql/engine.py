@@ -10,21 +10,19 @@ and from 1e21; timestamps as seconds).
 ``custom_query_range`` return (the ``data.result`` of the HTTP API), the shapes
 slolab.metrics.query gives for a real Prometheus; ``api_response`` returns the whole body of
 ``/api/v1/query`` or ``/api/v1/query_range``. Queries are parsed with the ``promql-parser``
-package; a query it rejects, or that uses what this engine does not evaluate, is a
+package (syntax.py); a query it rejects, or that uses what this engine does not evaluate, is a
 ``PromQLError`` with the position in the query where it is known.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
-import promql_parser
 
 from slolab import errors
-from slolab.promql import evaluator, tsdb, values
+from slolab.promql import evaluator, syntax, tsdb, values
 
 DEFAULT_SUBQUERY_STEP_S = 60.0  # Prometheus' default global evaluation_interval
 
@@ -43,132 +41,6 @@ def format_value(v: float) -> str:
 def format_time(t_ms: int) -> float | int:
     """A timestamp in seconds, an int when whole (as MarshalTimestamp writes it)."""
     return t_ms // 1000 if t_ms % 1000 == 0 else t_ms / 1000
-
-
-_POSITIONED = [
-    (re.compile(r"unknown function with name '([^']+)'"), lambda m: m.group(1) + "("),
-    (re.compile(r"in call to function '([^']+)'"), lambda m: m.group(1) + "("),
-    (re.compile(r"in call to '([^']+)'"), lambda m: m.group(1) + "("),
-    (re.compile(r"illegal regex for (.+)$"), lambda m: m.group(1)),
-    (re.compile(r"bad number or duration syntax: (.+)$"), lambda m: m.group(1)),
-    (re.compile(r"set operator '(\w+)'"), lambda m: m.group(1)),
-]
-
-
-def _error_position(query: str, message: str) -> int | None:
-    """Where in ``query`` the parser's complaint points (promql-parser gives no positions)."""
-    for pattern, needle in _POSITIONED:
-        m = pattern.search(message)
-        if m:
-            found = query.find(needle(m))
-            if found >= 0:
-                return found
-    if "unexpected end of input" in message:
-        return len(query.rstrip())
-    if "unclosed left parenthesis" in message:
-        depth: list[int] = []
-        for i, ch in enumerate(query):
-            if ch == "(":
-                depth.append(i)
-            elif ch == ")" and depth:
-                depth.pop()
-        return depth[0] if depth else None
-    # The first character after the longest prefix that parses on its own.
-    best = None
-    for end in range(len(query), 0, -1):
-        try:
-            promql_parser.parse(query[:end])
-        except ValueError:
-            continue
-        best = end
-        break
-    if best is None:
-        return 0
-    rest = query[best:]
-    return best + (len(rest) - len(rest.lstrip()))
-
-
-def _quoted_name_position(query: str) -> int | None:
-    """Where a selector has a quoted metric or label name (``{"a.b"}``, Prometheus 3 syntax), if any."""
-    depth = 0
-    expect_name = False
-    i = 0
-    while i < len(query):
-        ch = query[i]
-        if ch in "\"'`":
-            if depth and expect_name:
-                return i
-            end = i + 1
-            while end < len(query) and query[end] != ch:
-                end += 2 if query[end] == "\\" and ch != "`" else 1
-            i = end + 1
-            expect_name = False
-            continue
-        if ch == "#":
-            newline = query.find("\n", i)
-            i = len(query) if newline < 0 else newline
-            continue
-        if ch == "{":
-            depth += 1
-            expect_name = True
-        elif ch == "}":
-            depth = max(0, depth - 1)
-            expect_name = False
-        elif ch == "," and depth:
-            expect_name = True
-        elif not ch.isspace():
-            expect_name = False
-        i += 1
-    return None
-
-
-def _check_prometheus_2(query: str, node: promql_parser.Expr) -> None:
-    """What promql-parser (Prometheus 3 syntax) accepts and Prometheus 2.42 rejects."""
-    quoted = _quoted_name_position(query)
-    if quoted is not None:
-        raise errors.PromQLError(
-            "parse error: quoted metric or label names are Prometheus 3 syntax, not in 2.42", query, quoted
-        )
-
-    def visit(expr: object) -> bool:
-        modifier = getattr(expr, "modifier", None)
-        fill = getattr(modifier, "fill_values", None)
-        if fill is not None and (fill.lhs is not None or fill.rhs is not None):
-            found = query.find("fill")
-            raise errors.PromQLError(
-                "parse error: fill() modifiers are Prometheus 3 syntax, not in 2.42",
-                query,
-                found if found >= 0 else None,
-            )
-        return True
-
-    promql_parser.walk(node, visit)
-
-
-def _register_functions() -> None:
-    """holt_winters is in Prometheus 2.42 but not in promql-parser 0.11 (Prometheus 3 renamed it)."""
-    try:
-        promql_parser.parse("holt_winters(x[1m], 0.5, 0.5)")
-    except ValueError:
-        scalar, matrix = promql_parser.ValueType.Scalar, promql_parser.ValueType.Matrix
-        holt_winters = promql_parser.Function(
-            "holt_winters", [matrix, scalar, scalar], promql_parser.ValueType.Vector
-        )
-        promql_parser.register_extra_functions([holt_winters])
-
-
-def parse(query: str) -> promql_parser.Expr:
-    """The AST of ``query``, or a PromQLError with its position."""
-    if not query.strip():
-        raise errors.PromQLError("empty query", query, 0)
-    _register_functions()
-    try:
-        node = promql_parser.parse(query)
-    except ValueError as exc:
-        message = str(exc)
-        raise errors.PromQLError(f"parse error: {message}", query, _error_position(query, message)) from None
-    _check_prometheus_2(query, node)
-    return node
 
 
 class Engine:
@@ -190,7 +62,7 @@ class Engine:
     # ---------------------------------------------------------------- evaluation
 
     def _run(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> tuple[object, values.Value]:
-        node = parse(query)
+        node = syntax.parse(query)
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         ctx = evaluator.Context(
             self.db, steps, start_ms, end_ms, self.lookback_ms, self.subquery_step_ms, query
