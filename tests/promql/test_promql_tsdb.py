@@ -109,3 +109,13 @@ def test_the_generator_uses_vllm_buckets_from_the_metric_table() -> None:
 
     assert tuple(map(float, vllm_metrics.TTFT_BUCKETS)) == synthetic.TTFT_BUCKETS_S
     assert tuple(map(float, vllm_metrics.LATENCY_BUCKETS)) == synthetic.E2E_BUCKETS_S
+
+
+def test_label_sets_in_any_order_are_one_series() -> None:
+    db = tsdb.TSDB()
+    db.append_ms((("pod", "a"), ("__name__", "x")), 1000, 1.0)
+    db.append_ms((("__name__", "x"), ("pod", "a")), 2000, 2.0)
+    db.scrape("t", 3.0, {(("pod", "a"), ("__name__", "x"), ("zone", "")): 3.0})
+    assert len(db) == 1
+    series = db.get({"__name__": "x", "pod": "a"})
+    assert series is not None and list(series.values) == [1.0, 2.0, 3.0]

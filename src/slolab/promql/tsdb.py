@@ -149,7 +149,11 @@ class TSDB:
         self.append_ms(labels_of(labels), to_ms(t_s), float(value))
 
     def append_ms(self, labels: Labels, t_ms: int, value: float) -> None:
+        """One sample at a millisecond time; ``labels`` in any order (stored as ``labels_of`` gives)."""
         series = self._series.get(labels)
+        if series is None:
+            labels = labels_of(labels)
+            series = self._series.get(labels)
         if series is None:
             if not any(name == "__name__" for name, _ in labels):
                 raise errors.InputError(
