@@ -70,3 +70,17 @@ def test_load_reports_every_bad_line_with_its_number() -> None:
 def test_load_needs_eof() -> None:
     with pytest.raises(errors.InputError, match="# EOF"):
         openmetrics.load("x 1 10\n")
+
+
+def test_load_reads_units_help_exemplars_and_label_escapes() -> None:
+    text = (
+        "# TYPE lat histogram\n# UNIT lat seconds\n# HELP lat Latency.\n"
+        'lat_bucket{le="1",pod="a\\"b"} 3 100.5 # {trace_id="x"} 0.5 100.4\n'
+        'lat_bucket{le="1",pod="a\\"b"} 4 115.5 # {trace_id="y"} 0.7 115.4\n'
+        "# EOF\n"
+    )
+    db = openmetrics.load(text)
+    series = db.get({"__name__": "lat_bucket", "le": "1", "pod": 'a"b'})
+    assert series is not None
+    assert list(series.t_ms) == [100500, 115500] and list(series.values) == [3.0, 4.0]
+    assert db.types == {"lat": "histogram"} and db.help == {"lat": "Latency."}

@@ -29,8 +29,9 @@ _SUFFIXES = {
     "histogram": ("_bucket", "_sum", "_count", "_created"),
     "summary": ("_sum", "_count", "_created", ""),
 }
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(?:\s+(\S+))?\s*(?:#.*)?$")
-_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_CLOSE = re.compile(r"\s*\}")
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 
 
 def family_of(name: str, types: dict[str, str]) -> str:
@@ -118,13 +119,15 @@ def load(
                 db.help[parts[2]] = _unescape(parts[3])
             continue
         try:
+            # fast path: "name{labels} value timestamp" of a series seen before (no exemplar)
             head, _, rest = line.rpartition("} ") if "}" in line else line.partition(" ")
             head = head + "}" if "}" in line else head
             labels = heads.get(head)
             parts = rest.split()
-            if labels is None or len(parts) != 2:
+            if labels is None or len(parts) != 2 or " # " in line:
                 labels, t_s, value = _parse_sample(line)
-                heads[head] = labels
+                if " # " not in line:
+                    heads[head] = labels
             else:
                 t_s, value = float(parts[1]), _parse_value(parts[0])
             db.append_ms(labels, tsdb.to_ms(t_s), value)
@@ -142,23 +145,36 @@ def load(
 
 
 def _parse_sample(line: str) -> tuple[tsdb.Labels, float, float]:
-    m = _SAMPLE.match(line)
+    """``name{labels} value timestamp [# exemplar]`` -> (labels, t_s, value)."""
+    m = _NAME.match(line)
     if not m:
         raise ValueError(f"not an OpenMetrics sample line: {line!r}")
-    name, braces, value_text, ts_text = m.groups()
-    pairs = [("__name__", name)]
-    if braces:
-        body = braces[1:-1]
-        pos = 0
-        while pos < len(body):
-            lm = _LABEL.match(body, pos)
+    pairs = [("__name__", m.group(0))]
+    pos = m.end()
+    if line.startswith("{", pos):
+        pos += 1
+        while True:
+            close = _CLOSE.match(line, pos)
+            if close:
+                pos = close.end()
+                break
+            lm = _LABEL.match(line, pos)
             if not lm:
-                raise ValueError(f"bad label set {braces!r}")
+                raise ValueError(f"bad label set in {line!r}")
             pairs.append((lm.group(1), _unescape(lm.group(2))))
             pos = lm.end()
-    if ts_text is None:
+            if lm.group(3) == "":  # no comma: the set must close here
+                close = _CLOSE.match(line, pos)
+                if not close:
+                    raise ValueError(f"bad label set in {line!r}")
+                pos = close.end()
+                break
+    rest = line[pos:].split(" # ", 1)[0].split()
+    if len(rest) == 1:
         raise ValueError("the sample has no timestamp (backfilling needs one)")
-    return tsdb.labels_of(pairs), float(ts_text), _parse_value(value_text)
+    if len(rest) != 2:
+        raise ValueError(f"not an OpenMetrics sample line: {line!r}")
+    return tsdb.labels_of(pairs), float(rest[1]), _parse_value(rest[0])
 
 
 _SPECIAL = {"NaN": math.nan, "+Inf": math.inf, "-Inf": -math.inf, "Inf": math.inf}
