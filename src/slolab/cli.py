@@ -296,6 +296,42 @@ def serve(
     raise typer.Exit(code=server.run(cfg))
 
 
+@app.command()
+def promql(
+    expr: Annotated[
+        str, typer.Argument(help="the PromQL query, e.g. 'sum(rate(vllm:request_success_total[5m]))'")
+    ],
+    samples: Annotated[Path, typer.Option(help="OpenMetrics file with timestamps (the samples to query)")],
+    at: Annotated[
+        str | None, typer.Option(help="instant query time: unix seconds or RFC 3339 (default: last sample)")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="range query start (with --end and --step)")] = None,
+    end: Annotated[str | None, typer.Option(help="range query end")] = None,
+    step: Annotated[float | None, typer.Option(help="range query step in seconds")] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="print the Prometheus HTTP API response body")
+    ] = False,
+) -> None:
+    """Evaluate PromQL over recorded samples, with the answers Prometheus 2.42 gives."""
+    import json
+
+    from slolab.promql import command
+
+    db = command.load_samples(samples)
+    body = command.run(
+        db,
+        expr,
+        at_s=command.parse_time(at, "--at") if at is not None else None,
+        start_s=command.parse_time(start, "--start") if start is not None else None,
+        end_s=command.parse_time(end, "--end") if end is not None else None,
+        step_s=step,
+    )
+    if json_:
+        typer.echo(json.dumps(body))
+    else:
+        _console().print(command.table(body, expr))
+
+
 def _vendored_click_exceptions() -> tuple[type[Exception], ...]:
     try:
         from typer._click.exceptions import ClickException

@@ -8,7 +8,8 @@ exits with ``error.exit_code``; a traceback is shown only with ``-v``.
     │   ├── ManifestError            a workspace manifest: bad YAML, unknown field, wrong type
     │   ├── NotModelledError         a valid field the simulator does not model
     │   ├── CatalogError             a scenario.yaml / lab.yaml / kind-config.yaml problem
-    │   └── UnknownLabError          no such lab (lists the ones that exist)
+    │   ├── UnknownLabError          no such lab (lists the ones that exist)
+    │   └── PromQLError              a PromQL query slolab cannot parse or evaluate (with its position)
     ├── ToolError                    helm / kubectl missing or failing
     └── BackendError                 a backend could not run the lab
 """
@@ -81,3 +82,27 @@ class ToolError(SlolabError):
 
 class BackendError(SlolabError):
     """A backend could not run the lab."""
+
+
+PROMQL_REFERENCE = "https://prometheus.io/docs/prometheus/2.42/querying/basics/"
+
+
+class PromQLError(InputError):
+    """A PromQL query that does not parse, does not type-check, or uses what slolab does not evaluate.
+
+    ``position`` is the 0-based character offset in ``query`` where the problem is, when known;
+    the message shows it 1-based, as Prometheus does (``1:13: parse error: ...``).
+    """
+
+    def __init__(self, message: str, query: str | None = None, position: int | None = None) -> None:
+        self.query = query
+        self.position = position
+        self.detail = message
+        where = "query" if position is None else f"query:1:{position + 1}"
+        if query is not None and position is not None:
+            next_step = f"{query}\n  {' ' * position}^\n  PromQL reference: {PROMQL_REFERENCE}"
+        elif query is not None:
+            next_step = f"{query}\n  PromQL reference: {PROMQL_REFERENCE}"
+        else:
+            next_step = f"PromQL reference: {PROMQL_REFERENCE}"
+        super().__init__(Problem(file=where, message=message), next_step)

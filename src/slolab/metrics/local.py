@@ -6,6 +6,15 @@ a temporary TSDB directory, waits for ``/-/ready`` and for ``up == 1`` of every 
 stops it by PID. The first sample of a target is queryable about 6 s after start even at a 1 s
 interval (the scrape manager applies target updates at most every 5 s), hence the wait.
 
+With ``openmetrics_file`` (and no targets) it scrapes nothing and serves the samples of that file
+instead, backfilled with ``promtool tsdb create-blocks-from openmetrics`` into its TSDB folder
+before it starts: the PromQL conformance tests query a real Prometheus over the same samples as
+slolab's engine this way. Its ``evaluation_interval`` is then Prometheus' default, 1m (the step of
+a subquery without one).
+
+With ``remote_write`` it also accepts samples on /api/v1/write (--web.enable-remote-write-receiver;
+slolab.metrics.remotewrite pushes a TSDB, staleness markers included).
+
 Used by tests and by the loopback end-to-end test. Without the binary, ``binary_or_skip`` skips
 a test with the install command, or fails it when ``SLOLAB_REQUIRE_PROMETHEUS=1`` (CI).
 """
@@ -29,6 +38,7 @@ from slolab.metrics import query
 
 INSTALL = "apt-get install -y --no-install-recommends prometheus"
 FALLBACK_BINARY = "/usr/bin/prometheus"
+FALLBACK_PROMTOOL = "/usr/bin/promtool"
 
 
 def find_binary(path_env: str | None = None, fallback: str = FALLBACK_BINARY) -> str | None:
@@ -39,14 +49,24 @@ def find_binary(path_env: str | None = None, fallback: str = FALLBACK_BINARY) ->
     return fallback if fallback and os.access(fallback, os.X_OK) else None
 
 
-def binary_or_skip(path_env: str | None = None, fallback: str = FALLBACK_BINARY) -> str:
+def find_promtool(path_env: str | None = None, fallback: str = FALLBACK_PROMTOOL) -> str | None:
+    """``promtool`` (shipped with the prometheus package) on PATH, else ``fallback``, else None."""
+    found = shutil.which("promtool", path=path_env)
+    if found:
+        return found
+    return fallback if fallback and os.access(fallback, os.X_OK) else None
+
+
+def binary_or_skip(
+    path_env: str | None = None, fallback: str = FALLBACK_BINARY, name: str = "prometheus"
+) -> str:
     """The binary for a test; skip without it, or fail when SLOLAB_REQUIRE_PROMETHEUS=1."""
     import pytest
 
-    found = find_binary(path_env, fallback)
+    found = find_promtool(path_env) if name == "promtool" else find_binary(path_env, fallback)
     if found:
         return found
-    message = f"the prometheus binary is not installed; install it with: {INSTALL}"
+    message = f"the {name} binary is not installed; install it with: {INSTALL}"
     if os.environ.get("SLOLAB_REQUIRE_PROMETHEUS") == "1":
         pytest.fail(
             f"{message} (SLOLAB_REQUIRE_PROMETHEUS=1 makes a missing binary a failure)", pytrace=False
@@ -73,9 +93,15 @@ class LocalPrometheus:
         metrics_path: str = "/metrics",
         binary: str | None = None,
         keep: bool = False,
+        openmetrics_file: str | Path | None = None,
+        remote_write: bool = False,
     ) -> None:
-        if not targets:
-            raise ValueError("LocalPrometheus needs at least one host:port target")
+        if not targets and openmetrics_file is None and not remote_write:
+            raise ValueError(
+                "LocalPrometheus needs at least one host:port target, an openmetrics_file, or remote_write"
+            )
+        self.remote_write = remote_write
+        self.openmetrics_file = Path(openmetrics_file) if openmetrics_file is not None else None
         self.targets = list(targets)
         self.job = job
         self.scrape_interval_s = scrape_interval_s
@@ -96,6 +122,8 @@ class LocalPrometheus:
         return query.Prometheus(self.url, timeout_s=timeout_s)
 
     def config(self) -> dict:
+        if not self.targets:
+            return {"global": {}, "scrape_configs": []}
         interval = f"{round(self.scrape_interval_s * 1000)}ms"
         return {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -119,6 +147,8 @@ class LocalPrometheus:
         self.workdir = Path(tempfile.mkdtemp(prefix="slolab-prometheus-"))
         config_file = self.workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(self.config(), sort_keys=False), encoding="utf-8")
+        if self.openmetrics_file is not None:
+            self._backfill(self.workdir / "data")
         for _attempt in range(3):  # the free port can be taken between the probe and the bind
             self.port = _free_port()
             with (self.workdir / "prometheus.log").open("ab") as log:
@@ -128,7 +158,11 @@ class LocalPrometheus:
                         f"--config.file={config_file}",
                         f"--storage.tsdb.path={self.workdir / 'data'}",
                         f"--web.listen-address=127.0.0.1:{self.port}",
-                        "--storage.tsdb.retention.time=1d",
+                        # pushed or backfilled samples can be years old: keep them
+                        "--storage.tsdb.retention.time=100y"
+                        if self.openmetrics_file or self.remote_write
+                        else "--storage.tsdb.retention.time=1d",
+                        *(["--web.enable-remote-write-receiver"] if self.remote_write else []),
                     ],
                     stdout=log,
                     stderr=log,
@@ -146,12 +180,38 @@ class LocalPrometheus:
         else:
             self.stop()
             raise errors.BackendError("the local Prometheus could not bind a free port in 3 tries")
-        try:
-            self.wait_for_targets(targets_timeout_s)
-        except BaseException:
-            self.stop()
-            raise
+        if self.targets:
+            try:
+                self.wait_for_targets(targets_timeout_s)
+            except BaseException:
+                self.stop()
+                raise
         return self.url
+
+    def _backfill(self, data_dir: Path) -> None:
+        promtool = find_promtool()
+        if promtool is None:
+            raise errors.ToolError("the promtool binary is not installed.", f"Install it: {INSTALL}")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                promtool,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(self.openmetrics_file),
+                str(data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise errors.ToolError(
+                f"promtool could not backfill {self.openmetrics_file}: "
+                f"{done.stderr.strip() or done.stdout.strip()}",
+                f"Check it: promtool tsdb create-blocks-from openmetrics {self.openmetrics_file} /tmp/x",
+            )
 
     def _wait_ready(self, timeout_s: float) -> bool:
         import urllib.request
