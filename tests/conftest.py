@@ -22,6 +22,7 @@ MARK_BY_FIXTURE = {
     "ref_server": "wallclock",
     "emulator": "wallclock",  # the Kubernetes API emulator (tests/kube_emulator.py) on 127.0.0.1
     "mirror": "wallclock",  # tests/test_hostplatform.py's download mirror on 127.0.0.1
+    "prometheus": "wallclock",  # a real Prometheus on 127.0.0.1 (promql conformance, e2e)
 }
 
 
