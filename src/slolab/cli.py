@@ -298,38 +298,119 @@ def serve(
 
 @app.command()
 def promql(
-    expr: Annotated[
-        str, typer.Argument(help="the PromQL query, e.g. 'sum(rate(vllm:request_success_total[5m]))'")
+    name_or_expr: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="the lab whose last grade on sim to query (leave it out with --samples)",
+        ),
     ],
-    samples: Annotated[Path, typer.Option(help="OpenMetrics file with timestamps (the samples to query)")],
-    at: Annotated[
-        str | None, typer.Option(help="instant query time: unix seconds or RFC 3339 (default: last sample)")
+    expr: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="EXPR", help="the PromQL query, e.g. 'sum(rate(vllm:request_success_total[5m]))'"
+        ),
     ] = None,
-    start: Annotated[str | None, typer.Option(help="range query start (with --end and --step)")] = None,
-    end: Annotated[str | None, typer.Option(help="range query end")] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(help="query this OpenMetrics file (with timestamps) instead of a lab's last grade"),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="instant query time (default: the last sample). With NAME: run seconds, as the "
+            "grader and the report count them; with --samples: unix seconds or RFC 3339"
+        ),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="range query start, same unit as --at")] = None,
+    end: Annotated[str | None, typer.Option(help="range query end, same unit as --at")] = None,
     step: Annotated[float | None, typer.Option(help="range query step in seconds")] = None,
     json_: Annotated[
         bool, typer.Option("--json", help="print the Prometheus HTTP API response body")
     ] = False,
 ) -> None:
-    """Evaluate PromQL over recorded samples, with the answers Prometheus 2.42 gives."""
+    """Evaluate PromQL over a lab's last grade on sim (NAME EXPR), or over recorded samples
+    (--samples FILE.om EXPR), with the answers Prometheus 2.42 gives.
+
+    With NAME the samples are workspace/NAME/reports/metrics.om; times (--at, --start, --end,
+    and those printed) are run seconds. Inside the query, time() and @ see the file's own clock:
+    unix seconds, run second 0 being 2026-01-01T00:00:00Z.
+    """
     import json
 
     from slolab.promql import command
 
-    db = command.load_samples(samples)
+    if samples is not None:
+        if expr is not None:
+            raise errors.InputError(
+                errors.Problem("command line", f"NAME or --samples, not both (NAME {name_or_expr!r})"),
+                "slolab promql NAME 'EXPR'  or  slolab promql --samples FILE.om 'EXPR'",
+            )
+        expr, db, offset_s = name_or_expr, command.load_samples(samples), 0.0
+    else:
+        if expr is None:
+            raise errors.InputError(
+                errors.Problem("command line", "missing EXPR (or --samples FILE.om)"),
+                f"slolab promql NAME 'EXPR', e.g. slolab promql {name_or_expr or 'LAB'} "
+                "'sum(vllm:num_requests_waiting)'",
+            )
+        from slolab.catalog import lab as lab_mod
+        from slolab.report import runmetrics
+
+        spec = lab_mod.load(name_or_expr)
+        db, offset_s = runmetrics.load(spec.name), runmetrics.EPOCH_S
+
+    def when(text: str | None, option: str) -> float | None:
+        if text is None:
+            return None
+        if samples is None:
+            return command.parse_seconds(text, option)
+        return command.parse_time(text, option)
+
     body = command.run(
         db,
         expr,
-        at_s=command.parse_time(at, "--at") if at is not None else None,
-        start_s=command.parse_time(start, "--start") if start is not None else None,
-        end_s=command.parse_time(end, "--end") if end is not None else None,
+        at_s=when(at, "--at"),
+        start_s=when(start, "--start"),
+        end_s=when(end, "--end"),
         step_s=step,
+        time_offset_s=offset_s,
     )
     if json_:
         typer.echo(json.dumps(body))
     else:
         _console().print(command.table(body, expr))
+
+
+@app.command()
+def metrics(
+    name: Name,
+    export: Annotated[
+        Path, typer.Option(help="write the run's samples here as OpenMetrics (for promtool, then Grafana)")
+    ],
+) -> None:
+    """Write the samples of lab NAME's last grade on sim as OpenMetrics that promtool can backfill.
+
+    Timestamps are unix seconds from 2026-01-01T00:00:00Z at run second 0, the clock of the
+    simulated API server: Grafana shows the same times `kubectl get` does.
+    """
+    from slolab.catalog import lab as lab_mod
+    from slolab.promql import openmetrics
+    from slolab.report import runmetrics
+
+    spec = lab_mod.load(name)
+    db = runmetrics.load(spec.name)
+    export.parent.mkdir(parents=True, exist_ok=True)
+    tmp = export.with_name(f".{export.name}.tmp")
+    tmp.write_text(openmetrics.dump(db), encoding="utf-8")
+    tmp.replace(export)
+    console = _console()
+    out = paths.relative(export)
+    console.print(
+        f"✓ Wrote {out}: {len(db)} series, {db.sample_count()} samples, {runmetrics.describe_span(db)}."
+    )
+    for line in runmetrics.next_steps(export, db):
+        console.print(line)
 
 
 def _vendored_click_exceptions() -> tuple[type[Exception], ...]:

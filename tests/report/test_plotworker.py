@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from slolab.report import plotworker, timeline
+from slolab.backends import fake
+from slolab.report import plotworker, promseries, timeline
 
 # each test starts a worker process that imports matplotlib (about a second each)
 pytestmark = pytest.mark.slow
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 def _data() -> dict:
     doc = {"lab": "demo", "backend": "sim", "seed": 1, "score": "1/1", "run_s": 60.0, "events": []}
-    return timeline.prepare(doc, series={"pods": [(0.0, 1.0), (30.0, 2.0)]}, logs=[])
+    wanted = promseries.queries("lab-demo", "llm")
+    prom = fake.FakeProm(fake.FakeClock(60.0), {wanted[1].expr: [fake.PromSeries({}, [(0.0, 1.0), (30.0, 2.0)])]})
+    return timeline.prepare(doc, prom=promseries.fetch(prom, wanted, 60.0), logs=[])
 
 
 def test_worker_draws_the_png(tmp_path: Path) -> None:

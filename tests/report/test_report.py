@@ -14,7 +14,7 @@ import pytest
 
 from slolab.backends import base, fake
 from slolab.load import requestlog
-from slolab.report import jsonreport, table, timeline
+from slolab.report import jsonreport, promseries, table, timeline
 
 STARTED = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 
@@ -158,12 +158,21 @@ def test_buckets() -> None:
 
 def test_timeline_png(tmp_path: Path) -> None:
     d = doc([check("ttft_p99", "failed")])
-    series = {"ready_pods": [(0, 2), (100, 1), (110, 2)], "pods": [(0, 2), (100, 3), (120, 2)]}
-    out = timeline.plot(tmp_path / "r" / "timeline.png", d, series=series, logs=[log()],
+    wanted = promseries.queries("lab-x", "llm")
+    answers = {
+        wanted[0].expr: [fake.PromSeries({}, [(0, 2), (100, 3), (120, 2)])],
+        wanted[1].expr: [fake.PromSeries({}, [(0, 2), (100, 1), (110, 2)])],
+        wanted[2].expr: [fake.PromSeries({}, [(0, 0), (100, 7), (130, 0)])],
+        wanted[3].expr: [],
+        wanted[4].expr: [fake.PromSeries({}, [(30, 0.2), (100, 2.5), (150, 0.25)])],
+    }
+    prom = promseries.fetch(fake.FakeProm(fake.FakeClock(300), answers), wanted, 300)
+    assert prom["notes"] == {}  # the queue panel has "waiting" though "running" gave no series
+    out = timeline.plot(tmp_path / "r" / "timeline.png", d, prom=prom, logs=[log()],
                         slo_lines_ms={"p99 TTFT (≤ 2 s)": 2000.0})  # fmt: skip
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["timeline.png"]
-    empty = timeline.plot(tmp_path / "empty.png", doc([]) | {"events": []}, series={}, logs=[])
+    empty = timeline.plot(tmp_path / "empty.png", doc([]) | {"events": []}, prom=None, logs=[])
     assert empty.stat().st_size > 0
 
 
@@ -176,7 +185,7 @@ def test_reports_never_import_pyplot(tmp_path: Path) -> None:
         import slolab.grading.plugin, slolab.report.table, slolab.report.timeline
         assert "matplotlib" not in sys.modules, "matplotlib is imported only to draw"
         doc = {"lab": "x", "backend": "sim", "seed": 1, "score": "0/1", "run_s": 10, "events": []}
-        slolab.report.timeline.plot(Path(sys.argv[1]), doc, series={}, logs=[])
+        slolab.report.timeline.plot(Path(sys.argv[1]), doc, prom=None, logs=[])
         assert "matplotlib.pyplot" not in sys.modules
         """
     )

@@ -61,7 +61,7 @@ def lab(request: pytest.FixtureRequest, slolab_backend_factory: BackendFactory) 
     try:
         yield backend
     finally:
-        run.snapshot = graderun.Snapshot.of(backend)
+        run.snapshot = graderun.Snapshot.of(backend, plot=run.options.plot)
         backend.close()
 
 

@@ -24,16 +24,31 @@ from slolab.load import requestlog
 
 @dataclasses.dataclass
 class Snapshot:
-    """What the report needs from the backend, taken before it is closed."""
+    """What the report needs from the backend, taken before it is closed: the timeline's PromQL
+    series (``promseries.fetch``, only when a plot is wanted) and the Prom that can export the
+    run's samples (``runmetrics.Exporter``; exported once the verdict is in)."""
 
     run_s: float
     events: list[base.Event]
     series: dict[str, list[tuple[float, float]]]
     logs: list[requestlog.RequestLog]
+    prom_series: dict[str, Any] | None = None
+    prom: base.Prom | None = None
 
     @classmethod
-    def of(cls, backend: base.Backend) -> Snapshot:
-        return cls(backend.clock.now_s(), list(backend.events), backend.series(), backend.logs())
+    def of(cls, backend: base.Backend, *, plot: bool = False) -> Snapshot:
+        from slolab.report import promseries
+
+        run_s = backend.clock.now_s()
+        wanted = promseries.queries(backend.cluster.namespace, backend.lab.grading.target.deployment)
+        return cls(
+            run_s,
+            list(backend.events),
+            backend.series(),
+            backend.logs(),
+            prom_series=promseries.fetch(backend.prom, wanted, max(run_s, 1.0)) if plot else None,
+            prom=backend.prom,
+        )
 
 
 @dataclasses.dataclass
@@ -52,6 +67,8 @@ class GradeRun:
     plot_error: str | None = None
     plot_s: float | None = None
     plot_worker: Any = None  # slolab.report.plotworker.PlotWorker, started at configure
+    metrics_file: Any = None  # Path of the run's metrics.om once exported (sim), else None
+    metrics_error: str | None = None
 
 
 KEY = pytest.StashKey[GradeRun]()

@@ -172,6 +172,20 @@ def _runs_tests(config: pytest.Config) -> bool:
     return not any(getattr(config.option, name, False) for name in listing)
 
 
+def _keep_metrics(run: graderun.GradeRun, files: dict[str, str | None]) -> None:
+    """Write the run's samples to <reports>/metrics.om when its Prom can (sim; see runmetrics)."""
+    from slolab.report import runmetrics
+
+    assert run.snapshot is not None
+    path = run.options.report_path(runmetrics.FILE_NAME)
+    try:
+        run.metrics_file = runmetrics.export(run.snapshot.prom, path)
+    except Exception as exc:  # the grade must survive it; the cause is shown under the table
+        path.unlink(missing_ok=True)
+        run.metrics_error = f"{type(exc).__name__}: {exc}"
+    files["metrics"] = str(run.metrics_file) if run.metrics_file else None
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = graderun.of(session.config)
     if run is None or not _runs_tests(session.config):
@@ -179,7 +193,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from slolab.report import jsonreport
 
     if run.snapshot is None and run.backend is not None:  # teardown never ran (interrupted)
-        run.snapshot = graderun.Snapshot.of(run.backend)
+        run.snapshot = graderun.Snapshot.of(run.backend, plot=run.options.plot)
     snap = run.snapshot or graderun.Snapshot(run_s=0.0, events=[], series={}, logs=[])
     checks = [c.as_dict() for c in verdict_mod.tally(run.lab.slos, run.judgements, run.outcomes)]
     report_dir = run.options.report_folder()
@@ -190,6 +204,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "json": str(json_path),
         "junit": str(Path(xmlpath).resolve()) if xmlpath else None,
         "timeline": None,
+        "metrics": None,
     }
 
     def build() -> dict[str, Any]:
@@ -208,6 +223,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             files=files,
         )
 
+    waiting = None
     if run.options.plot and run.snapshot is not None:
         from slolab.report import timeline
 
@@ -215,16 +231,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         t0 = time.perf_counter()
         try:
             data = timeline.prepare(
-                build(), series=snap.series, logs=snap.logs, slo_lines_ms=slo_lines_ms(run.lab)
+                build(),
+                prom=snap.prom_series,
+                logs=snap.logs,
+                slo_lines_ms=slo_lines_ms(run.lab),
             )
             if run.plot_worker is not None:
-                run.plot_worker.draw(png, data)
+                run.plot_worker.send(png, data)  # it draws while the metrics are kept below
+                waiting = png
             else:
                 timeline.draw(png, data)
-            files["timeline"] = str(png)
+                files["timeline"] = str(png)
         except Exception as exc:  # the grade must survive a plotting problem; its cause is shown
             run.plot_error = f"{type(exc).__name__}: {exc}"
         run.plot_s = time.perf_counter() - t0
+    if run.snapshot is not None:
+        _keep_metrics(run, files)
+    if waiting is not None:
+        t0 = time.perf_counter()
+        try:
+            run.plot_worker.wait(waiting)
+            files["timeline"] = str(waiting)
+        except Exception as exc:  # as above
+            run.plot_error = f"{type(exc).__name__}: {exc}"
+        run.plot_s = (run.plot_s or 0.0) + time.perf_counter() - t0
+    if run.plot_s is not None:
         log.debug("timeline drawn in %.2f s (matplotlib import included)", run.plot_s)
     run.doc = build()
     jsonreport.write(run.doc, json_path)
@@ -245,3 +276,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write(table.render(run.doc, width=tw.fullwidth, color=tw.hasmarkup))
     if run.plot_error:
         terminalreporter.write_line(f"Timeline not drawn: {run.plot_error}")
+    if run.metrics_error:
+        terminalreporter.write_line(f"The run's metrics were not kept: {run.metrics_error}")

@@ -1,9 +1,11 @@
 """``slolab promql``: one PromQL query over a source of samples, shown as a table or as JSON.
 
-The source is a TSDB; today it comes from an OpenMetrics file (``--samples FILE.om``,
-``load_samples``), later also from a finished grade's metrics: any function that returns a
-``tsdb.TSDB`` can feed ``run``. ``run`` returns the Prometheus HTTP API body; ``table`` turns
-it into a rich table. Without ``--at`` an instant query is evaluated at the newest sample.
+The source is a TSDB: an OpenMetrics file (``--samples FILE.om``, ``load_samples``) or a
+finished grade's metrics.om (``slolab promql NAME``, ``slolab.report.runmetrics.load``); both
+feed ``run``, which returns the Prometheus HTTP API body; ``table`` turns it into a rich table.
+Without ``--at`` an instant query is evaluated at the newest sample. ``time_offset_s`` lets the
+caller speak in its own seconds (run seconds): the engine sees ``t + time_offset_s``, and every
+timestamp of the answer is moved back by it (to the millisecond, as Prometheus keeps time).
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ def load_samples(path: Path) -> tsdb.TSDB:
             "Pass an OpenMetrics file with timestamps, e.g. one written by slolab.promql.openmetrics.dump.",
         )
     return openmetrics.load(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def parse_seconds(text: str, option: str) -> float:
+    """A number of seconds (run seconds: ``300``, ``12.5``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise errors.InputError(
+            errors.Problem("command line", f"not a number of seconds: {text!r}", option),
+            "Give run seconds, as the grade report counts them (e.g. 300).",
+        )
+    return value
 
 
 def parse_time(text: str, option: str) -> float:
@@ -55,8 +71,10 @@ def run(
     start_s: float | None = None,
     end_s: float | None = None,
     step_s: float | None = None,
+    time_offset_s: float = 0.0,
 ) -> dict[str, Any]:
-    """The /api/v1/query (or query_range, with start, end and step) body for ``expr`` over ``db``."""
+    """The /api/v1/query (or query_range, with start, end and step) body for ``expr`` over ``db``;
+    times in and out are ``time_offset_s`` before the samples' own (see the module docstring)."""
     ranged = [start_s, end_s, step_s]
     if any(v is not None for v in ranged) and not all(v is not None for v in ranged):
         raise errors.InputError(
@@ -70,12 +88,40 @@ def run(
             )
         )
     eng = engine.Engine(db)
-    if start_s is not None:
-        return eng.api_response(expr, start_s=start_s, end_s=end_s, step_s=step_s)
-    if at_s is None:
+    off = time_offset_s
+    if start_s is not None and end_s is not None:
+        body = eng.api_response(expr, start_s=start_s + off, end_s=end_s + off, step_s=step_s)
+    elif at_s is None:
         span = db.time_range_ms()
-        at_s = span[1] / 1000 if span else 0.0
-    return eng.api_response(expr, at_s=at_s)
+        body = eng.api_response(expr, at_s=span[1] / 1000 if span else off)
+    else:
+        body = eng.api_response(expr, at_s=at_s + off)
+    return shift(body, -off) if off else body
+
+
+def _moved(t: float, by_s: float) -> float | int:
+    t_ms = round((float(t) + by_s) * 1000)
+    return engine.format_time(t_ms)
+
+
+def shift(body: dict[str, Any], by_s: float) -> dict[str, Any]:
+    """An HTTP API body with every timestamp moved by ``by_s`` (kept to the millisecond)."""
+    data = body.get("data")
+    if not data:
+        return body
+    result = data["result"]
+    if data["resultType"] in ("scalar", "string"):
+        moved: Any = [_moved(result[0], by_s), result[1]]
+    else:
+        moved = []
+        for row in result:
+            new = dict(row)
+            if "value" in row:
+                new["value"] = [_moved(row["value"][0], by_s), row["value"][1]]
+            if "values" in row:
+                new["values"] = [[_moved(t, by_s), v] for t, v in row["values"]]
+            moved.append(new)
+    return {**body, "data": {**data, "result": moved}}
 
 
 def _series(metric: dict[str, str]) -> str:

@@ -52,10 +52,20 @@ class PlotWorker:
             stderr=subprocess.PIPE,
         )
 
-    def draw(self, path: Path, data: dict[str, Any], timeout_s: float = 120.0) -> Path:
-        """Hand ``data`` to the worker and wait for ``path``; RuntimeError with its last words."""
+    def send(self, path: Path, data: dict[str, Any]) -> None:
+        """Hand ``data`` to the worker, which starts drawing ``path``; ``wait`` for it. The grade
+        does other work in between (it keeps the run's metrics)."""
         try:
-            _, err = self._proc.communicate(pickle.dumps((str(path), data)), timeout=timeout_s)
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(pickle.dumps((str(path), data)))
+            self._proc.stdin.flush()
+        except BrokenPipeError:  # the worker died early: ``wait`` reports its last words
+            pass
+
+    def wait(self, path: Path, timeout_s: float = 120.0) -> Path:
+        """Wait for the drawing ``send`` asked for; RuntimeError with the worker's last words."""
+        try:
+            _, err = self._proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.close()
             raise RuntimeError(f"the plot worker did not finish in {timeout_s:.0f} s") from None
@@ -66,6 +76,11 @@ class PlotWorker:
             lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
             raise RuntimeError(lines[-1] if lines else f"the plot worker exited {self._proc.returncode}")
         return path
+
+    def draw(self, path: Path, data: dict[str, Any], timeout_s: float = 120.0) -> Path:
+        """``send`` then ``wait``: hand ``data`` to the worker and wait for ``path``."""
+        self.send(path, data)
+        return self.wait(path, timeout_s)
 
     def close(self) -> None:
         """Stop the worker if it is still waiting (a grade that ends without a plot)."""

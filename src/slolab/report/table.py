@@ -113,9 +113,12 @@ def render(doc: dict[str, Any], *, width: int = 100, color: bool = False) -> str
     grade_style = "bold green" if doc["passed"] else "bold red"
     console.print(Text(f"Grade: {passed}/{total} checks passed.", style=grade_style))
     files = doc.get("files") or {}
-    for label in ("json", "junit", "timeline"):
+    for label in ("json", "junit", "timeline", "metrics"):
         if files.get(label):
-            console.print(Text(f"  {label:<8} {paths.relative(Path(files[label]))}"), soft_wrap=True)
+            line = f"  {label:<8} {paths.relative(Path(files[label]))}"
+            if label == "metrics":
+                line += f"  (query it: make promql NAME={doc['lab']} EXPR='...')"
+            console.print(Text(line), soft_wrap=True)
     console.print(Text(next_step(doc)), soft_wrap=True)
     text = out.getvalue()
     return text if color else "".join(line.rstrip() + "\n" for line in text.splitlines())

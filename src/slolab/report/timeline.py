@@ -1,12 +1,16 @@
 """The grade as a picture: what the cluster did, what the load saw, and the TTFT SLO line.
 
-Three panels share the run-time axis (seconds): pods (each ``backend.series()`` as a step plot),
-requests per 5 s bucket (ok, failed in red), and TTFT p50/p99 per 10 s bucket on a log scale
-with a line for each absolute TTFT target. Grader markers (e.g. "rollout restart") are dashed
-vertical lines; Warning events are red ticks. matplotlib is imported inside ``draw`` and drawn
-through ``matplotlib.figure.Figure`` on Agg, never pyplot: importing slolab stays fast.
-``prepare`` reduces the run to small plain data, so ``draw`` can run in the plot worker
-(``slolab.report.plotworker``), which imports matplotlib while the grade is still running.
+Four panels share the run-time axis (seconds). From PromQL over the run (``promseries``, through
+``lab.prom`` on every backend): replicas of the lab's Deployment (desired, available) as step
+plots, and the queue (requests waiting, running). From the load's request log: requests per
+5 s bucket (ok, failed in red). TTFT: p99 from the server's histogram (PromQL), with the
+client's p50/p99 per 10 s bucket thinner, on a log scale with a line for each absolute TTFT
+target. A panel whose queries gave nothing says so ("no metrics: ...") instead of a line.
+Grader markers (e.g. "rollout restart") are dashed vertical lines; Warning events are red ticks.
+matplotlib is imported inside ``draw`` and drawn through ``matplotlib.figure.Figure`` on Agg,
+never pyplot: importing slolab stays fast. ``prepare`` reduces the run to small plain data, so
+``draw`` can run in the plot worker (``slolab.report.plotworker``), which imports matplotlib
+while the grade is still running.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab.load import requestlog
+from slolab.report import promseries
 
 COUNT_BUCKET_S = 5.0
 TTFT_BUCKET_S = 10.0
@@ -74,11 +79,9 @@ def _ms_label(value: float, _pos: int | None = None, *, minor: bool = False) -> 
     return "" if minor and mantissa not in (2.0, 3.0, 5.0) else f"{value:g}"
 
 
-def _end_s(
-    doc: dict[str, Any], series: dict[str, list[tuple[float, float]]], logs: list[requestlog.RequestLog]
-) -> float:
+def _end_s(doc: dict[str, Any], prom: dict[str, Any], logs: list[requestlog.RequestLog]) -> float:
     ends = [doc.get("run_s") or 0.0]
-    ends += [pts[-1][0] for pts in series.values() if pts]
+    ends += [pts[-1][0] for panel in prom["series"].values() for pts in panel.values() if pts]
     ends += [log.stopped_s for log in logs]
     ends += [e["time_s"] for e in doc.get("events", [])]
     return max(1.0, *ends)
@@ -87,18 +90,20 @@ def _end_s(
 def prepare(
     doc: dict[str, Any],
     *,
-    series: dict[str, list[tuple[float, float]]],
+    prom: dict[str, Any] | None,
     logs: list[requestlog.RequestLog],
     slo_lines_ms: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``draw`` needs, as small plain data (it crosses to the plot worker by pickle)."""
-    end_s = _end_s(doc, series, logs)
+    """Everything ``draw`` needs, as small plain data (it crosses to the plot worker by pickle).
+    ``prom`` is ``promseries.fetch``'s answer (None: the run's metrics were not queried)."""
+    prom = prom if prom is not None else promseries.empty("the run's metrics were not queried")
+    end_s = _end_s(doc, prom, logs)
     events = doc.get("events", [])
     return {
         "title": (
             f"{doc['lab']} · backend {doc['backend']} · seed {doc['seed']} · grade {doc.get('score', '?')}"
         ),
-        "series": series,
+        "prom": prom,
         "end_s": end_s,
         "counts": request_counts(logs, end_s),
         "ttft": ttft_quantiles_ms(logs, end_s),
@@ -112,65 +117,73 @@ def plot(
     path: Path,
     doc: dict[str, Any],
     *,
-    series: dict[str, list[tuple[float, float]]],
+    prom: dict[str, Any] | None,
     logs: list[requestlog.RequestLog],
     slo_lines_ms: dict[str, float] | None = None,
 ) -> Path:
     """Draw the timeline of the grade ``doc`` to ``path`` (PNG), atomically; returns ``path``."""
-    return draw(path, prepare(doc, series=series, logs=logs, slo_lines_ms=slo_lines_ms))
+    return draw(path, prepare(doc, prom=prom, logs=logs, slo_lines_ms=slo_lines_ms))
 
 
-def blank() -> tuple[Any, tuple[Any, Any, Any]]:
-    """The empty figure and its three panels (imports matplotlib: about 0.4 s the first time).
+Panels = tuple[Any, Any, Any, Any]
+
+
+def blank() -> tuple[Any, Panels]:
+    """The empty figure and its four panels (imports matplotlib: about 0.4 s the first time).
 
     The plot worker makes it while the grade still runs, so that ``draw`` only adds the data."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 8))
+    fig = Figure(figsize=(11, 10))
     FigureCanvasAgg(fig)
     # fixed margins: constrained layout costs about as much as drawing
-    fig.subplots_adjust(left=0.07, right=0.985, top=0.92, bottom=0.07, hspace=0.08)
-    ax_pods, ax_req, ax_ttft = fig.subplots(3, 1, sharex=True, height_ratios=[1, 1, 1.3])
-    ax_pods.set_ylabel("pods")
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.06, hspace=0.08)
+    axes = fig.subplots(4, 1, sharex=True, height_ratios=[1, 1, 1, 1.3])
+    ax_pods, ax_queue, ax_req, ax_ttft = axes
+    ax_pods.set_ylabel("replicas")
+    ax_queue.set_ylabel("requests in the server")
     ax_req.set_ylabel(f"requests / {COUNT_BUCKET_S:g} s")
-    ax_ttft.set_ylabel(f"TTFT (ms) per {TTFT_BUCKET_S:g} s")
+    ax_ttft.set_ylabel("TTFT (ms)")
     ax_ttft.set_xlabel("run time (s)")
-    return fig, (ax_pods, ax_req, ax_ttft)
+    return fig, (ax_pods, ax_queue, ax_req, ax_ttft)
 
 
-def draw(path: Path, data: dict[str, Any], figure: tuple[Any, tuple[Any, Any, Any]] | None = None) -> Path:
+def _note(ax: Any, text: str) -> None:
+    """A grey line of text in the middle of a panel that has nothing to draw."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4", wrap=True)
+
+
+def _draw_prom_panel(ax: Any, prom: dict[str, Any], panel: str, end_s: float, *, step: bool) -> None:
+    """One panel of PromQL series (step plots for counts of objects), or its note."""
+    series = prom["series"][panel]
+    for label, points in series.items():
+        ts, vs = zip(*points, strict=True)
+        if step:
+            ax.step([*ts, end_s], [*vs, vs[-1]], where="post", label=label)
+        else:
+            ax.plot(ts, vs, label=label)
+    if series:
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", fontsize="small", ncols=len(series))
+    else:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        _note(ax, prom["notes"].get(panel, "no metrics"))
+
+
+def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = None) -> Path:
     """Draw ``prepare``'s data to ``path`` (PNG), atomically, on ``figure`` (a fresh ``blank()``
     if not given; it is drawn on, so use each only once); returns ``path``."""
     from matplotlib import ticker
 
-    series = data["series"]
+    prom = data["prom"]
     end_s = data["end_s"]
     slo_lines_ms = data["slo_lines_ms"]
-    fig, (ax_pods, ax_req, ax_ttft) = figure or blank()
+    fig, (ax_pods, ax_queue, ax_req, ax_ttft) = figure or blank()
 
-    # pod counts on the left axis; anything else (e.g. cumulative restarts) on a right axis
-    ax_other = None
-    handles = []
-    for name, points in sorted(series.items()):
-        if not points:
-            continue
-        ts, vs = zip(*points, strict=True)
-        on_left = "pod" in name or "replica" in name
-        if not on_left and ax_other is None:
-            ax_other = ax_pods.twinx()
-        ax = ax_pods if on_left else ax_other
-        style = {} if on_left else {"linestyle": "--", "color": "tab:purple"}
-        (line,) = ax.step([*ts, end_s], [*vs, vs[-1]], where="post", label=name, **style)
-        handles.append(line)
-        if not on_left:
-            ax_other.set_ylabel(name)
-    ax_pods.set_ylim(bottom=0)
-    if ax_other is not None:
-        ax_other.set_ylim(bottom=0)
-        fig.subplots_adjust(right=0.93)
-    if handles:
-        ax_pods.legend(handles=handles, loc="upper right", fontsize="small", ncols=4)
+    _draw_prom_panel(ax_pods, prom, "replicas", end_s, step=True)
+    _draw_prom_panel(ax_queue, prom, "queue", end_s, step=False)
 
     starts, ok, failed = data["counts"]
     edges = [*starts, starts[-1] + COUNT_BUCKET_S]
@@ -180,27 +193,36 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, tuple[Any, Any, An
     ax_req.set_ylim(bottom=0)
     ax_req.legend(loc="upper left", fontsize="small", ncols=2)
 
-    centres, quantiles = data["ttft"]
     drew = False
+    for label, points in prom["series"]["ttft"].items():
+        ts, vs = zip(*points, strict=True)
+        ax_ttft.plot(ts, vs, color="tab:orange", linewidth=2.0, label=label)
+        drew = True
+    centres, quantiles = data["ttft"]
     marker = "." if len(centres) <= 60 else None
-    for q in (0.5, 0.99):
+    for q, color in ((0.5, "tab:green"), (0.99, "tab:blue")):
         values = quantiles[q]
         if any(not math.isnan(v) for v in values):
-            ax_ttft.plot(centres, values, marker=marker, label=f"TTFT p{q * 100:g}")
+            ax_ttft.plot(
+                centres,
+                values,
+                marker=marker,
+                color=color,
+                linewidth=0.8,
+                alpha=0.7,
+                label=f"TTFT p{q * 100:g} (client, per {TTFT_BUCKET_S:g} s)",
+            )
             drew = True
     for label, target_ms in (slo_lines_ms or {}).items():
         ax_ttft.axhline(target_ms, color="tab:red", linestyle=":", linewidth=1.2, label=label)
         drew = True
+    notes = []
+    if not prom["series"]["ttft"]:
+        notes.append(prom["notes"].get("ttft", "no metrics"))
     if not any(not math.isnan(v) for v in quantiles[0.5]):
-        ax_ttft.text(
-            0.5,
-            0.5,
-            "no successful request: no TTFT to show",
-            transform=ax_ttft.transAxes,
-            ha="center",
-            va="center",
-            color="0.4",
-        )
+        notes.append("no successful request: no client TTFT to show")
+    if notes:
+        _note(ax_ttft, "\n".join(notes))
     if drew:
         ax_ttft.set_yscale("log")
         ax_ttft.yaxis.set_major_formatter(ticker.FuncFormatter(_ms_label))
@@ -209,7 +231,7 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, tuple[Any, Any, An
     ax_ttft.set_xlim(0, end_s)
 
     for time_s, label in data["markers"]:
-        for ax in (ax_pods, ax_req, ax_ttft):
+        for ax in (ax_pods, ax_queue, ax_req, ax_ttft):
             ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
         ax_pods.annotate(
             label,

@@ -1,0 +1,109 @@
+"""The timeline's series from PromQL over the run, through ``lab.prom`` on every backend.
+
+Range queries over the whole run (run seconds, ``step_s`` apart), the same on sim (the run's
+TSDB), kind/cluster (the platform's Prometheus) and fake (scripted answers):
+
+* replicas: ``kube_deployment_spec_replicas`` and ``kube_deployment_status_replicas_available``
+  of the lab's Deployment (kube-state-metrics);
+* queue: ``vllm:num_requests_waiting`` and ``vllm:num_requests_running`` summed over the lab's
+  namespace (vLLM, research/components.md §1);
+* TTFT p99: ``histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket
+  [1m])))`` in the namespace, in ms, drawn against the SLO line.
+
+``fetch`` never raises for missing metrics: a Prom that cannot answer (a BackendError, e.g. no
+Prometheus reachable) or answers with no series gives a ``note`` per panel that the plot shows
+instead of a line ("no metrics: ..."). The result is small plain data, pickled to the plot worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from slolab import errors
+from slolab.backends import base
+
+#: Points per range query at most (the step grows for long runs).
+MAX_POINTS = 400
+#: The step of the range queries: the default scrape interval of kube-prometheus-stack.
+STEP_S = 15.0
+PANELS = ("replicas", "queue", "ttft")
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    panel: str
+    label: str
+    expr: str
+    scale: float = 1.0
+
+
+def _matcher(**labels: str) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+
+def queries(namespace: str, deployment: str) -> list[Query]:
+    """The timeline's queries for the lab's Deployment in ``namespace``."""
+    deploy = _matcher(namespace=namespace, deployment=deployment)
+    ns = _matcher(namespace=namespace)
+    ttft = f"rate(vllm:time_to_first_token_seconds_bucket{{{ns}}}[1m])"
+    return [
+        Query("replicas", "desired", f"sum(kube_deployment_spec_replicas{{{deploy}}})"),
+        Query("replicas", "available", f"sum(kube_deployment_status_replicas_available{{{deploy}}})"),
+        Query("queue", "waiting", f"sum(vllm:num_requests_waiting{{{ns}}})"),
+        Query("queue", "running", f"sum(vllm:num_requests_running{{{ns}}})"),
+        Query("ttft", "TTFT p99 (server)", f"histogram_quantile(0.99, sum by (le) ({ttft}))", 1000.0),
+    ]
+
+
+def step_for(end_s: float) -> float:
+    """``STEP_S``, or a whole multiple of it that keeps a run under ``MAX_POINTS`` points."""
+    return STEP_S * max(1, math.ceil(end_s / STEP_S / MAX_POINTS))
+
+
+def _points(result: list[dict[str, Any]], scale: float) -> list[tuple[float, float]]:
+    """The one series of a ``sum``/``histogram_quantile`` answer as (t_s, value) pairs."""
+    if not result:
+        return []
+    return [(float(t), float(v) * scale) for t, v in result[0].get("values", [])]
+
+
+def fetch(prom: base.Prom, wanted: list[Query], end_s: float, step_s: float | None = None) -> dict[str, Any]:
+    """Ask ``prom`` each query over ``[0, end_s]``: ``{"series": {panel: {label: points}},
+    "notes": {panel: why it has no line}, "exprs": {panel: [expr, ...]}}``."""
+    step = step_s or step_for(end_s)
+    series: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in PANELS}
+    exprs: dict[str, list[str]] = {p: [] for p in PANELS}
+    failure: str | None = None
+    for q in wanted:
+        exprs[q.panel].append(q.expr)
+        if failure is not None:
+            continue
+        try:
+            points = _points(prom.query_range(q.expr, 0.0, end_s, step), q.scale)
+        except errors.SlolabError as exc:  # no Prometheus, or none yet on this backend
+            failure = str(exc).splitlines()[0]
+            continue
+        if any(not math.isnan(v) for _, v in points):
+            series[q.panel][q.label] = points
+    notes = {}
+    for panel in PANELS:
+        if series[panel]:
+            continue
+        notes[panel] = (
+            f"no metrics: {failure}"
+            if failure
+            else "no metrics: " + " and ".join(exprs[panel]) + " returned no data"
+        )
+    return {"series": series, "notes": notes, "exprs": exprs, "step_s": step}
+
+
+def empty(reason: str) -> dict[str, Any]:
+    """``fetch``'s shape with no data, every panel noting ``reason``."""
+    return {
+        "series": {p: {} for p in PANELS},
+        "notes": {p: f"no metrics: {reason}" for p in PANELS},
+        "exprs": {p: [] for p in PANELS},
+        "step_s": STEP_S,
+    }
