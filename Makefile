@@ -11,9 +11,16 @@ TOOLS   := .tools/bin
 NAME    ?=
 BACKEND ?= auto
 SEED    ?=
+EXPR    ?=
+AT      ?=
+START   ?=
+END     ?=
+STEP    ?=
+JSON    ?=
+EXPORT  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup native list lab grade hint reset solution test test-fast lint bench doctor cluster clean require-name
+.PHONY: help setup native list lab grade hint reset solution promql metrics test test-fast lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +72,12 @@ reset: setup require-name ## Restore lab NAME's starting state; your files go to
 
 solution: setup require-name ## Show lab NAME's reference fix (recorded as revealed)
 	@$(SLOLAB) solution $(NAME)
+
+promql: setup require-name ## PromQL over lab NAME's last grade on sim: EXPR='...' [AT=s | START=s END=s STEP=s] [JSON=1] (run seconds)
+	@$(SLOLAB) promql $(NAME) $(if $(EXPR),'$(subst ','\'',$(EXPR))') $(if $(AT),--at $(AT)) $(if $(START),--start $(START)) $(if $(END),--end $(END)) $(if $(STEP),--step $(STEP)) $(if $(JSON),--json)
+
+metrics: setup require-name ## Write lab NAME's last grade's samples to EXPORT=FILE as OpenMetrics (promtool, then Grafana)
+	@$(SLOLAB) metrics $(NAME) $(if $(EXPORT),--export '$(EXPORT)')
 
 test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest

@@ -407,10 +407,11 @@ def metrics(
     console = _console()
     out = paths.relative(export)
     console.print(
-        f"✓ Wrote {out}: {len(db)} series, {db.sample_count()} samples, {runmetrics.describe_span(db)}."
+        f"✓ Wrote {out}: {len(db)} series, {db.sample_count()} samples, {runmetrics.describe_span(db)}.",
+        soft_wrap=True,
     )
     for line in runmetrics.next_steps(export, db):
-        console.print(line)
+        console.print(line, soft_wrap=True, markup=False)
 
 
 def _vendored_click_exceptions() -> tuple[type[Exception], ...]:

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 def _data() -> dict:
     doc = {"lab": "demo", "backend": "sim", "seed": 1, "score": "1/1", "run_s": 60.0, "events": []}
     wanted = promseries.queries("lab-demo", "llm")
-    prom = fake.FakeProm(fake.FakeClock(60.0), {wanted[1].expr: [fake.PromSeries({}, [(0.0, 1.0), (30.0, 2.0)])]})
+    prom = fake.FakeProm(
+        fake.FakeClock(60.0), {wanted[2].expr: [fake.PromSeries({}, [(0.0, 1.0), (30.0, 2.0)])]}
+    )
     return timeline.prepare(doc, prom=promseries.fetch(prom, wanted, 60.0), logs=[])
 
 

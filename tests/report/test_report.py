@@ -162,9 +162,10 @@ def test_timeline_png(tmp_path: Path) -> None:
     answers = {
         wanted[0].expr: [fake.PromSeries({}, [(0, 2), (100, 3), (120, 2)])],
         wanted[1].expr: [fake.PromSeries({}, [(0, 2), (100, 1), (110, 2)])],
-        wanted[2].expr: [fake.PromSeries({}, [(0, 0), (100, 7), (130, 0)])],
-        wanted[3].expr: [],
-        wanted[4].expr: [fake.PromSeries({}, [(30, 0.2), (100, 2.5), (150, 0.25)])],
+        wanted[2].expr: [],
+        wanted[3].expr: [fake.PromSeries({}, [(0, 0), (100, 7), (130, 0)])],
+        wanted[4].expr: [],
+        wanted[5].expr: [fake.PromSeries({}, [(30, 0.2), (100, 2.5), (150, 0.25)])],
     }
     prom = promseries.fetch(fake.FakeProm(fake.FakeClock(300), answers), wanted, 300)
     assert prom["notes"] == {}  # the queue panel has "waiting" though "running" gave no series

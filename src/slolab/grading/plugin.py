@@ -278,3 +278,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"Timeline not drawn: {run.plot_error}")
     if run.metrics_error:
         terminalreporter.write_line(f"The run's metrics were not kept: {run.metrics_error}")
+    elif run.snapshot is not None and run.metrics_file is None:
+        from slolab.report import runmetrics
+
+        terminalreporter.write_line(
+            f"The run's metrics were not kept: {runmetrics.where_not_kept(run.options.backend)}"
+        )

@@ -3,8 +3,9 @@
 Range queries over the whole run (run seconds, ``step_s`` apart), the same on sim (the run's
 TSDB), kind/cluster (the platform's Prometheus) and fake (scripted answers):
 
-* replicas: ``kube_deployment_spec_replicas`` and ``kube_deployment_status_replicas_available``
-  of the lab's Deployment (kube-state-metrics);
+* replicas: ``kube_deployment_spec_replicas`` (desired), ``kube_deployment_status_replicas``
+  (all pods, surge included) and ``kube_deployment_status_replicas_available`` of the lab's
+  Deployment (kube-state-metrics);
 * queue: ``vllm:num_requests_waiting`` and ``vllm:num_requests_running`` summed over the lab's
   namespace (vLLM, research/components.md §1);
 * TTFT p99: ``histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket
@@ -50,6 +51,7 @@ def queries(namespace: str, deployment: str) -> list[Query]:
     ttft = f"rate(vllm:time_to_first_token_seconds_bucket{{{ns}}}[1m])"
     return [
         Query("replicas", "desired", f"sum(kube_deployment_spec_replicas{{{deploy}}})"),
+        Query("replicas", "total", f"sum(kube_deployment_status_replicas{{{deploy}}})"),
         Query("replicas", "available", f"sum(kube_deployment_status_replicas_available{{{deploy}}})"),
         Query("queue", "waiting", f"sum(vllm:num_requests_waiting{{{ns}}})"),
         Query("queue", "running", f"sum(vllm:num_requests_running{{{ns}}})"),

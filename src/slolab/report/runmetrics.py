@@ -74,7 +74,7 @@ def _last_backend(report_dir: Path) -> str | None:
 def where_not_kept(backend: str) -> str:
     """Why a grade on ``backend`` kept no metrics file, and where its metrics are instead."""
     if backend not in ("kind", "cluster"):
-        return f"the {backend} backend keeps no metrics."
+        return f"lab.prom on the {backend} backend cannot export them."
     from slolab.backends import kubeprom
 
     try:
@@ -98,8 +98,13 @@ def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
                 "Query that Prometheus (its UI, or curl URL/api/v1/query), or grade on sim: "
                 f"`make grade NAME={lab} BACKEND=sim`.",
             )
+        why = (
+            "the last grade, on sim, kept no metrics (the end of its output says why)"
+            if backend == "sim"
+            else "no grade on sim has kept its metrics"
+        )
         raise errors.InputError(
-            errors.Problem(paths.relative(path), "no such file: no grade on sim has kept its metrics"),
+            errors.Problem(paths.relative(path), f"no such file: {why}"),
             f"Grade first: `make grade NAME={lab}` (BACKEND=sim), then ask again.",
         )
     return openmetrics.load(path.read_text(encoding="utf-8"), source=paths.relative(path))
