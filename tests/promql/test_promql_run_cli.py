@@ -20,9 +20,10 @@ import requests
 from _support import run_cli
 from test_conformance import _assert_same
 
+from slolab.backends import kubeprom
 from slolab.metrics import local
 from slolab.promql import command, openmetrics
-from slolab.report import runmetrics
+from slolab.report import promseries, runmetrics
 
 LAB = "readiness-probes"
 WAITING = f'sum(vllm:num_requests_waiting{{namespace="{prom_support.NAMESPACE}"}})'
@@ -150,3 +151,35 @@ def test_export_backfills_into_a_real_prometheus_that_answers_the_same(
             want,
             lambda: _json(workspace, TTFT_P99, "--start", "60", "--end", "600", "--step", "30"),
         )
+
+        # the timeline's series on kind/cluster (KubeProm on that Prometheus) are those on sim
+        wanted = promseries.queries(prom_support.NAMESPACE, "llm")
+        real = kubeprom.KubeProm(lambda: server.url, runmetrics.EPOCH_S, lambda: 600.0)
+        try:
+            on_kind = promseries.fetch(real, wanted, 600.0)
+        finally:
+            real.close()
+    on_sim = promseries.fetch(prom_support.TSDBProm(db, now_s=600.0), wanted, 600.0)
+    assert on_kind["notes"] == on_sim["notes"] == {}
+    for panel, lines in on_sim["series"].items():
+        assert set(on_kind["series"][panel]) == set(lines), panel
+        for label, points in lines.items():
+            got = on_kind["series"][panel][label]
+            assert [t for t, _ in got] == [t for t, _ in points], label
+            assert [v for _, v in got] == pytest.approx([v for _, v in points], rel=1e-9, nan_ok=True), label
+
+
+def test_shift_moves_times_to_the_millisecond() -> None:
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {}, "values": [[1767225900.123, "1"], [1767225960, "2"]]}],
+        },
+    }
+    moved = command.shift(body, -runmetrics.EPOCH_S)
+    assert moved["data"]["result"][0]["values"] == [[300.123, "1"], [360, "2"]]
+    assert isinstance(moved["data"]["result"][0]["values"][1][0], int)
+    assert body["data"]["result"][0]["values"][0][0] == 1767225900.123, "the body given is left as it was"
+    scalar = {"status": "success", "data": {"resultType": "scalar", "result": [1767225601, "7"]}}
+    assert command.shift(scalar, -runmetrics.EPOCH_S)["data"]["result"] == [1, "7"]
