@@ -82,9 +82,9 @@ def test_the_timeline_series_are_promql_over_the_run() -> None:
     got = snap.prom_series
     assert snap.prom is backend.prom and got["step_s"] == promseries.STEP_S
     assert got["notes"] == {}, "every panel has data"
-    assert set(got["series"]["replicas"]) == {"total"}  # synthetic has no spec/available series
+    assert set(got["series"]["replicas"]) == {"all pods"}  # synthetic has no spec/available series
     for panel, label, name in (("queue", "waiting", "vllm:num_requests_waiting"),
-                               ("replicas", "total", "kube_deployment_status_replicas")):  # fmt: skip
+                               ("replicas", "all pods", "kube_deployment_status_replicas")):  # fmt: skip
         points = dict(got["series"][panel][label])
         for t_s in (60.0, 300.0, 600.0):
             expected = _sum_at(db, name, runmetrics.to_unix_s(t_s))

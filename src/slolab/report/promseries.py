@@ -51,7 +51,7 @@ def queries(namespace: str, deployment: str) -> list[Query]:
     ttft = f"rate(vllm:time_to_first_token_seconds_bucket{{{ns}}}[1m])"
     return [
         Query("replicas", "desired", f"sum(kube_deployment_spec_replicas{{{deploy}}})"),
-        Query("replicas", "total", f"sum(kube_deployment_status_replicas{{{deploy}}})"),
+        Query("replicas", "all pods", f"sum(kube_deployment_status_replicas{{{deploy}}})"),
         Query("replicas", "available", f"sum(kube_deployment_status_replicas_available{{{deploy}}})"),
         Query("queue", "waiting", f"sum(vllm:num_requests_waiting{{{ns}}})"),
         Query("queue", "running", f"sum(vllm:num_requests_running{{{ns}}})"),
