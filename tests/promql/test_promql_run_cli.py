@@ -183,3 +183,18 @@ def test_shift_moves_times_to_the_millisecond() -> None:
     assert body["data"]["result"][0]["values"][0][0] == 1767225900.123, "the body given is left as it was"
     scalar = {"status": "success", "data": {"resultType": "scalar", "result": [1767225601, "7"]}}
     assert command.shift(scalar, -runmetrics.EPOCH_S)["data"]["result"] == [1, "7"]
+
+
+def test_a_file_not_on_the_api_servers_clock_is_refused(tmp_path: Path) -> None:
+    reports = tmp_path / LAB / "reports"
+    reports.mkdir(parents=True)
+    text = openmetrics.dump(prom_support.serving_run(60.0)).replace(
+        " 17672", " 17002"
+    )  # moved to 2023: not EPOCH + run seconds
+    (reports / runmetrics.FILE_NAME).write_text(text, encoding="utf-8")
+    done = run_cli("promql", LAB, "up", workspace=tmp_path)
+    assert done.returncode == 2, done.stdout
+    assert (
+        "before run second 0 (2026-01-01T00:00:00Z): the samples must be stamped 1767225600 + run seconds"
+        in (done.stderr)
+    )

@@ -107,7 +107,18 @@ def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
             errors.Problem(paths.relative(path), f"no such file: {why}"),
             f"Grade first: `make grade NAME={lab}` (BACKEND=sim), then ask again.",
         )
-    return openmetrics.load(path.read_text(encoding="utf-8"), source=paths.relative(path))
+    db = openmetrics.load(path.read_text(encoding="utf-8"), source=paths.relative(path))
+    span = db.time_range_ms()
+    if span is not None and span[0] < EPOCH_S * 1000:
+        raise errors.InputError(
+            errors.Problem(
+                paths.relative(path),
+                f"its first sample is at unix {span[0] / 1000:g} s, before run second 0 "
+                f"({_iso(EPOCH_S)}): the samples must be stamped {EPOCH_S:.0f} + run seconds",
+            ),
+            f"Grade again to rewrite it: `make grade NAME={lab}`.",
+        )
+    return db
 
 
 def _iso(unix_s: float) -> str:
