@@ -97,7 +97,10 @@ def test_after_a_grade_on_kind_it_says_where_the_metrics_are(tmp_path: Path) -> 
     for args in (("promql", LAB, "up"), ("metrics", LAB, "--export", str(tmp_path / "x.om"))):
         done = run_cli(*args, workspace=tmp_path)
         assert done.returncode == 2, done.stdout
-        assert "the last grade ran on kind, whose metrics live in the cluster's Prometheus" in done.stderr
+        assert (
+            "the last grade ran on kind; a grade on kind leaves its metrics in the cluster's Prometheus"
+            in done.stderr
+        )
         assert "http://127.0.0.1:30090" in done.stderr  # kind-config.yaml's mapping of the NodePort
 
 

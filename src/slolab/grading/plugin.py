@@ -282,5 +282,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         from slolab.report import runmetrics
 
         terminalreporter.write_line(
-            f"The run's metrics were not kept: {runmetrics.where_not_kept(run.options.backend)}"
+            "The run's metrics were not kept: "
+            + runmetrics.where_not_kept(run.options.backend, in_cluster=run.options.in_cluster)
         )

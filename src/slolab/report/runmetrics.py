@@ -71,20 +71,17 @@ def _last_backend(report_dir: Path) -> str | None:
         return None
 
 
-def where_not_kept(backend: str) -> str:
+def where_not_kept(backend: str, *, in_cluster: bool = False) -> str:
     """Why a grade on ``backend`` kept no metrics file, and where its metrics are instead."""
     if backend not in ("kind", "cluster"):
         return f"lab.prom on the {backend} backend cannot export them."
     from slolab.backends import kubeprom
 
     try:
-        url = kubeprom.prometheus_url(backend, in_cluster=False)
+        url = kubeprom.prometheus_url(backend, in_cluster=in_cluster)
     except errors.SlolabError as exc:
         url = f"(no address from this machine: {str(exc).splitlines()[0]})"
-    return (
-        f"the last grade ran on {backend}, whose metrics live in the cluster's Prometheus, "
-        f"not in a file: {url}"
-    )
+    return f"a grade on {backend} leaves its metrics in the cluster's Prometheus, not in a file: {url}"
 
 
 def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
@@ -94,7 +91,10 @@ def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
         backend = _last_backend(path.parent)
         if backend in ("kind", "cluster"):
             raise errors.InputError(
-                errors.Problem(paths.relative(path), "no such file: " + where_not_kept(backend)),
+                errors.Problem(
+                    paths.relative(path),
+                    f"no such file: the last grade ran on {backend}; " + where_not_kept(backend),
+                ),
                 "Query that Prometheus (its UI, or curl URL/api/v1/query), or grade on sim: "
                 f"`make grade NAME={lab} BACKEND=sim`.",
             )
