@@ -109,6 +109,7 @@ def test_name_and_samples_together_are_refused(workspace: Path, tmp_path: Path) 
     assert done.returncode == 2 and "NAME or --samples, not both" in done.stderr
 
 
+@pytest.mark.wallclock  # a real Prometheus on 127.0.0.1
 def test_export_backfills_into_a_real_prometheus_that_answers_the_same(
     workspace: Path, tmp_path: Path
 ) -> None:
