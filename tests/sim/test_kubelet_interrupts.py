@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sim_support import NS, SOUND, events, manifest, start
 
-from slolab.sim import request
+from slolab.run import request
 
 
 def only_pod(sim):

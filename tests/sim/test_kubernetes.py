@@ -9,7 +9,8 @@ from sim_support import PROBE, SOUND, events, manifest, start
 
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
-from slolab.sim import deployment, objects, replicaset, request, store
+from slolab.run import request
+from slolab.sim import deployment, objects, replicaset, store
 
 # ---- Deployment --------------------------------------------------------------------------------
 

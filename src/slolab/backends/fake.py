@@ -22,7 +22,7 @@ from slolab.backends import base
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
-from slolab.sim import request as request_mod
+from slolab.run import request as request_mod
 
 
 def request(

@@ -16,7 +16,8 @@ from slolab.backends import base
 from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
-from slolab.load import requestlog, schedule
+from slolab.load import requestlog
+from slolab.run import schedule
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
 

@@ -6,4 +6,8 @@ and the graders all import from here, and this package imports nothing of theirs
 
 - ``vllm_metrics``: the model server's Prometheus metrics (names, types, labels, buckets), one
   table for ``slolab serve``'s /metrics and the simulator's scrape.
+- ``request``: the client-side request record (arrival, status, error, TTFT, finish, token
+  counts and token times), the one type of every backend's request log.
+- ``schedule``: the arrival schedule of an open-loop run (Poisson gaps and lengths), the same
+  for the simulator's traffic and the real load generator.
 """
