@@ -9,25 +9,26 @@ its request file ``slolab.load.record``) both produce it, the real-time server
 Token times are kept plainly, one absolute time per token received (``token_times_s``). A
 producer that holds them more compactly, as the simulator's engine does (one list of step end
 times per engine, and per request the ranges of steps that gave it a token), hands the record a
-:class:`TokenTimes` source instead: the plain list is built from it on first read, and kept once
-the request is done, so a run whose token times nobody reads never builds them. A producer must
-not change a request's token times after it set ``status``.
+:class:`TokenTimes` source and the request's key in it instead: the plain list is built from
+them on first read, and kept once the request is done, so a run whose token times nobody reads
+never builds them, and a request costs the producer no extra object. A producer must not change
+a request's token times after it set ``status``.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Protocol
+from typing import Any, Protocol
 
 #: HTTP status for "no HTTP response": connection refused, reset, or stream cut.
 NO_RESPONSE = 0
 
 
 class TokenTimes(Protocol):
-    """A producer's own form of a request's token times."""
+    """A producer's own form of its requests' token times."""
 
-    def expand(self) -> list[float]:
-        """The absolute time of every token received so far, first token included, in order."""
+    def expand(self, key: Any) -> list[float]:
+        """The absolute time of every token the request of ``key`` received so far, in order."""
         ...
 
 
@@ -35,6 +36,7 @@ class Request:
     """One request, from its arrival to its last token or its error."""
 
     __slots__ = (
+        "_token_key",
         "_token_source",
         "_token_times_s",
         "arrival_s",
@@ -86,8 +88,9 @@ class Request:
         self.first_token_s = first_token_s
         self.finish_s = finish_s
         self.output_tokens = output_tokens
-        self._token_times_s: list[float] = [] if token_times_s is None else token_times_s
+        self._token_times_s = token_times_s  # None: none yet (the list is made when first read)
         self._token_source: TokenTimes | None = None
+        self._token_key: Any = None
 
     def __repr__(self) -> str:
         return (
@@ -116,20 +119,27 @@ class Request:
     def token_times_s(self) -> list[float]:
         """Absolute time of every token received, first token included."""
         source = self._token_source
-        if source is None:
-            return self._token_times_s
-        times = source.expand()
-        if self.status is not None:  # done: final, keep the plain list and drop the source
-            self._token_times_s, self._token_source = times, None
+        if source is not None:
+            times = source.expand(self._token_key)
+            if self.status is None:  # still in flight: more may come
+                return times
+            self._token_source = self._token_key = None  # done: final, keep the plain list
+        else:
+            times = self._token_times_s
+            if times is not None:
+                return times
+            times = []
+        self._token_times_s = times
         return times
 
     @token_times_s.setter
     def token_times_s(self, times: list[float]) -> None:
-        self._token_times_s, self._token_source = times, None
+        self._token_times_s, self._token_source, self._token_key = times, None, None
 
-    def defer_token_times(self, source: TokenTimes) -> None:
-        """Token times come from ``source``, expanded when first read (see the module docstring)."""
-        self._token_source = source
+    def defer_token_times(self, source: TokenTimes, key: Any) -> None:
+        """Token times come from ``source`` under ``key``, expanded when first read (see the
+        module docstring)."""
+        self._token_source, self._token_key = source, key
 
     def inter_token_gaps_s(self) -> list[float]:
         """Gaps between successive tokens (TPOT/ITL samples), excluding TTFT."""
@@ -142,5 +152,5 @@ class Request:
             self.status = status
             self.error = error
             self.finish_s = now_s
-            if self._token_source is None:
+            if self._token_source is None and self._token_times_s:
                 self.output_tokens = max(self.output_tokens, len(self._token_times_s))

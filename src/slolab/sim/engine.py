@@ -57,6 +57,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable
+from typing import Any
 
 import numpy
 import simpy
@@ -138,19 +139,20 @@ class _Seq:
 
 
 class _TokenRanges:
-    """A request's token times as the engine keeps them: its step ranges over the engine's step
-    end times. The request expands them to a plain list when they are read."""
+    """The token times of an engine's requests as it keeps them: per request (the key, its
+    ``_Seq.segments``) step ranges over the engine's step end times. A request record expands
+    its own to a plain list when they are read (slolab.run.request.TokenTimes)."""
 
-    __slots__ = ("segments", "step_ends")
+    __slots__ = ("step_ends",)
 
-    def __init__(self, step_ends: list[float], segments: list[list[int]]) -> None:
+    def __init__(self, step_ends: list[float]) -> None:
         self.step_ends = step_ends
-        self.segments = segments
 
-    def expand(self) -> list[float]:
+    def expand(self, key: Any) -> list[float]:
+        segments: list[list[int]] = key
         out: list[float] = []
         ends = self.step_ends
-        for start, end in self.segments:
+        for start, end in segments:
             out.extend(ends[start:end])
         return out
 
@@ -183,6 +185,7 @@ class Engine:
         self.name = name
         self.on_idle: Callable[[], None] | None = None
         self.step_ends: list[float] = []
+        self._token_ranges = _TokenRanges(self.step_ends)  # requests expand their token times from it
         self.prompt_tokens_total = 0
         self.generation_tokens_total = 0
         self.num_preemptions_total = 0
@@ -323,7 +326,7 @@ class Engine:
         self._next_order = order + 1
         deadline_s = req.arrival_s + req.timeout_s
         seq = _Seq(req, order, deadline_s)
-        req.defer_token_times(_TokenRanges(self.step_ends, seq.segments))
+        req.defer_token_times(self._token_ranges, seq.segments)
         ready_s = now + self._draw_api_delay_s()
         heapq.heappush(self._frontend, (ready_s, order, seq))
         heapq.heappush(self._deadlines, (deadline_s, order, seq))
