@@ -12,8 +12,8 @@ from pathlib import Path
 
 import simpy
 
+from slolab.run import request as request_mod
 from slolab.sim import engine as engine_mod
-from slolab.sim import request as request_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -67,7 +67,8 @@ Modules: :mod:`~slolab_operator.config` (settings from the environment),
 :mod:`~slolab_operator.crd` (the CRD file and its schema), :mod:`~slolab_operator.spec`
 (a Lab's spec and the catalog), :mod:`~slolab_operator.conditions`,
 :mod:`~slolab_operator.releases` (Helm through pyhelm3), :mod:`~slolab_operator.kube`
-(namespaces, RBAC, Jobs, pods), :mod:`~slolab_operator.grading`, :mod:`~slolab_operator.gameday`,
+(namespaces, RBAC, Jobs, pods), :mod:`~slolab_operator.grading`, :mod:`~slolab_operator.gameday`
+(status.gameDay; the chaos schedule itself is slolab.run.chaos),
 :mod:`~slolab_operator.handlers` (which kopf handler runs when), one module per lifecycle of
 a Lab: :mod:`~slolab_operator.reconcile`, :mod:`~slolab_operator.grade`,
 :mod:`~slolab_operator.cleanup`, :mod:`~slolab_operator.chaos` (and :mod:`~slolab_operator.deps`,

@@ -1,9 +1,9 @@
 """A game day's chaos: the scenario's schedule run by a kopf timer until the Lab's deadline.
 
-With ``spec.gameDay``, a timer (interval ``Config.chaos_interval_s``) asks slolab_operator.gameday
-which injections are due since ``startedAt``, kills the pods each one picks (seeded, so a rerun
-picks the same) and records every injection in ``status.gameDay``, so none runs twice across
-operator restarts.
+With ``spec.gameDay``, a timer (interval ``Config.chaos_interval_s``) asks the schedule
+(``slolab.run.chaos``) which injections are due since ``startedAt``, kills the pods each one
+picks (seeded, so a rerun picks the same) and records every injection in ``status.gameDay``
+(``slolab_operator.gameday``), so none runs twice across operator restarts.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 
+from slolab.run import chaos as chaos_schedule
 from slolab_operator import conditions, gameday, kube, spec
 from slolab_operator import deps as deps_mod
 from slolab_operator.conditions import READY
@@ -33,7 +34,7 @@ async def inject(
     started = conditions.parse_time(status["startedAt"])
     deadline = started + datetime.timedelta(minutes=run.time_limit_minutes)
     now = conditions.now()
-    todo = gameday.due(
+    todo = chaos_schedule.due(
         steps,
         (now - started).total_seconds(),
         (deadline - started).total_seconds(),
@@ -46,7 +47,7 @@ async def inject(
         for injection in todo:
             step = steps[injection.step]
             pods = await api.list_pods(run.namespace, step.selector)
-            targets = gameday.pick(pods, step.count, run.seed, injection.step, injection.occurrence)
+            targets = chaos_schedule.pick(pods, step.count, run.seed, injection.step, injection.occurrence)
             killed = [t for t in targets if await api.delete_pod(run.namespace, t)]
             selector = ",".join(f"{k}={v}" for k, v in step.selector.items())
             message = (

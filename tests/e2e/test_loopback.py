@@ -34,10 +34,10 @@ from slolab.catalog import presets
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import process, requestlog
 from slolab.metrics import local
+from slolab.run import request as request_mod
 from slolab.run import vllm_metrics as vm
 from slolab.serve import server as serve_server
 from slolab.sim import engine as engine_mod
-from slolab.sim import request as request_mod
 
 pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
 

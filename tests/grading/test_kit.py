@@ -8,6 +8,7 @@ from slolab import errors
 from slolab.backends import fake, fakescript, kubeprom, sim
 from slolab.catalog import lab as lab_mod
 from slolab.grading import loadwindow, serving
+from slolab.run import timeline
 
 TARGET = lab_mod.Target(deployment="llm", service="llm")
 
@@ -95,7 +96,8 @@ def test_a_session_stops_its_load_when_the_grader_raises(demo) -> None:
     backend = fake.FakeBackend(demo)
     with pytest.raises(KeyError), loadwindow.Session(backend, "steady") as load:
         raise KeyError("oops")
-    assert [e.reason for e in backend.events] == ["Started", "Stopped"] and len(load.log) == 0
+    assert [e.reason for e in backend.events] == [timeline.LOAD_STARTED, timeline.LOAD_STOPPED]
+    assert len(load.log) == 0
 
 
 def test_a_session_refuses_what_makes_no_sense(demo) -> None:

@@ -8,6 +8,7 @@ import time
 
 from slolab.grading import podtimes
 from slolab.kube import client, observe
+from slolab.run import timeline
 
 T0 = float(int(time.time()) - 1000)  # the run started 1000 s ago (seconds since the epoch)
 
@@ -79,7 +80,7 @@ def test_pod_lifecycle_becomes_timeline_events(emulator) -> None:
     kube.delete("Pod", "llm-abc", "lab-x")
     obs.poll()
 
-    got = [(e.reason, round(e.time_s, 3)) for e in obs.events() if e.reason != "Deleted"]
+    got = [(e.reason, round(e.time_s, 3)) for e in obs.events() if e.reason != timeline.DELETED]
     assert got == [
         ("SuccessfulCreate", 1.0),
         ("Started", 2.0),
@@ -89,7 +90,7 @@ def test_pod_lifecycle_becomes_timeline_events(emulator) -> None:
         ("Started", 20.0),
     ]
     assert [e.reason for e in obs.events()][-1] == "Deleted"
-    loaded = next(e for e in obs.events() if e.reason == "ModelLoaded")
+    loaded = next(e for e in obs.events() if e.reason == timeline.MODEL_LOADED)
     assert loaded.data["load_s"] == 5.0
     times = podtimes.collect(obs.events())["llm-abc"]
     assert (times.created_s, times.starts, times.serving_ready_s) == (1.0, 2, 10.0)
@@ -111,7 +112,7 @@ def test_vllm_startup_line_gives_load_time_from_timestamps(emulator) -> None:
     obs = observe.Observer(kube, "lab-x", T0, log_poll_s=0.0)
     kube.create(pod(ready=False, started=2))
     obs.poll()
-    loaded = [e for e in obs.events() if e.reason == "ModelLoaded"]
+    loaded = [e for e in obs.events() if e.reason == timeline.MODEL_LOADED]
     assert len(loaded) == 1
     assert loaded[0].time_s == 94.5 and loaded[0].data["load_s"] == 92.5
 
@@ -122,7 +123,7 @@ def test_background_polling_starts_and_stops(emulator) -> None:
     obs = observe.Observer(kube, "lab-x", T0, poll_s=0.05)
     obs.start()
     obs.stop()
-    assert any(e.reason == "SuccessfulCreate" for e in obs.events())
+    assert any(e.reason == timeline.SUCCESSFUL_CREATE for e in obs.events())
     assert obs.errors == []
 
 

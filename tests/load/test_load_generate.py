@@ -11,7 +11,8 @@ import statistics
 
 import pytest
 
-from slolab.load import process, schedule
+from slolab.load import process
+from slolab.run import schedule
 
 # Wall-clock measurements on a shared 2-core machine: a CPU stall elsewhere can spoil one run.
 # A failure must repeat in three runs to count (pytest-rerunfailures).

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
+from slolab.run import request as request_mod
 from slolab.serve import config as config_mod
 from slolab.serve import realtime, server
-from slolab.sim import request as request_mod
 
 #: the --served-model-name every test server answers to
 MODEL = "test-model"

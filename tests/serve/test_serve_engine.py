@@ -13,9 +13,9 @@ from _support import submit_at
 from serve_client import stream
 
 from slolab.catalog import presets
+from slolab.run import request as request_mod
 from slolab.serve import config as config_mod
 from slolab.sim import engine as engine_mod
-from slolab.sim import request as request_mod
 
 PRESET_8B = presets.PRESETS["llama-3.1-8b-h100"]
 # 256 KV blocks of 16 tokens: preemptions happen
@@ -58,7 +58,7 @@ def test_tokens_sent_counts_the_tokens_of_the_steps_that_ended(preset):
         assert engine.num_preemptions_total > 0, "the workload should preempt"
     for i, (req, _) in enumerate(handles):
         assert req.ok
-        times = req.token_times_s()
+        times = req.token_times_s
         for step, sent in enumerate(seen):
             if i < len(sent):
                 expected = sum(1 for t in times if t <= engine.step_ends[step])
@@ -107,7 +107,7 @@ async def test_the_server_computes_what_the_simulator_computes(live):
     env.run()
     assert len(served) == 12
     for live_req, sim_req in zip(served, replayed, strict=True):
-        assert live_req.token_times_s() == sim_req.token_times_s()
+        assert live_req.token_times_s == sim_req.token_times_s
         assert live_req.first_token_s == sim_req.first_token_s
 
 

@@ -74,7 +74,7 @@ async def measure(live) -> str | None:
         assert rec["status"] == 200, rec
         req = engine_reqs[rec["prompt"]]
         assert req.ok and req.output_tokens == rec["max_tokens"]
-        engine_times = [rt.to_loop_time(t) for t in req.token_times_s()]
+        engine_times = [rt.to_loop_time(t) for t in req.token_times_s]
         client_times = rec["tokens"]
         assert len(client_times) == len(engine_times) == rec["max_tokens"]
         lags += [c - e for c, e in zip(client_times, engine_times, strict=True)]

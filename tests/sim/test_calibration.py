@@ -16,8 +16,8 @@ import simpy
 from _support import submit_at
 
 from slolab.catalog import presets
+from slolab.run import request as request_mod
 from slolab.sim import engine as engine_mod
-from slolab.sim import request as request_mod
 
 PRESET_8B = presets.PRESETS["llama-3.1-8b-h100"]
 

@@ -22,9 +22,9 @@ import simpy
 from _support import submit_at
 
 from slolab.catalog import presets
+from slolab.run import request as request_mod
 from slolab.sim import engine as engine_mod
 from slolab.sim import native
-from slolab.sim import request as request_mod
 
 #: the build under test (set for each test by the ``build`` fixture)
 ENGINE: ModuleType = engine_mod
@@ -82,9 +82,7 @@ def poisson(
 
 
 def outcome(reqs: list[request_mod.Request]) -> list[tuple]:
-    return [
-        (r.status, r.error, r.first_token_s, r.finish_s, r.output_tokens, r.token_times_s()) for r in reqs
-    ]
+    return [(r.status, r.error, r.first_token_s, r.finish_s, r.output_tokens, r.token_times_s) for r in reqs]
 
 
 def reference_run(
@@ -193,7 +191,7 @@ def test_every_finished_request_has_exactly_its_tokens_at_increasing_times():
     engine.env.run()
     assert all(r.ok for r in reqs)
     for r in reqs:
-        times = r.token_times_s()
+        times = r.token_times_s
         assert len(times) == r.output_tokens == r.max_tokens
         assert all(a < b for a, b in itertools.pairwise(times))
         assert times[0] == r.first_token_s > r.arrival_s
@@ -230,7 +228,7 @@ def test_max_num_seqs_caps_the_running_batch():
     assert all(r.ok for r in reqs)
     assert max(running for running, _ in seen) == 4
     assert max(waiting for _, waiting in seen) >= 8
-    per_step = collections.Counter(i for r in reqs for a, b in r.segments for i in range(a, b))
+    per_step = collections.Counter(t for r in reqs for t in r.token_times_s)  # a step's end time
     assert max(per_step.values()) == 4
 
 
@@ -242,8 +240,10 @@ def test_preempted_requests_recompute_and_still_get_all_their_tokens():
     reqs = submit_at(engine, [(0.0, 300, 400)] * 12)
     engine.env.run()
     assert engine.num_preemptions_total > 0
-    assert all(r.ok and len(r.token_times_s()) == r.output_tokens == 400 for r in reqs)
-    assert any(len(r.segments) > 1 for r in reqs)
+    assert all(r.ok and len(r.token_times_s) == r.output_tokens == 400 for r in reqs)
+    step_of = {t: i for i, t in enumerate(engine.step_ends)}
+    # a preempted request skips the steps of its recompute: its tokens' steps are not consecutive
+    assert any(any(step_of[b] - step_of[a] > 1 for a, b in itertools.pairwise(r.token_times_s)) for r in reqs)
     assert engine.generation_tokens_total == 12 * 400
     assert engine.kv_cache_usage_perc == 0.0
 
@@ -266,7 +266,7 @@ def test_engine_matches_a_plain_step_by_step_model(preset, config, rate):
     assert engine.num_preemptions_total == want_preemptions
     assert all(r.ok for r in reqs)
     for r, want in zip(reqs, want_times, strict=True):
-        assert r.token_times_s() == pytest.approx(want, abs=1e-9)
+        assert r.token_times_s == pytest.approx(want, abs=1e-9)
 
 
 def test_results_do_not_depend_on_how_steps_are_grouped():
@@ -359,8 +359,8 @@ def test_client_timeout_reports_the_deadline_and_frees_the_blocks():
     assert first.ok and first.finish_s < 1.0
     for r in [cut, *queued]:
         assert (r.status, r.error, r.finish_s) == (request_mod.NO_RESPONSE, "client timeout", 1.0)
-        assert r.output_tokens == len(r.token_times_s())
-        assert all(t <= 1.0 for t in r.token_times_s())
+        assert r.output_tokens == len(r.token_times_s)
+        assert all(t <= 1.0 for t in r.token_times_s)
     assert 0 < cut.output_tokens < 100
     assert [r.output_tokens for r in queued] == [0, 0] and queued[0].first_token_s is None
     assert late[0].ok and late[0].output_tokens == 100
@@ -409,8 +409,8 @@ def test_kill_fails_everything_in_flight_with_the_reason_and_stops_the_engine(la
     assert idle_at == [1.0]
     assert all((r.status, r.error, r.finish_s) == (request_mod.NO_RESPONSE, "pod killed", 1.0) for r in reqs)
     for r in reqs:
-        assert r.output_tokens == len(r.token_times_s())
-        assert all(t <= 1.0 for t in r.token_times_s())
+        assert r.output_tokens == len(r.token_times_s)
+        assert all(t <= 1.0 for t in r.token_times_s)
     assert sum(r.output_tokens for r in reqs[:4]) > 0 and reqs[-1].output_tokens == 0
     assert engine.in_flight == 0 and engine.kv_cache_usage_perc == 0.0
     after = request_mod.Request(id=100, arrival_s=2.0, prompt_tokens=10, max_tokens=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sim_support import NS, SOUND, events, manifest, start
 
-from slolab.sim import request
+from slolab.run import request, timeline
 
 
 def only_pod(sim):
@@ -29,13 +29,13 @@ def test_deleting_a_pod_while_its_image_pulls_stops_the_pull_at_once():
     sim = start(manifest(replicas=1, probes=SOUND), cached_images=[])
     sim.env.run(until=10)
     pod = only_pod(sim)
-    assert events(sim, "Pulling", pod.name) and not events(sim, "Pulled", pod.name)
+    assert events(sim, timeline.PULLING, pod.name) and not events(sim, timeline.PULLED, pod.name)
     sim.delete_pod(pod)
     sim.env.run(until=sim.env.now + 0.001)
     assert sim.store.get("v1", "Pod", pod.name, NS) is None, "the pod must not wait out the 60 s pull"
-    assert [e.time_s for e in events(sim, "Deleted", pod.name)] == [10.0]
+    assert [e.time_s for e in events(sim, timeline.DELETED, pod.name)] == [10.0]
     sim.env.run(until=100)
-    assert not events(sim, "Pulled", pod.name) and not events(sim, "Started", pod.name)
+    assert not events(sim, timeline.PULLED, pod.name) and not events(sim, timeline.STARTED, pod.name)
 
 
 def test_deleting_a_pod_while_its_model_loads_interrupts_the_load():
@@ -48,7 +48,7 @@ def test_deleting_a_pod_while_its_model_loads_interrupts_the_load():
     assert sim.store.get("v1", "Pod", pod.name, NS) is None
     assert pod.containers[0].exit_code == 143  # SIGTERM during the load
     sim.env.run(until=200)
-    assert not events(sim, "ModelLoaded", pod.name)
+    assert not events(sim, timeline.MODEL_LOADED, pod.name)
 
 
 def test_kill_container_cuts_streams_in_flight_and_the_container_restarts():
@@ -66,7 +66,7 @@ def test_kill_container_cuts_streams_in_flight_and_the_container_restarts():
     sim.env.run(until=sim.env.now + 200)
     c = pod.containers[0]
     assert c.restart_count == 1 and c.last_state["exitCode"] == 137
-    assert [e.data["delay_s"] for e in events(sim, "BackOff", pod.name)] == [10]
+    assert [e.data["delay_s"] for e in events(sim, timeline.BACK_OFF, pod.name)] == [10]
     assert pod.ready and c.listening, "the restarted container loads again and serves"
 
 
@@ -98,7 +98,7 @@ def test_a_stopped_node_cuts_streams_keeps_the_last_status_and_restarts_when_bac
     late = request.Request(99, sim.env.now, 100, 10)
     sim.send("llm", late)
     assert late.status == request.NO_RESPONSE and "timed out" in late.error
-    assert not [e for e in events(sim, "Unhealthy", pod.name) if e.time_s > down_at], "probes stopped"
+    assert not [e for e in events(sim, timeline.UNHEALTHY, pod.name) if e.time_s > down_at], "probes stopped"
     assert pod.containers[0].restart_count == 0
     sim.set_node_ready(pod.node, True)
     sim.env.run(until=sim.env.now + 150)
@@ -143,7 +143,7 @@ def test_a_pod_deleted_in_the_instant_it_is_bound_goes_without_starting():
     on_bind(sim, lambda pod: (first.append(pod.name), sim.delete_pod(pod)) if not first else None)
     sim.env.run(until=150)
     assert sim.store.get("v1", "Pod", first[0], NS) is None
-    assert not events(sim, "Started", first[0])
+    assert not events(sim, timeline.STARTED, first[0])
     assert only_pod(sim).ready, "its replacement runs"
 
 
@@ -152,7 +152,7 @@ def test_a_node_stopping_in_the_instant_a_pod_is_bound_holds_the_pod_until_it_is
     on_bind(sim, lambda pod: sim.set_node_ready(pod.node, False))
     sim.env.run(until=150)
     pod = only_pod(sim)
-    assert not events(sim, "Started", pod.name) and not pod.containers[0].listening
+    assert not events(sim, timeline.STARTED, pod.name) and not pod.containers[0].listening
     sim.set_node_ready(pod.node, True)
     sim.env.run(until=sim.env.now + 150)
     assert pod.ready and pod.containers[0].listening and pod.containers[0].restart_count == 0

@@ -9,7 +9,8 @@ from sim_support import PROBE, SOUND, events, manifest, start
 
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
-from slolab.sim import deployment, objects, replicaset, request, store
+from slolab.run import request, timeline
+from slolab.sim import deployment, objects, replicaset, store
 
 # ---- Deployment --------------------------------------------------------------------------------
 
@@ -103,10 +104,10 @@ def test_startup_probe_gates_readiness_until_the_server_answers():
     sim = start(manifest(replicas=1, probes=SOUND))
     sim.env.run(until=200)
     pod = next(iter(sim.pods.values()))
-    loaded = events(sim, "ModelLoaded", pod.name)[0].time_s
-    ready = events(sim, "Ready", pod.name)[0].time_s
+    loaded = events(sim, timeline.MODEL_LOADED, pod.name)[0].time_s
+    ready = events(sim, timeline.READY, pod.name)[0].time_s
     assert loaded <= ready <= loaded + 10  # next startup tick, then readiness at once
-    assert not events(sim, "Killing")
+    assert not events(sim, timeline.KILLING)
 
 
 def test_liveness_kills_a_loading_server_and_backs_off_exponentially():
@@ -116,13 +117,13 @@ def test_liveness_kills_a_loading_server_and_backs_off_exponentially():
     sim = start(manifest(replicas=1, probes=probes))
     sim.env.run(until=600)
     pod = next(iter(sim.pods.values()))
-    kills = events(sim, "Killing", pod.name)
+    kills = events(sim, timeline.KILLING, pod.name)
     assert "failed liveness probe" in kills[0].message
-    starts = [e.time_s for e in events(sim, "Started", pod.name)]
+    starts = [e.time_s for e in events(sim, timeline.STARTED, pod.name)]
     assert 49 <= kills[0].time_s - starts[0] <= 52  # failures at 30, 40, 50 s
-    delays = [e.data["delay_s"] for e in events(sim, "BackOff", pod.name)]
+    delays = [e.data["delay_s"] for e in events(sim, timeline.BACK_OFF, pod.name)]
     assert delays[:4] == [10, 20, 40, 80]
-    assert pod.containers[0].restart_count >= 3 and not events(sim, "ModelLoaded", pod.name)
+    assert pod.containers[0].restart_count >= 3 and not events(sim, timeline.MODEL_LOADED, pod.name)
     status = pod.to_api()["status"]["containerStatuses"][0]
     assert status["lastState"]["terminated"]["reason"] == "Error"
 
@@ -132,8 +133,8 @@ def test_initial_delay_is_compared_in_whole_seconds():
     sim = start(manifest(replicas=1, probes=probes))
     sim.env.run(until=200)
     pod = next(iter(sim.pods.values()))
-    started = events(sim, "Started", pod.name)[0].time_s
-    ready = events(sim, "Ready", pod.name)[0].time_s
+    started = events(sim, timeline.STARTED, pod.name)[0].time_s
+    ready = events(sim, timeline.READY, pod.name)[0].time_s
     assert 120 <= ready - started <= 121.5
 
 
@@ -151,7 +152,7 @@ def test_failing_probe_handlers(handler, message):
     sim.env.run(until=150)
     pod = next(iter(sim.pods.values()))
     assert not pod.ready
-    assert any(message in e.message for e in events(sim, "Unhealthy", pod.name)[-3:])
+    assert any(message in e.message for e in events(sim, timeline.UNHEALTHY, pod.name)[-3:])
 
 
 def test_success_threshold_needs_consecutive_successes():
@@ -159,8 +160,8 @@ def test_success_threshold_needs_consecutive_successes():
     sim = start(manifest(replicas=1, probes=probes))
     sim.env.run(until=200)
     pod = next(iter(sim.pods.values()))
-    loaded = events(sim, "ModelLoaded", pod.name)[0].time_s
-    ready = events(sim, "Ready", pod.name)[0].time_s
+    loaded = events(sim, timeline.MODEL_LOADED, pod.name)[0].time_s
+    ready = events(sim, timeline.READY, pod.name)[0].time_s
     assert loaded + 10 <= ready <= loaded + 15
 
 
@@ -168,7 +169,7 @@ def test_no_gpu_crashes_at_startup():
     sim = start(manifest(replicas=1, resources={}))
     sim.env.run(until=100)
     pod = next(iter(sim.pods.values()))
-    assert any("No CUDA GPUs" in e.message for e in events(sim, "ServerExited", pod.name))
+    assert any("No CUDA GPUs" in e.message for e in events(sim, timeline.SERVER_EXITED, pod.name))
     assert pod.containers[0].reason == "CrashLoopBackOff" or pod.containers[0].restart_count >= 1
 
 
@@ -209,7 +210,7 @@ def test_grace_period_cuts_streams_still_open():
 def test_gpu_taint_without_toleration_is_unschedulable():
     sim = start(manifest(replicas=1, tolerations=False, node_selector=False))
     sim.env.run(until=5)
-    failed = events(sim, "FailedScheduling")
+    failed = events(sim, timeline.FAILED_SCHEDULING)
     assert failed and "untolerated taint {nvidia.com/gpu=present: }" in failed[0].message
     assert "Insufficient nvidia.com/gpu" in failed[0].message
     assert "0/3 nodes are available" in failed[0].message
@@ -220,7 +221,7 @@ def test_gpus_run_out():
     sim.env.run(until=5)
     scheduled = [p for p in sim.pods.values() if p.node]
     assert len(scheduled) == 8  # the GPU pool has 8
-    assert any("Insufficient nvidia.com/gpu" in e.message for e in events(sim, "FailedScheduling"))
+    assert any("Insufficient nvidia.com/gpu" in e.message for e in events(sim, timeline.FAILED_SCHEDULING))
 
 
 def test_control_plane_taint_comes_from_kind_config():

@@ -13,9 +13,9 @@ import pytest
 import simpy
 
 from slolab.catalog import presets
+from slolab.run import request as request_mod
 from slolab.sim import engine as engine_mod
 from slolab.sim import native
-from slolab.sim import request as request_mod
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,9 @@ def test_the_compiled_engine_gives_engine_py_results_bit_for_bit(monkeypatch):
         for req in reqs:
             engine.submit(req, req.arrival_s)
         engine.sync(math.inf)
-        out = [(r.status, r.error, r.first_token_s, r.finish_s, r.output_tokens, r.segments) for r in reqs]
+        out = [
+            (r.status, r.error, r.first_token_s, r.finish_s, r.output_tokens, r.token_times_s) for r in reqs
+        ]
         totals = (engine.num_preemptions_total, engine.generation_tokens_total, engine.request_success_total)
         return [out, totals, engine.step_ends]
 

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
-from slolab.sim import timeline
+from slolab.run import timeline
 
-#: One line of the timeline (defined by the simulator, shared by every backend).
+#: One line of the timeline (slolab.run.timeline, shared by every backend).
 Event = timeline.Event
 
 

@@ -22,7 +22,8 @@ from slolab.backends import base
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
-from slolab.sim import request as request_mod
+from slolab.run import request as request_mod
+from slolab.run import timeline
 
 
 def request(
@@ -158,7 +159,7 @@ class FakeCluster:
                 template.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = (
                     f"run+{self._backend.clock.now_s():.0f}s"
                 )
-                self._backend.record("Grader", name, "RolloutRestart", "rollout restart")
+                self._backend.record(timeline.GRADER_KIND, name, timeline.ROLLOUT_RESTART, "rollout restart")
                 return
         raise LookupError(f"{kind} {ns}/{name} not found")
 
@@ -200,7 +201,7 @@ class FakeLoad:
         return scenario.traffic[profile].rate_rps if scenario and profile in scenario.traffic else None
 
     def start(self, profile: str) -> FakeHandle:
-        self._backend.record("Load", profile, "Started", f"load {profile} started")
+        self._backend.record(timeline.LOAD_KIND, profile, timeline.LOAD_STARTED, f"load {profile} started")
         return FakeHandle(profile, self._backend.clock.now_s())
 
     def stop(self, handle: FakeHandle, drain_s: float | None = None) -> requestlog.RequestLog:
@@ -219,7 +220,10 @@ class FakeLoad:
             stopped_s=stopped_s,
         )
         self._backend.record(
-            "Load", handle.profile, "Stopped", f"load {handle.profile} stopped: {len(log)} requests"
+            timeline.LOAD_KIND,
+            handle.profile,
+            timeline.LOAD_STOPPED,
+            f"load {handle.profile} stopped: {len(log)} requests",
         )
         self._backend.request_logs.append(log)
         return log
@@ -341,7 +345,7 @@ class FakeBackend:
         self.closed = False
 
     def record(
-        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal"
+        self, kind: str, name: str, reason: str, message: str = "", type: str = timeline.NORMAL
     ) -> base.Event:
         """Add an event at the current time."""
         event = base.Event(self.clock.now_s(), kind, name, reason, message, type)

@@ -22,6 +22,7 @@ from typing import Any
 from slolab.backends import base, fake
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
+from slolab.run import timeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Pod:
                 self.created_s,
                 "ReplicaSet",
                 replicaset,
-                "SuccessfulCreate",
+                timeline.SUCCESSFUL_CREATE,
                 f"Created pod: {self.name}",
                 data={"pod": self.name},
             )
@@ -92,26 +93,33 @@ class Pod:
         for i, life in enumerate(self.lives()):
             if i:  # a restart: the previous container is killed first
                 out.append(
-                    base.Event(life.started_s, "Pod", self.name, "Killing", "Container restarted", "Warning")
+                    base.Event(
+                        life.started_s,
+                        "Pod",
+                        self.name,
+                        timeline.KILLING,
+                        "Container restarted",
+                        timeline.WARNING,
+                    )
                 )
                 if self.lives()[i - 1].ready_s is not None:
-                    out.append(base.Event(life.started_s, "Pod", self.name, "NotReady", "NotReady"))
-            out.append(base.Event(life.started_s, "Pod", self.name, "Started", "Started container"))
+                    out.append(base.Event(life.started_s, "Pod", self.name, timeline.NOT_READY, "NotReady"))
+            out.append(base.Event(life.started_s, "Pod", self.name, timeline.STARTED, "Started container"))
             if life.loaded_s is not None:
                 out.append(
                     base.Event(
                         life.loaded_s,
                         "Pod",
                         self.name,
-                        "ModelLoaded",
+                        timeline.MODEL_LOADED,
                         "serving",
                         data={"load_s": self.load_s},
                     )
                 )
             if life.ready_s is not None:
-                out.append(base.Event(life.ready_s, "Pod", self.name, "Ready", "Ready"))
+                out.append(base.Event(life.ready_s, "Pod", self.name, timeline.READY, "Ready"))
         if self.deleted_s is not None:
-            out.append(base.Event(self.deleted_s, "Pod", self.name, "Deleted", "Deleted"))
+            out.append(base.Event(self.deleted_s, "Pod", self.name, timeline.DELETED, "Deleted"))
         return out
 
 
@@ -203,4 +211,8 @@ class Workload:
     def restart_recorded(self, backend: fake.FakeBackend) -> list[float]:
         """When the grader restarted the Deployment (its RolloutRestart events), to compare with
         ``restart_s``."""
-        return [e.time_s for e in backend.events if e.kind == "Grader" and e.reason == "RolloutRestart"]
+        return [
+            e.time_s
+            for e in backend.events
+            if e.kind == timeline.GRADER_KIND and e.reason == timeline.ROLLOUT_RESTART
+        ]

@@ -30,6 +30,7 @@ from slolab.catalog import scenario as scenario_mod
 from slolab.kube import client as client_mod
 from slolab.kube import observe
 from slolab.load import process, requestlog
+from slolab.run import timeline
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 #: A real-time wait or sleep says how it is going at most this often (seconds).
@@ -116,7 +117,9 @@ class KubeClusterView:
                 f"Check `kubectl -n {ns} get deployments`; `make lab` installs it.",
             )
         message = f"kubectl rollout restart deployment/{name}"
-        self._observer.record(self._clock.now_s(), "Grader", name, "RolloutRestart", message)
+        self._observer.record(
+            self._clock.now_s(), timeline.GRADER_KIND, name, timeline.ROLLOUT_RESTART, message
+        )
         self.kube.patch("Deployment", name, patch, ns, patch_type="strategic")
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
@@ -237,7 +240,7 @@ class KubeBackend:
         return self.observer.events()
 
     def mark(self, reason: str, message: str = "") -> None:
-        self.observer.record(self.clock.now_s(), "Grader", self.lab.name, reason, message)
+        self.observer.record(self.clock.now_s(), timeline.GRADER_KIND, self.lab.name, reason, message)
 
     def series(self) -> dict[str, list[tuple[float, float]]]:
         return self.observer.series()

@@ -16,7 +16,8 @@ from slolab.backends import base
 from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
-from slolab.load import requestlog, schedule
+from slolab.load import requestlog
+from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
 
@@ -63,7 +64,9 @@ class SimClusterView:
                 f"no Deployment {name!r} in the workspace to restart",
                 "Check metadata.name in the workspace's deployment.yaml.",
             )
-        self._sim.record("Grader", name, "RolloutRestart", f"kubectl rollout restart deployment/{name}")
+        self._sim.record(
+            timeline.GRADER_KIND, name, timeline.ROLLOUT_RESTART, f"kubectl rollout restart deployment/{name}"
+        )
         self._sim.rollout_restart(name)
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
@@ -99,7 +102,10 @@ class SimLoad:
             first_id=self._count * 10_000_000,
         )
         b.sim.record(
-            "Load", profile, "LoadStarted", f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}"
+            timeline.LOAD_KIND,
+            profile,
+            timeline.LOAD_STARTED,
+            f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}",
         )
         return SimLoadHandle(profile, generator)
 
@@ -107,7 +113,9 @@ class SimLoad:
         b = self._backend
         gen = handle.generator
         gen.stop()
-        b.sim.record("Load", handle.profile, "LoadStopped", f"{len(gen.requests)} requests sent")
+        b.sim.record(
+            timeline.LOAD_KIND, handle.profile, timeline.LOAD_STOPPED, f"{len(gen.requests)} requests sent"
+        )
         limit = gen.profile.timeout_s if drain_s is None else drain_s
         b.cluster.wait_for(lambda: gen.in_flight() == 0, timeout_s=limit, poll_s=1.0)
         log = requestlog.RequestLog(
@@ -175,7 +183,7 @@ class SimBackend:
 
     def mark(self, reason: str, message: str = "") -> None:
         """Put a grader marker on the timeline (shown on the report plot)."""
-        self.sim.record("Grader", self.lab.name, reason, message)
+        self.sim.record(timeline.GRADER_KIND, self.lab.name, reason, message)
 
     def series(self) -> dict[str, list[tuple[float, float]]]:
         return {k: list(v) for k, v in self.sim.recorder.series.items()}

@@ -1,9 +1,10 @@
 """Per-pod lifecycle times read from a run's timeline: created, started, loaded, Ready, gone.
 
 Graders use it to ask when a pod could really serve: Ready *and* its server answering. The
-timeline reasons it reads (every backend emits them): ReplicaSet ``SuccessfulCreate`` (with
-``pod``), Pod ``Started`` (a container (re)start), ``ModelLoaded`` (with ``load_s``: the
-server answers /health), ``Ready`` / ``NotReady``, ``Killing``, ``Deleted``.
+timeline reasons it reads (constants of ``slolab.run.timeline``; every backend emits them):
+ReplicaSet ``SuccessfulCreate`` (with ``pod``), Pod ``Started`` (a container (re)start),
+``ModelLoaded`` (with ``load_s``: the server answers /health), ``Ready`` / ``NotReady``,
+``Killing``, ``Deleted``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from typing import Any
+
+from slolab.run import timeline
 
 
 @dataclasses.dataclass
@@ -39,27 +42,27 @@ def collect(events: Iterable[Any]) -> dict[str, PodTimes]:
         return pods.setdefault(name, PodTimes(name))
 
     for e in events:
-        if e.kind == "ReplicaSet" and e.reason == "SuccessfulCreate":
+        if e.kind == "ReplicaSet" and e.reason == timeline.SUCCESSFUL_CREATE:
             get(e.data["pod"]).created_s = e.time_s
             continue
         if e.kind != "Pod":
             continue
         p = get(e.name)
-        if e.reason == "Started":
+        if e.reason == timeline.STARTED:
             p.starts += 1
             loaded[e.name] = False
-        elif e.reason == "ModelLoaded":
+        elif e.reason == timeline.MODEL_LOADED:
             loaded[e.name] = True
             p.load_s.append(float(e.data.get("load_s", 0.0)))
-        elif e.reason == "Ready":
+        elif e.reason == timeline.READY:
             ready[e.name] = True
             if not loaded.get(e.name) and p.ready_before_loaded_s is None:
                 p.ready_before_loaded_s = e.time_s
-        elif e.reason == "NotReady":
+        elif e.reason == timeline.NOT_READY:
             ready[e.name] = False
-        elif e.reason == "Killing":
+        elif e.reason == timeline.KILLING:
             p.kills.append(e.message)
-        elif e.reason == "Deleted":
+        elif e.reason == timeline.DELETED:
             p.gone_s = e.time_s
         if p.serving_ready_s is None and ready.get(e.name) and loaded.get(e.name):
             p.serving_ready_s = e.time_s

@@ -1,7 +1,8 @@
-"""The timeline of a live namespace, in the simulator's vocabulary, by polling the API server.
+"""The timeline of a live namespace, in the run's vocabulary, by polling the API server.
 
 Graders read pod lifecycles through ``slolab.grading.podtimes``, which expects these reasons
-(``sim/kubelet.py`` and ``sim/replicaset.py`` emit the same ones):
+(constants of ``slolab.run.timeline``; the simulator's kubelet and ReplicaSet controller emit
+the same ones):
 
 * ReplicaSet ``SuccessfulCreate`` with ``pod``: a ReplicaSet's pod appeared (time: its
   creationTimestamp);
@@ -32,7 +33,7 @@ import time
 from typing import Any
 
 from slolab.kube import client as client_mod
-from slolab.sim import timeline
+from slolab.run import timeline
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Observer:
                 self._pod(rec, name, pod, now)
             for name in [n for n in self._pods if n not in current]:
                 del self._pods[name]
-                rec.event(now - self.t0, "Pod", name, "Deleted", "pod object removed")
+                rec.event(now - self.t0, "Pod", name, timeline.DELETED, "pod object removed")
             alive = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
             rec.sample("pods", now - self.t0, len(alive))
             rec.sample("ready_pods", now - self.t0, sum(1 for p in alive if _ready(p)[0]))
@@ -158,24 +159,28 @@ class Observer:
                     self._rel(parse_time(meta.get("creationTimestamp")), now),
                     "ReplicaSet",
                     owner,
-                    "SuccessfulCreate",
+                    timeline.SUCCESSFUL_CREATE,
                     f"Created pod: {name}",
                     pod=name,
                 )
         started_at = _started_at(pod)
         restarts = _restarts(pod)
         if started_at and (started_at != st.started_at or restarts > st.restarts):
-            rec.event(self._rel(parse_time(started_at), now), "Pod", name, "Started", "Started container")
+            rec.event(
+                self._rel(parse_time(started_at), now), "Pod", name, timeline.STARTED, "Started container"
+            )
             st.started_at, st.restarts = started_at, restarts
         ready, changed = _ready(pod)
         if ready != st.ready:
             when = self._rel(parse_time(changed), now)
-            rec.event(when, "Pod", name, "Ready" if ready else "NotReady", "Ready condition changed")
+            rec.event(
+                when, "Pod", name, timeline.READY if ready else timeline.NOT_READY, "Ready condition changed"
+            )
             st.ready = ready
 
     def _kube_events(self, now: float) -> None:
         for ev in self.kube.list("Event", self.namespace):
-            if ev.get("reason") != "Killing":
+            if ev.get("reason") != timeline.KILLING:
                 continue
             involved = ev.get("involvedObject", {})
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
@@ -187,7 +192,7 @@ class Observer:
             when = self._rel(parse_time(stamp), now)
             if when < 0:
                 continue  # before this run
-            self.record(when, "Pod", involved.get("name", "?"), "Killing", ev.get("message", ""))
+            self.record(when, "Pod", involved.get("name", "?"), timeline.KILLING, ev.get("message", ""))
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:
         for name in pods:
@@ -216,7 +221,7 @@ class Observer:
                     self._rel(when, now),
                     "Pod",
                     name,
-                    "ModelLoaded",
+                    timeline.MODEL_LOADED,
                     f"server log: {message.strip()[:160]}",
                     load_s=float(given) if given else when - started,
                 )

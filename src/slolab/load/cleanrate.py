@@ -134,7 +134,9 @@ def measure_step(
         failed=sum(1 for r in outcome.records if r.status != 200),
         client_p99_ttft_s=requestlog.quantile(client, 0.99),
         server_p99_ttft_s=requestlog.quantile(truth, 0.99),
-        max_lag_s=max((r.arrival_s - r.scheduled_s for r in outcome.records), default=0.0),
+        max_lag_s=max(
+            (r.arrival_s - r.scheduled_s for r in outcome.records if r.scheduled_s is not None), default=0.0
+        ),
         cpu_warning=bool(outcome.summary.get("cpu_warning")),
     )
 

@@ -56,7 +56,8 @@ from locust.env import Environment
 
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import record as record_mod
-from slolab.load import schedule
+from slolab.run import request as request_mod
+from slolab.run import schedule
 
 #: Token ids prompts are made of: inside the vocabulary of every common model (GPT-2 has 50257).
 TOKEN_ID_LOW, TOKEN_ID_HIGH = 1000, 30000
@@ -131,7 +132,7 @@ class Run:
         self.prompts = Prompts(args.seed)
         self.out = out
         self.pool = gevent.pool.Pool(args.max_in_flight)
-        self.in_flight: dict[int, record_mod.Record] = {}
+        self.in_flight: dict[int, request_mod.Request] = {}
         self.stop_arrivals = gevent.event.Event()
         self.arrivals_done = gevent.event.Event()
         self.end_drain = gevent.event.Event()
@@ -152,8 +153,8 @@ class Run:
         sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
         sys.stdout.flush()
 
-    def write(self, rec: record_mod.Record) -> None:
-        self.out.write(rec.to_json() + "\n")
+    def write(self, rec: request_mod.Request) -> None:
+        self.out.write(record_mod.to_json(rec) + "\n")
 
     # ---------------------------------------------------------------- stopping
 
@@ -211,7 +212,7 @@ class Run:
             if (delay > 0 and self.stop_arrivals.wait(delay)) or self.stop_arrivals.is_set():
                 break
             self.arrivals += 1
-            rec = record_mod.Record(
+            rec = request_mod.Request(
                 id=arrival.index,
                 scheduled_s=arrival.offset_s,
                 arrival_s=self.now_s(),
@@ -242,7 +243,7 @@ class Run:
 
     # ---------------------------------------------------------------- one request
 
-    def send(self, user: FastHttpUser, rec: record_mod.Record) -> None:
+    def send(self, user: FastHttpUser, rec: request_mod.Request) -> None:
         payload = {
             "model": self.args.model,
             "prompt": self.prompts.ids(rec.id, rec.prompt_tokens),
@@ -272,7 +273,7 @@ class Run:
         self.write(rec)
 
     def _exchange(
-        self, user: FastHttpUser, rec: record_mod.Record, body: str, headers: dict[str, str]
+        self, user: FastHttpUser, rec: request_mod.Request, body: str, headers: dict[str, str]
     ) -> None:
         with user.client.post(
             "/v1/completions",
@@ -301,7 +302,7 @@ class Run:
             else:
                 resp.failure(rec.error)
 
-    def _read_stream(self, raw: Any, rec: record_mod.Record) -> None:
+    def _read_stream(self, raw: Any, rec: request_mod.Request) -> None:
         """Read SSE lines until ``[DONE]``; each chunk with choices is one token."""
         usage_tokens: int | None = None
         done_s: float | None = None

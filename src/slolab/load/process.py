@@ -35,7 +35,9 @@ from typing import Any, Protocol
 from slolab import errors
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import record as record_mod
-from slolab.load import requestlog, schedule
+from slolab.load import requestlog
+from slolab.run import request as request_mod
+from slolab.run import schedule
 
 
 class Clock(Protocol):
@@ -64,7 +66,7 @@ class WallClock:
 class Outcome:
     """What one generator run left behind."""
 
-    records: list[record_mod.Record]
+    records: list[request_mod.Request]
     started_unix_s: float
     arrivals_stopped_s: float | None
     summary: dict[str, Any]
@@ -282,7 +284,8 @@ class ProcessLoad:
         outcome = handle.generator.stop(drain_s)
         spec = handle.generator.profile
         requests = [
-            rec.to_request(
+            record_mod.on_backend_clock(
+                rec,
                 started_s=handle.started_s,
                 id_base=handle.id_base,
                 profile=handle.profile,

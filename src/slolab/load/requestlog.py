@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Iterator
 
-from slolab.sim import request as request_mod
+from slolab.run import request as request_mod
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 from slolab.load import requestlog
 from slolab.report import promseries
+from slolab.run import timeline as run_timeline
 
 COUNT_BUCKET_S = 5.0
 TTFT_BUCKET_S = 10.0
@@ -108,8 +109,12 @@ def prepare(
         "counts": request_counts(logs, end_s),
         "ttft": ttft_quantiles_ms(logs, end_s),
         "slo_lines_ms": dict(slo_lines_ms or {}),
-        "markers": [(e["time_s"], e.get("message") or e["reason"]) for e in events if e["kind"] == "Grader"],
-        "warnings": [e["time_s"] for e in events if e.get("type") == "Warning"],
+        "markers": [
+            (e["time_s"], e.get("message") or e["reason"])
+            for e in events
+            if e["kind"] == run_timeline.GRADER_KIND
+        ],
+        "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
     }
 
 

@@ -56,8 +56,8 @@ from typing import Protocol
 import simpy
 
 from slolab.catalog import presets
+from slolab.run import request as request_mod
 from slolab.sim import engine as engine_mod
-from slolab.sim import request as request_mod
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ import simpy
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
-from slolab.sim import controller, kubelet, objects, quantity, registry, serverargs, store, timeline
+from slolab.run import timeline
+from slolab.sim import controller, kubelet, objects, quantity, registry, serverargs, store
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -91,7 +92,7 @@ class Cluster:
         return r
 
     def record(
-        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal", **data: Any
+        self, kind: str, name: str, reason: str, message: str = "", type: str = timeline.NORMAL, **data: Any
     ) -> None:
         self.recorder.event(self.env.now, kind, name, reason, message, type, **data)
 
@@ -216,7 +217,11 @@ class Cluster:
         k = self._kubelets.kubelets.get(pod.node) if pod.node else None
         for c in targets:
             self.record(
-                "Pod", pod.name, "ContainerKilled", f"container {c.name} killed (SIGKILL)", container=c.name
+                "Pod",
+                pod.name,
+                timeline.CONTAINER_KILLED,
+                f"container {c.name} killed (SIGKILL)",
+                container=c.name,
             )
             if k is not None:
                 k.kill_container(pod, c, "SIGKILL")
@@ -230,9 +235,9 @@ class Cluster:
         self.record(
             "Node",
             name,
-            "NodeReady" if ready else "NodeNotReady",
+            timeline.NODE_READY if ready else timeline.NODE_NOT_READY,
             f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
-            "Normal" if ready else "Warning",
+            timeline.NORMAL if ready else timeline.WARNING,
         )
         self.store.update(node)
 
@@ -242,7 +247,7 @@ class Cluster:
         annotations = spec["template"].setdefault("metadata", {}).setdefault("annotations", {})
         annotations["kubectl.kubernetes.io/restartedAt"] = objects.timestamp(self.env.now)
         d.spec = spec
-        self.record("Deployment", name, "RolloutRestart", "kubectl rollout restart")
+        self.record("Deployment", name, timeline.ROLLOUT_RESTART, "kubectl rollout restart")
         self.store.update(d, spec_changed=True)
 
     # ---- control loop -------------------------------------------------------------------------
@@ -268,7 +273,7 @@ class Cluster:
     def _pod_event(self, event: store.WatchEvent) -> None:
         if event.type == store.DELETED:
             pod = event.obj
-            self.record("Pod", pod.name, "Deleted", f"pod {pod.name} is gone")
+            self.record("Pod", pod.name, timeline.DELETED, f"pod {pod.name} is gone")
 
     def _sample(self) -> None:
         now = self.env.now

@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from slolab import errors
 from slolab.catalog import yamlfile
+from slolab.run import timeline
 from slolab.sim import store
 
 if TYPE_CHECKING:
     import simpy
 
     from slolab.catalog import scenario as scenario_mod
-    from slolab.sim import objects, serverargs, timeline
+    from slolab.sim import objects, serverargs
 
 #: In a Kind's fields, ``<prefix>.@pod`` stands for every pod spec field the registry models.
 POD_SPEC = "@pod"
@@ -101,7 +102,7 @@ class API(Protocol):
         ...
 
     def record(
-        self, kind: str, name: str, reason: str, message: str = "", type: str = "Normal", **data: Any
+        self, kind: str, name: str, reason: str, message: str = "", type: str = timeline.NORMAL, **data: Any
     ) -> None: ...
 
     def enqueue(self, controller: Controller) -> None:

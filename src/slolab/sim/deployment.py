@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from slolab import errors
 from slolab.catalog import yamlfile
+from slolab.run import timeline
 from slolab.sim import controller, objects, replicaset, store
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # rand.SafeEncodeString alphabet
@@ -299,7 +300,7 @@ class Controller(controller.Controller):
         self.api.record(
             "Deployment",
             d.name,
-            "ScalingReplicaSet",
+            timeline.SCALING_REPLICA_SET,
             f"Scaled up replica set {rs.name} from 0 to {replicas}",
             replica_set=rs.name,
             replicas=replicas,
@@ -312,7 +313,7 @@ class Controller(controller.Controller):
         self.api.record(
             "Deployment",
             d.name,
-            "ScalingReplicaSet",
+            timeline.SCALING_REPLICA_SET,
             f"Scaled {verb} replica set {rs.name} from {rs.replicas} to {replicas}",
             replica_set=rs.name,
             replicas=replicas,
@@ -421,9 +422,9 @@ class Controller(controller.Controller):
             self.api.record(
                 "Deployment",
                 d.name,
-                "ProgressDeadlineExceeded",
+                timeline.PROGRESS_DEADLINE_EXCEEDED,
                 f"Deployment {d.name!r} has timed out progressing.",
-                "Warning",
+                timeline.WARNING,
             )
             return True
         return False

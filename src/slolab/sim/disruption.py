@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from slolab.run import timeline
 from slolab.sim import controller, objects, store
 
 DELETION_TIMEOUT_S = 120.0
@@ -112,12 +113,12 @@ class Controller(controller.Controller):
         except SyncError as exc:
             self._note(
                 pdb,
-                "CalculateExpectedPodCountFailed",
+                timeline.CALCULATE_EXPECTED_POD_COUNT_FAILED,
                 f"Failed to calculate the number of expected pods: {exc}",
             )
             return self._write(pdb, self._fail_safe(pdb, str(exc)))
         if not pods:
-            self._note(pdb, "NoPods", "No matching pods found", "Normal")
+            self._note(pdb, timeline.NO_PODS, "No matching pods found", timeline.NORMAL)
         elif unmanaged:
             self._note(
                 pdb,
@@ -210,10 +211,10 @@ class Controller(controller.Controller):
                 self.api.record(
                     "Pod",
                     pod.name,
-                    "NotDeleted",
+                    timeline.NOT_DELETED,
                     f"Pod was expected by PDB {pdb.meta.namespace}/{pdb.meta.name} "
                     "to be deleted but it wasn't",
-                    "Warning",
+                    timeline.WARNING,
                 )
                 continue
             result[pod.name] = recorded[pod.name]
@@ -252,7 +253,7 @@ class Controller(controller.Controller):
         self.api.store.update(pdb)
         return True
 
-    def _note(self, pdb: store.Generic, reason: str, message: str, type_: str = "Warning") -> None:
+    def _note(self, pdb: store.Generic, reason: str, message: str, type_: str = timeline.WARNING) -> None:
         key = (pdb.meta.namespace, pdb.meta.name)
         if self._noted.get(key) == reason:
             return

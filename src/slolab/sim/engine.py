@@ -30,8 +30,11 @@ Speed (a step must not cost a Python loop over requests, nor a SimPy event):
   after a submitted request reaches the scheduler (that boundary gets the one SimPy event), or,
   when nothing is due, a cheap check-in event at a lower bound of the run's end.
 * Step jitter is drawn per step index from its own stream, so results do not depend on how
-  steps are grouped into runs. Request token fields (segments, first_token_s, output_tokens)
-  are final once the request is done; engine gauges are exact at step boundaries.
+  steps are grouped into runs. Request token fields (first_token_s, output_tokens, and the
+  token times) are final once the request is done; engine gauges are exact at step boundaries.
+* Token times stay compressed: one list of step end times per engine, and per request the
+  ranges of steps that gave it a token (``_Seq.segments``, more than one after a recompute
+  preemption). The request record (slolab.run.request) expands them only when they are read.
 
 Lazy (``lazy=True``, the simulator's pods): the engine makes no SimPy events. Its step
 boundaries are kept as times and processed when it is next called (``submit`` at a time, any
@@ -54,12 +57,13 @@ import heapq
 import math
 import random
 from collections.abc import Callable
+from typing import Any
 
 import numpy
 import simpy
 
 from slolab.catalog import presets
-from slolab.sim import request as request_mod
+from slolab.run import request as request_mod
 
 # Request states inside the engine.
 _FRONTEND, _WAITING, _PREFILL, _DECODE, _DONE = range(5)
@@ -110,6 +114,7 @@ class _Seq:
         "queued_s",
         "req",
         "scheduled_s",
+        "segments",
         "start_step",
         "state",
     )
@@ -129,6 +134,27 @@ class _Seq:
         self.finish_step = 0  # while decoding: step of the last token
         self.queued_s: float | None = None  # reached the scheduler's waiting queue (vLLM queued_ts)
         self.scheduled_s: float | None = None  # first scheduled (vLLM scheduled_ts)
+        # token times: [start, end) ranges of the engine's step_ends, one token per step in each
+        self.segments: list[list[int]] = []
+
+
+class _TokenRanges:
+    """The token times of an engine's requests as it keeps them: per request (the key, its
+    ``_Seq.segments``) step ranges over the engine's step end times. A request record expands
+    its own to a plain list when they are read (slolab.run.request.TokenTimes)."""
+
+    __slots__ = ("step_ends",)
+
+    def __init__(self, step_ends: list[float]) -> None:
+        self.step_ends = step_ends
+
+    def expand(self, key: Any) -> list[float]:
+        segments: list[list[int]] = key
+        out: list[float] = []
+        ends = self.step_ends
+        for start, end in segments:
+            out.extend(ends[start:end])
+        return out
 
 
 class Engine:
@@ -159,6 +185,7 @@ class Engine:
         self.name = name
         self.on_idle: Callable[[], None] | None = None
         self.step_ends: list[float] = []
+        self._token_ranges = _TokenRanges(self.step_ends)  # requests expand their token times from it
         self.prompt_tokens_total = 0
         self.generation_tokens_total = 0
         self.num_preemptions_total = 0
@@ -295,11 +322,11 @@ class Engine:
         if req.prompt_tokens < 1 or req.max_tokens < 1:
             req.fail(now, "prompt_tokens and max_tokens must be at least 1", 400)
             return None
-        req.step_ends = self.step_ends
         order = self._next_order
         self._next_order = order + 1
         deadline_s = req.arrival_s + req.timeout_s
         seq = _Seq(req, order, deadline_s)
+        req.defer_token_times(self._token_ranges, seq.segments)
         ready_s = now + self._draw_api_delay_s()
         heapq.heappush(self._frontend, (ready_s, order, seq))
         heapq.heappush(self._deadlines, (deadline_s, order, seq))
@@ -331,7 +358,7 @@ class Engine:
         now = self.env.now
         if seq.state in (_FRONTEND, _WAITING):
             self._drop(seq, len(self.step_ends) - 1)
-            _truncate_tokens(seq.req, now)
+            _truncate_tokens(seq, self.step_ends, now)
             seq.req.fail(now, "client timeout")
             self._notify_if_idle()
             return
@@ -378,9 +405,10 @@ class Engine:
             if seq.state != _DONE:
                 self._drop(seq, last_step)
                 req = seq.req
-                while req.segments and req.segments[-1][0] >= req.segments[-1][1]:
-                    req.segments.pop()  # a token of the step that did not end
-                req.output_tokens = _count_tokens(req)
+                segments = seq.segments
+                while segments and segments[-1][0] >= segments[-1][1]:
+                    segments.pop()  # a token of the step that did not end
+                req.output_tokens = _count_tokens(segments)
                 req.fail(now, reason)
         self._clear()
         self._notify_if_idle()
@@ -709,7 +737,7 @@ class Engine:
             sampled += 1
             if seq.req.first_token_s is None:
                 self._plan_first.append(seq)
-            seq.req.segments.append([s, s + 1])
+            seq.segments.append([s, s + 1])
             self._prefilling.remove(seq)
             self._start_decoding(seq, s)
         return sampled
@@ -782,7 +810,7 @@ class Engine:
             self._in_flight -= 1
             req = seq.req
             if seq.deadline_s < finish_s:  # the client left before the last token
-                _truncate_tokens(req, seq.deadline_s)
+                _truncate_tokens(seq, self.step_ends, seq.deadline_s)
                 req.fail(seq.deadline_s, "client timeout")
                 continue
             req.status = 200
@@ -798,7 +826,7 @@ class Engine:
             if seq.state == _DONE:
                 continue
             self._drop(seq, last_step)
-            _truncate_tokens(seq.req, deadline_s)
+            _truncate_tokens(seq, self.step_ends, deadline_s)
             seq.req.fail(deadline_s, "client timeout")
 
     def _drop(self, seq: _Seq, last_step: int) -> None:
@@ -848,7 +876,7 @@ class Engine:
         fin = self._finishes
         del fin[bisect.bisect_left(fin, (seq.finish_step, seq.order))]
         seq.generated += last_step - seq.start_step
-        seq.req.segments[-1][1] = last_step + 1
+        seq.segments[-1][1] = last_step + 1
         self._num_decoding -= 1
         self._dec_kv_base_sum -= seq.kv_base
         self._dec_residues[seq.kv_base % self._bs] -= 1
@@ -878,14 +906,14 @@ def _lognormal_params(mean: float, cv: float) -> tuple[float, float]:
     return math.log(mean) - sigma * sigma / 2, sigma
 
 
-def _count_tokens(req: request_mod.Request) -> int:
-    return sum(end - start for start, end in req.segments)
+def _count_tokens(segments: list[list[int]]) -> int:
+    return sum(end - start for start, end in segments)
 
 
-def _truncate_tokens(req: request_mod.Request, until_s: float) -> None:
+def _truncate_tokens(seq: _Seq, ends: list[float], until_s: float) -> None:
     """Keep only the tokens the client had received by ``until_s``; set ``output_tokens``."""
-    ends = req.step_ends or []
-    segments = req.segments
+    req = seq.req
+    segments = seq.segments
     while segments:
         start, end = segments[-1]
         if end <= start:
@@ -898,6 +926,6 @@ def _truncate_tokens(req: request_mod.Request, until_s: float) -> None:
             continue
         segments[-1][1] = bisect.bisect_right(ends, until_s, start, end)
         break
-    req.output_tokens = _count_tokens(req)
+    req.output_tokens = _count_tokens(segments)
     if not segments:
         req.first_token_s = None

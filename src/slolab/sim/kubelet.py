@@ -31,6 +31,7 @@ import simpy
 from slolab import errors
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import yamlfile
+from slolab.run import timeline
 from slolab.sim import controller, kuberuntime, objects, probes, serverargs, store
 
 POD_FIELDS = (
@@ -251,7 +252,12 @@ class Kubelet:
     # ---- probes -----------------------------------------------------------------------------
     def probe_failed(self, pod: objects.Pod, c: objects.Container, kind: str, output: str) -> None:
         self.api.record(
-            "Pod", pod.name, "Unhealthy", f"{kind.capitalize()} probe failed: {output}", "Warning", probe=kind
+            "Pod",
+            pod.name,
+            timeline.UNHEALTHY,
+            f"{kind.capitalize()} probe failed: {output}",
+            timeline.WARNING,
+            probe=kind,
         )
 
     def probe_result(self, pod: objects.Pod, c: objects.Container, kind: str, result: str) -> None:
@@ -296,7 +302,7 @@ class Kubelet:
             self.api.record(
                 "Pod",
                 pod.name,
-                "Ready" if all_ready else "NotReady",
+                timeline.READY if all_ready else timeline.NOT_READY,
                 f"pod {pod.name} is {'Ready' if all_ready else 'not Ready'}",
                 serving=bool(c.listening),
             )

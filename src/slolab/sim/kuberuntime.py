@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from slolab.run import timeline
 from slolab.sim import native, objects, probes, serverargs
 
 if TYPE_CHECKING:
@@ -115,9 +116,9 @@ def attempt(
     k.api.record(
         "Pod",
         pod.name,
-        "BackOff",
+        timeline.BACK_OFF,
         f"Back-off restarting failed container {c.name} in pod {pod.name}",
-        "Warning",
+        timeline.WARNING,
         delay_s=delay,
     )
     k.publish(pod)
@@ -129,12 +130,16 @@ def pull(k: kubelet_mod.Kubelet, pod: objects.Pod, c: objects.Container, image: 
     scenario = k.api.scenario
     cached = any(fnmatch.fnmatch(image, pattern) for pattern in scenario.topology.cached_images)
     if cached or c.spec.get("imagePullPolicy") == "Never":
-        k.api.record("Pod", pod.name, "Pulled", f'Container image "{image}" already present on machine')
+        k.api.record(
+            "Pod", pod.name, timeline.PULLED, f'Container image "{image}" already present on machine'
+        )
     else:
-        k.api.record("Pod", pod.name, "Pulling", f'Pulling image "{image}"')
+        k.api.record("Pod", pod.name, timeline.PULLING, f'Pulling image "{image}"')
         pull_s = scenario.topology.image_pull_s.draw(k.rng)
         yield k.env.timeout(pull_s)
-        k.api.record("Pod", pod.name, "Pulled", f'Successfully pulled image "{image}" in {pull_s:.1f}s')
+        k.api.record(
+            "Pod", pod.name, timeline.PULLED, f'Successfully pulled image "{image}" in {pull_s:.1f}s'
+        )
     if c.spec.get("imagePullPolicy") != "Always":
         k.images.add(image)
 
@@ -157,9 +162,14 @@ def start(
     c.engine_port = config.port
     c.model_loaded_at_s = None
     pod.phase = "Running"
-    k.api.record("Pod", pod.name, "Created", f"Created container {c.name}")
+    k.api.record("Pod", pod.name, timeline.CREATED, f"Created container {c.name}")
     k.api.record(
-        "Pod", pod.name, "Started", f"Started container {c.name}", container=c.name, instance=c.instance
+        "Pod",
+        pod.name,
+        timeline.STARTED,
+        f"Started container {c.name}",
+        container=c.name,
+        instance=c.instance,
     )
 
 
@@ -175,7 +185,7 @@ def server(
         if config.startup_error:
             yield k.env.timeout(STARTUP_ERROR_AFTER_S)
             if c.instance == instance and c.state == "running" and not (c.stopping or c.lost):
-                k.api.record("Pod", pod.name, "ServerExited", config.startup_error, "Warning")
+                k.api.record("Pod", pod.name, timeline.SERVER_EXITED, config.startup_error, timeline.WARNING)
                 c.exited.succeed((1, "Error"))
             return
         load_s = k.api.model_load_time(config, k.rng)
@@ -204,7 +214,7 @@ def server(
     k.api.record(
         "Pod",
         pod.name,
-        "ModelLoaded",
+        timeline.MODEL_LOADED,
         f"/health answers on :{config.port} after {load_s:.1f}s of model load",
         load_s=load_s,
         instance=instance,
@@ -228,7 +238,7 @@ def kill(k: kubelet_mod.Kubelet, pod: objects.Pod, c: objects.Container, message
     instance = c.instance
     env = k.env
     deadline = env.now + grace_s
-    k.api.record("Pod", pod.name, "Killing", message, grace_s=grace_s)
+    k.api.record("Pod", pod.name, timeline.KILLING, message, grace_s=grace_s)
     try:
         hook_s = prestop_seconds(c.spec)
     except ValueError:

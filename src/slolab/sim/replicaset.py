@@ -17,6 +17,7 @@ import copy
 import dataclasses
 from typing import Any, ClassVar
 
+from slolab.run import timeline
 from slolab.sim import controller, objects, store
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -160,7 +161,9 @@ class Controller(controller.Controller):
             containers=[objects.Container(spec=c) for c in spec.get("containers") or []],
         )
         pod.set_condition("PodScheduled", False, api.now_s)
-        api.record("ReplicaSet", rs.name, "SuccessfulCreate", f"Created pod: {pod.name}", pod=pod.name)
+        api.record(
+            "ReplicaSet", rs.name, timeline.SUCCESSFUL_CREATE, f"Created pod: {pod.name}", pod=pod.name
+        )
         api.store.create(pod)
         return pod
 
@@ -168,5 +171,7 @@ class Controller(controller.Controller):
         """PodControl DeletePod: graceful deletion with the pod's own grace period."""
         if pod.terminating:
             return
-        self.api.record("ReplicaSet", rs.name, "SuccessfulDelete", f"Deleted pod: {pod.name}", pod=pod.name)
+        self.api.record(
+            "ReplicaSet", rs.name, timeline.SUCCESSFUL_DELETE, f"Deleted pod: {pod.name}", pod=pod.name
+        )
         self.api.store.delete(pod)

@@ -20,6 +20,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from slolab.run import timeline
 from slolab.sim import controller, objects
 
 
@@ -117,7 +118,7 @@ class Scheduler(controller.Controller):
                 if self.last_failure.get(pod.name) != message:
                     self.last_failure[pod.name] = message
                     pod.set_condition("PodScheduled", False, api.now_s, "Unschedulable")
-                    api.record("Pod", pod.name, "FailedScheduling", message, "Warning")
+                    api.record("Pod", pod.name, timeline.FAILED_SCHEDULING, message, timeline.WARNING)
                     st.update(pod)
                 continue
             self.bind(pod, node, nodes.index(node))
@@ -133,7 +134,7 @@ class Scheduler(controller.Controller):
         api.record(
             "Pod",
             pod.name,
-            "Scheduled",
+            timeline.SCHEDULED,
             f"Successfully assigned {pod.namespace}/{pod.name} to {node.name}",
             node=node.name,
         )

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from slolab import errors
 from slolab.catalog import yamlfile
+from slolab.run import request as request_mod
 from slolab.sim import controller, objects, probes, store
-from slolab.sim import request as request_mod
 
 
 @dataclasses.dataclass(eq=False)

@@ -2,7 +2,7 @@
 
 Arrivals never wait for earlier responses (open loop), as vLLM's benchmark_serving and
 inference-perf do, so overload shows up as queueing and errors rather than a lower rate. The
-schedule (gaps and lengths) is ``slolab.load.schedule``'s, the one the real load generator
+schedule (gaps and lengths) is ``slolab.run.schedule``'s, the one the real load generator
 sends for the same seed.
 
 Requests are delivered in bursts: every arrival that comes before the environment's next event
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from slolab.catalog import scenario as scenario_mod
-from slolab.load import schedule
-from slolab.sim import request as request_mod
+from slolab.run import request as request_mod
+from slolab.run import schedule
 
 
 class OpenLoop:

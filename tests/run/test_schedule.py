@@ -8,7 +8,7 @@ import simpy
 
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import schema
-from slolab.load import schedule
+from slolab.run import schedule
 from slolab.sim import traffic as sim_traffic
 
 LOGNORMAL = scenario_mod.TrafficProfile(

@@ -1,0 +1,116 @@
+"""The run's timeline: Kubernetes-style events and step series, with every event reason defined once.
+
+Every backend writes the same timeline: the simulator's controllers (``slolab.sim``) record
+events as they act; on kind and cluster, ``slolab.kube.observe`` derives the same events from a
+live namespace; the fake backend scripts them. Graders (``slolab.grading.podtimes``) and reports
+read them. So the reasons are constants here, and producers and readers both use them.
+
+Reasons are Kubernetes' own where Kubernetes has the event (the Event ``reason`` its components
+write; upstream kubernetes v1.35: pkg/kubelet/events/event.go for the kubelet's Pod and Node
+reasons, pkg/scheduler/schedule_one.go, pkg/controller/controller_utils.go for a ReplicaSet's
+pods, pkg/controller/deployment/sync.go and util/deployment_util.go, and
+pkg/controller/disruption/disruption.go), and slolab's own, in the same CamelCase, where a lab
+needs a moment Kubernetes does not report as an event (a model that finished loading, a pod's
+Ready condition changing, a pod object gone, a load run, a grader's action).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+# ---- event types (core/v1 Event.type)
+NORMAL = "Normal"
+WARNING = "Warning"
+
+# ---- involved-object kinds that are not API kinds: markers of the run itself
+GRADER_KIND = "Grader"  # a grader's action (a rollout restart it made) or a marker it put down
+LOAD_KIND = "Load"  # a load run started or stopped
+
+# ---- Pod, from the scheduler and the kubelet (Kubernetes reasons)
+SCHEDULED = "Scheduled"
+FAILED_SCHEDULING = "FailedScheduling"
+PULLING = "Pulling"
+PULLED = "Pulled"
+CREATED = "Created"
+STARTED = "Started"
+KILLING = "Killing"
+UNHEALTHY = "Unhealthy"
+BACK_OFF = "BackOff"
+
+# ---- Pod, slolab's own
+#: the model server answers /health: ``load_s`` in the event's data
+MODEL_LOADED = "ModelLoaded"
+#: the model server process exited on its own (a startup error)
+SERVER_EXITED = "ServerExited"
+#: the pod's Ready condition became True / False
+READY = "Ready"
+NOT_READY = "NotReady"
+#: a container was killed by chaos (SIGKILL), not by the kubelet
+CONTAINER_KILLED = "ContainerKilled"
+#: the pod object is gone from the API
+DELETED = "Deleted"
+
+# ---- ReplicaSet and Deployment (Kubernetes reasons)
+SUCCESSFUL_CREATE = "SuccessfulCreate"
+SUCCESSFUL_DELETE = "SuccessfulDelete"
+SCALING_REPLICA_SET = "ScalingReplicaSet"
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+#: ``kubectl rollout restart`` (slolab's: kubectl patches the template, no Event is written)
+ROLLOUT_RESTART = "RolloutRestart"
+
+# ---- Node (Kubernetes reasons, node lifecycle controller)
+NODE_READY = "NodeReady"
+NODE_NOT_READY = "NodeNotReady"
+
+# ---- PodDisruptionBudget (Kubernetes reasons, disruption controller)
+NO_PODS = "NoPods"
+CALCULATE_EXPECTED_POD_COUNT_FAILED = "CalculateExpectedPodCountFailed"
+#: a pod the eviction API admitted was not deleted in time (slolab's)
+NOT_DELETED = "NotDeleted"
+
+# ---- Load, slolab's own
+LOAD_STARTED = "LoadStarted"
+LOAD_STOPPED = "LoadStopped"
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One line of the timeline: a Kubernetes-style event, or a grader/load marker."""
+
+    time_s: float
+    kind: str  # involved object kind: Pod, Deployment, ReplicaSet, Node, PodDisruptionBudget, Load, Grader
+    name: str
+    reason: str  # one of the reasons above
+    message: str = ""
+    type: str = NORMAL  # NORMAL | WARNING
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Recorder:
+    """Collects events and step series (value changes only)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.series: dict[str, list[tuple[float, float]]] = {}
+
+    def event(
+        self,
+        time_s: float,
+        kind: str,
+        name: str,
+        reason: str,
+        message: str = "",
+        type: str = NORMAL,
+        **data: Any,
+    ) -> None:
+        self.events.append(Event(time_s, kind, name, reason, message, type, data))
+
+    def sample(self, name: str, time_s: float, value: float) -> None:
+        points = self.series.setdefault(name, [])
+        if points and points[-1][1] == value:
+            return
+        if points and points[-1][0] == time_s:
+            points[-1] = (time_s, value)
+        else:
+            points.append((time_s, value))
