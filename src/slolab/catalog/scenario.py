@@ -112,6 +112,19 @@ class ChaosStep(schema.Strict):
         return self
 
 
+class Metrics(schema.Strict):
+    """How the scenario's Prometheus scrapes (kube-prometheus-stack on kind, the scrape loop on sim)."""
+
+    scrape_interval_s: float = pydantic.Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "scrape interval of every target without a PodMonitor interval of its own "
+            "(kube-prometheus-stack's prometheusSpec.scrapeInterval; slolab-platform sets 15s)"
+        ),
+    )
+
+
 class Scenario(schema.Strict):
     """``scenarios/<name>/scenario.yaml``."""
 
@@ -126,6 +139,7 @@ class Scenario(schema.Strict):
     chaos: list[ChaosStep] = pydantic.Field(
         default_factory=list, description="game-day chaos schedule (the operator runs it when spec.gameDay)"
     )
+    metrics: Metrics = Metrics()
 
     @property
     def directory(self) -> Path:

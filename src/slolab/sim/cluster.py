@@ -23,8 +23,9 @@ import simpy
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
+from slolab.promql import tsdb as tsdb_mod
 from slolab.run import timeline
-from slolab.sim import controller, kubelet, objects, quantity, registry, serverargs, store
+from slolab.sim import controller, kubelet, objects, quantity, registry, scrape, serverargs, store
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -76,6 +77,8 @@ class Cluster:
             if cls.resync_s is not None:
                 self.env.process(self._resync(c, cls.resync_s))
         self._kubelets = next(c for c in self.controllers if isinstance(c, kubelet.Controller))
+        #: the run's metrics: what its Prometheus scraped (sim/scrape.py)
+        self.tsdb: tsdb_mod.TSDB = next(c for c in self.controllers if isinstance(c, scrape.Controller)).tsdb
         for node in nodes:
             self.store.create(node)
         self.env.process(self._control_loop())

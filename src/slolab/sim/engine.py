@@ -42,6 +42,12 @@ gauge, ``in_flight``, ``kill``, or ``sync``), so a burst of arrivals between two
 costs no event at all. Results are the same as with events (a test runs both); ``drain``
 switches to events, because ``on_idle`` must fire at the time the last request ends.
 
+Metrics hook (the simulator's scrape, sim/vllmseries.py): with ``record_requests`` set, each
+request whose first token was sampled is appended to ``first_tokens`` and each request that left
+the engine (finished, client timeout, abort) to ``done``; the scrape drains both lists. ``busy_s``
+is the GPU time spent in steps so far (steps are back to back within a plan). None of these
+change what the engine computes.
+
 Real time (``slolab.serve``): with ``max_steps_per_event = 1`` every step ends in its own SimPy
 event; ``submit`` returns the request's scheduler handle, ``tokens_sent(handle)`` counts the
 tokens of the steps that have ended, and ``abort(handle)`` takes out a request whose client
@@ -190,6 +196,11 @@ class Engine:
         self.generation_tokens_total = 0
         self.num_preemptions_total = 0
         self.request_success_total = 0
+        #: metrics hook (see the module docstring): off unless the scrape turns it on
+        self.record_requests = False
+        self.first_tokens: list[_Seq] = []
+        self.done: list[_Seq] = []
+        self.busy_s_total = 0.0  # GPU time of the steps recorded in step_ends
         #: most steps one run may hold; 1 gives one SimPy event per step (real-time streaming)
         self.max_steps_per_event = 1 << 30
         self._random_block = 4096  # random numbers drawn at once
@@ -228,6 +239,7 @@ class Engine:
         self._finishes: list[tuple[int, int, _Seq]] = []  # sorted by finish step
         # the plan: steps from len(step_ends) on, computed but not yet over
         self._plan_ends: list[float] = []
+        self._plan_start_s = 0.0  # when the plan's first step started
         self._plan_first: list[_Seq] = []  # their first token in the first step
         self._plan_tokens0 = 0  # tokens of the first step
         self._plan_nd = 0  # decoding requests after it
@@ -297,6 +309,17 @@ class Engine:
             step += min(bisect.bisect_right(self._plan_ends, self.env.now) + 1, len(self._plan_ends))
         return (self._pf_blocks + self._dec_blocks(step)) / self._num_blocks
 
+    def busy_s(self) -> float:
+        """GPU time spent in steps up to ``env.now``: the steps that ended, plus the part of
+        the plan under way (its steps run back to back from its start)."""
+        self.sync()
+        now = self.env.now
+        total = self.busy_s_total
+        if self._plan_ends and now > self._plan_start_s:
+            self._catch_up(now)
+            total += min(now, self._plan_ends[-1]) - self._plan_start_s
+        return total
+
     def submit(self, req: request_mod.Request, now_s: float | None = None) -> _Seq | None:
         """Accept ``req`` now (it reached this pod), or fail it as the server would.
 
@@ -360,6 +383,8 @@ class Engine:
             self._drop(seq, len(self.step_ends) - 1)
             _truncate_tokens(seq, self.step_ends, now)
             seq.req.fail(now, "client timeout")
+            if self.record_requests:
+                self.done.append(seq)
             self._notify_if_idle()
             return
         seq.deadline_s = now
@@ -630,6 +655,7 @@ class Engine:
             multi = multi and not self._prefilling
         nd = self._num_decoding
         self._plan_ends = [t]
+        self._plan_start_s = now
         self._plan_tokens0 = tokens
         self._plan_nd = nd
         if multi and nd:
@@ -789,9 +815,12 @@ class Engine:
         self.step_ends.extend(ends if done == len(ends) else ends[:done])
         last_step = first_step + done - 1
         first_token_s = ends[0]
+        self.busy_s_total += ends[done - 1] - self._plan_start_s
         for seq in self._plan_first:
             seq.req.first_token_s = first_token_s
             self.prompt_tokens_total += seq.prompt_tokens
+        if self.record_requests:
+            self.first_tokens.extend(self._plan_first)
         self.generation_tokens_total += self._plan_tokens0 + self._plan_nd * (done - 1)
         self._plan_ends, self._plan_first, self._open = [], [], False
         self._finish_decodes(last_step)
@@ -808,6 +837,8 @@ class Engine:
             finish_s = self.step_ends[step]
             seq.state = _DONE
             self._in_flight -= 1
+            if self.record_requests:
+                self.done.append(seq)
             req = seq.req
             if seq.deadline_s < finish_s:  # the client left before the last token
                 _truncate_tokens(seq, self.step_ends, seq.deadline_s)
@@ -828,6 +859,8 @@ class Engine:
             self._drop(seq, last_step)
             _truncate_tokens(seq, self.step_ends, deadline_s)
             seq.req.fail(deadline_s, "client timeout")
+            if self.record_requests:
+                self.done.append(seq)
 
     def _drop(self, seq: _Seq, last_step: int) -> None:
         """Take an unfinished request out of the engine after step ``last_step``."""

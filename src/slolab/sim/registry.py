@@ -8,7 +8,7 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 
 from __future__ import annotations
 
-from slolab.sim import controller, deployment, disruption, kubelet, replicaset, scheduler, service
+from slolab.sim import controller, deployment, disruption, kubelet, replicaset, scheduler, scrape, service
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
@@ -17,6 +17,7 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     service.Controller,
     disruption.Controller,
     kubelet.Controller,
+    scrape.Controller,
 )
 
 

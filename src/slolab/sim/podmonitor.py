@@ -1,0 +1,133 @@
+"""PodMonitor (monitoring.coreos.com/v1): which pods the lab's Prometheus scrapes, where and how often.
+
+Upstream: prometheus-operator v0.86 Documentation/api-reference (PodMonitorSpec,
+PodMetricsEndpoint) and pkg/prometheus/promcfg.go (generatePodMonitorConfig): the pods of the
+PodMonitor's own namespace (no namespaceSelector) whose labels match ``selector.matchLabels``
+are discovered (kubernetes_sd role pod, one target per container port), only the container
+port named ``port`` is kept, pods in phase Succeeded or Failed are dropped, and each target gets
+the labels ``namespace``, ``pod``, ``container``, ``endpoint`` (the port name), ``job``
+(``<namespace>/<PodMonitor name>`` when ``jobLabel`` is unset) and ``instance`` (podIP:port),
+plus each pod label named in ``podTargetLabels``, its name sanitised to [a-zA-Z0-9_]. The
+scrape interval is the endpoint's ``interval``, else the Prometheus' scrapeInterval (the
+scenario's ``metrics.scrape_interval_s``).
+
+Modelled: spec.selector.matchLabels, spec.podMetricsEndpoints[].port/path/interval,
+spec.podTargetLabels. Everything else (namespaceSelector, jobLabel, relabelings,
+metricRelabelings, scrapeTimeout, honorLabels, portNumber, tlsConfig, ...) is refused when
+applied, naming the field. ServiceMonitor is not modelled (its kind is refused by apply).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from slolab import errors
+from slolab.catalog import yamlfile
+from slolab.sim import controller, store
+
+API_VERSION = "monitoring.coreos.com/v1"
+PODMONITOR = (API_VERSION, "PodMonitor")
+
+_DURATION = re.compile(r"^((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+
+
+def duration_s(text: str) -> float:
+    """A Prometheus duration (``15s``, ``1m30s``, ``500ms``) in seconds; ValueError if malformed."""
+    m = _DURATION.match(str(text))
+    if not text or m is None or not any(m.groups()):
+        raise ValueError(f"not a Prometheus duration: {text!r} (e.g. 15s, 1m)")
+    h, mi, s, ms = (int(g) if g else 0 for g in (m.group(2), m.group(4), m.group(6), m.group(8)))
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+def sanitize(name: str) -> str:
+    """A Kubernetes label name as a Prometheus label name (invalid characters become ``_``)."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One podMetricsEndpoints entry of one PodMonitor, ready to discover targets."""
+
+    job: str
+    match_labels: dict[str, str]
+    port: str
+    path: str
+    interval_s: float | None
+    pod_target_labels: tuple[str, ...]
+
+
+def _validate(doc: yamlfile.Document) -> list[errors.Problem]:
+    spec = doc.data.get("spec") or {}
+    problems: list[errors.Problem] = []
+    endpoints = spec.get("podMetricsEndpoints") or []
+    if not endpoints:
+        problems.append(
+            errors.Problem(
+                doc.file,
+                "spec.podMetricsEndpoints must list at least one endpoint",
+                field="spec.podMetricsEndpoints",
+                line=doc.line_of(("spec",)),
+            )
+        )
+    for i, ep in enumerate(endpoints):
+        path = ("spec", "podMetricsEndpoints", i)
+        if not isinstance(ep, dict) or not isinstance(ep.get("port"), str) or not ep.get("port"):
+            problems.append(
+                errors.Problem(
+                    doc.file,
+                    "each endpoint needs port: the name of a container port (portNumber is not modelled)",
+                    field=f"spec.podMetricsEndpoints[{i}].port",
+                    line=doc.line_of(path),
+                )
+            )
+            continue
+        if "interval" in ep:
+            try:
+                duration_s(ep["interval"])
+            except ValueError as exc:
+                problems.append(
+                    errors.Problem(
+                        doc.file,
+                        str(exc),
+                        field=f"spec.podMetricsEndpoints[{i}].interval",
+                        line=doc.line_of((*path, "interval")),
+                    )
+                )
+    return problems
+
+
+KIND = controller.Kind(
+    *PODMONITOR,
+    fields=(
+        *controller.META_FIELDS,
+        "spec.selector.matchLabels.*",
+        "spec.podMetricsEndpoints[*].port",
+        "spec.podMetricsEndpoints[*].path",
+        "spec.podMetricsEndpoints[*].interval",
+        "spec.podTargetLabels[*]",
+    ),
+    new=lambda meta, spec: store.Generic(*PODMONITOR, meta, spec),
+    validate=_validate,
+)
+
+
+def endpoints(monitor: Any) -> list[Endpoint]:
+    """The endpoints of one stored PodMonitor."""
+    spec = monitor.spec
+    match = {str(k): str(v) for k, v in ((spec.get("selector") or {}).get("matchLabels") or {}).items()}
+    targets = tuple(str(label) for label in spec.get("podTargetLabels") or ())
+    job = f"{monitor.meta.namespace}/{monitor.meta.name}"
+    return [
+        Endpoint(
+            job=job,
+            match_labels=match,
+            port=ep["port"],
+            path=ep.get("path") or "/metrics",
+            interval_s=duration_s(ep["interval"]) if ep.get("interval") else None,
+            pod_target_labels=targets,
+        )
+        for ep in spec.get("podMetricsEndpoints") or []
+    ]
