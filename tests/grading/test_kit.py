@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slolab import errors
-from slolab.backends import fake, fakescript, kubeprom, sim
+from slolab.backends import fake, fakescript, kubeprom
 from slolab.catalog import lab as lab_mod
 from slolab.grading import loadwindow, serving
 from slolab.run import timeline
@@ -150,11 +150,6 @@ def test_fake_prom_answers_with_prometheus_api_client_shapes(demo) -> None:
 def test_fake_prom_names_an_unscripted_query(demo) -> None:
     with pytest.raises(errors.BackendError, match=r"no answer scripted for 'sum\(up\)'; it has: 'up"):
         prom_backend(demo).prom.query("sum(up)")
-
-
-def test_sim_prom_says_promql_is_not_there_yet() -> None:
-    with pytest.raises(errors.BackendError, match="PromQL is not available on the sim backend yet"):
-        sim.SimProm().query_range("up", 0, 10, 1)
 
 
 class StubPrometheus:

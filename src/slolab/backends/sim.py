@@ -17,6 +17,8 @@ from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
+from slolab.promql import engine as promql_engine
+from slolab.promql import openmetrics
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
@@ -135,20 +137,26 @@ class SimLoad:
 
 
 class SimProm:
-    """``lab.prom`` on sim, until the simulator's PromQL engine plugs in here: every query is a
-    clear error (temporary; the integrator replaces this class with the TSDB of the run)."""
+    """``lab.prom`` on sim: PromQL (promql.engine) over the TSDB the run's scrape loop fills
+    (sim/scrape.py). Run seconds in and out, as ``base.Prom`` says: the simulator's clock starts at
+    0, so sample times are run seconds already."""
 
-    def _unavailable(self, expr: str) -> errors.BackendError:
-        return errors.BackendError(
-            f"PromQL is not available on the sim backend yet (asked: {expr!r}).",
-            "Judge this check from the request log (load_window) on sim, or grade on BACKEND=kind.",
-        )
+    def __init__(self, sim: cluster_mod.Cluster) -> None:
+        self._sim = sim
+        self.engine = promql_engine.Engine(sim.tsdb)
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
-        raise self._unavailable(expr)
+        return self.engine.query(expr, self._sim.env.now if at_s is None else at_s)
 
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
-        raise self._unavailable(expr)
+        return self.engine.query_range(expr, start_s, end_s, step_s)
+
+    def export_openmetrics(self, path: Path) -> int:
+        """Write the run's samples as OpenMetrics (timestamps in run seconds; staleness markers
+        left out, see promql/openmetrics.py). Returns the number of series written."""
+        text = openmetrics.dump(self._sim.tsdb)
+        Path(path).write_text(text, encoding="utf-8")
+        return len(self._sim.tsdb)
 
 
 class SimBackend:
@@ -175,7 +183,7 @@ class SimBackend:
         self.clock = SimClock(self.sim)
         self.cluster = SimClusterView(self.sim, self.clock)
         self.load = SimLoad(self)
-        self.prom = SimProm()
+        self.prom = SimProm(self.sim)
 
     @property
     def events(self) -> list[base.Event]:

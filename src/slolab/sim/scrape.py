@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slolab.promql import tsdb
+from slolab.run import vllm_metrics as vm
 from slolab.sim import cadvisor, controller, dcgm, kubestate, podmonitor, store, vllmseries
 
 Samples = dict[tsdb.Labels, float]
@@ -68,6 +69,18 @@ class Target:
     active: bool = True
 
 
+def declare(db: tsdb.TSDB) -> None:
+    """The metric families' types and help texts (for the OpenMetrics export)."""
+    db.declare("up", "gauge", "1 if the last scrape of the target succeeded, else 0")
+    for m in vm.TABLE:
+        db.declare(m.name, m.kind, m.help)
+    db.declare(
+        "kube_pod_container_status_restarts", "counter", "The number of container restarts per container."
+    )
+    db.declare("container_cpu_usage_seconds", "counter", "Cumulative cpu time consumed in seconds.")
+    db.declare(dcgm.GPU_UTIL, "gauge", "GPU utilization (in %).")
+
+
 def honor(target: dict[str, str], name: str, labels: dict[str, str]) -> tsdb.Labels:
     """honor_labels: the series' own labels win over the target's."""
     return tsdb.labels_of({**target, **labels, "__name__": name})
@@ -88,7 +101,7 @@ class Controller(controller.Controller):
         self._seed = api.rng("scrape-offsets").getrandbits(64)
         self._dcgm: dict[str, dcgm.Allocator] = {}
         self._gpu_util: dict[str, Samples] = {}  # node -> last collected samples
-        self.tsdb.declare("up", "gauge", "1 if the last scrape of the target succeeded")
+        declare(self.tsdb)
 
     # ---------------------------------------------------------------- discovery
 
@@ -218,7 +231,10 @@ class Controller(controller.Controller):
     def _ksm(self, now_s: float) -> Samples:
         out: Samples = {}
         objects = [o.to_api(now_s, self.api.store) for av, k in KSM_KINDS for o in self.api.store.list(av, k)]
+        types = self.tsdb.types
         for name, labels, value in kubestate.samples(objects):
+            if name not in types and not name.endswith("_total"):
+                self.tsdb.declare(name, "gauge")  # every other kube-state-metrics family is a gauge
             out[honor(KSM_LABELS, name, labels)] = value
         return out
 
