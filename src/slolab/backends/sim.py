@@ -143,7 +143,11 @@ class SimProm:
 
     def __init__(self, sim: cluster_mod.Cluster) -> None:
         self._sim = sim
-        self.engine = promql_engine.Engine(sim.tsdb)
+
+    @property
+    def engine(self) -> promql_engine.Engine:
+        """The PromQL engine over the run's TSDB as of now."""
+        return promql_engine.Engine(self._sim.tsdb)
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
         return self.engine.query(expr, self._sim.env.now if at_s is None else at_s)

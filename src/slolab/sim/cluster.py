@@ -77,11 +77,15 @@ class Cluster:
             if cls.resync_s is not None:
                 self.env.process(self._resync(c, cls.resync_s))
         self._kubelets = next(c for c in self.controllers if isinstance(c, kubelet.Controller))
-        #: the run's metrics: what its Prometheus scraped (sim/scrape.py)
-        self.tsdb: tsdb_mod.TSDB = next(c for c in self.controllers if isinstance(c, scrape.Controller)).tsdb
+        self._scraper = next(c for c in self.controllers if isinstance(c, scrape.Controller))
         for node in nodes:
             self.store.create(node)
         self.env.process(self._control_loop())
+
+    @property
+    def tsdb(self) -> tsdb_mod.TSDB:
+        """The run's metrics: every scrape its Prometheus made so far (sim/scrape.py)."""
+        return self._scraper.tsdb
 
     # ---- controller.API -----------------------------------------------------------------------
     @property

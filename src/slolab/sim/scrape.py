@@ -41,6 +41,8 @@ from slolab.run import vllm_metrics as vm
 from slolab.sim import cadvisor, controller, dcgm, kubestate, podmonitor, store, vllmseries
 
 Samples = dict[tsdb.Labels, float]
+#: what a scrape returns: its samples, a function that computes them later, or None (it failed)
+Collected = Samples | Callable[[], Samples] | None
 
 #: what kube-state-metrics lists (its default resources that the simulator has)
 KSM_KINDS = (
@@ -65,7 +67,7 @@ class Target:
     key: str
     labels: dict[str, str]
     interval_s: float
-    collect: Callable[[float], Samples | None]  # None: the scrape failed
+    collect: Callable[[float], Collected]  # None: the scrape failed
     active: bool = True
 
 
@@ -95,13 +97,31 @@ class Controller(controller.Controller):
 
     def __init__(self, api: controller.API) -> None:
         super().__init__(api)
-        self.tsdb = tsdb.TSDB()
+        self._tsdb = tsdb.TSDB()
+        self._pending: list[Callable[[], None]] = []  # writes not yet made, in scrape order
         self.targets: dict[str, Target] = {}
         self.endpoints: list[podmonitor.Endpoint] = []
         self._seed = api.rng("scrape-offsets").getrandbits(64)
         self._dcgm: dict[str, dcgm.Allocator] = {}
         self._gpu_util: dict[str, Samples] = {}  # node -> last collected samples
-        declare(self.tsdb)
+        self._ksm_cache: dict[str, tuple[int, list[tuple[tsdb.Labels, float]]]] = {}
+        declare(self._tsdb)
+
+    @property
+    def tsdb(self) -> tsdb.TSDB:
+        """The run's TSDB with every scrape so far written (see ``flush``)."""
+        self.flush()
+        return self._tsdb
+
+    def flush(self) -> None:
+        """Write the scrapes made so far into the TSDB, in the order they were made.
+
+        A model server's histograms are computed here rather than at its scrape (its requests'
+        fields are final once listed, so the samples are the same); a run nobody queries never
+        pays for them."""
+        pending, self._pending = self._pending, []
+        for write in pending:
+            write()
 
     # ---------------------------------------------------------------- discovery
 
@@ -141,7 +161,7 @@ class Controller(controller.Controller):
     def reconcile(self) -> bool:
         self.endpoints = self._endpoints()
         default_s = self.api.scenario.metrics.scrape_interval_s
-        wanted: dict[str, tuple[dict[str, str], float, Callable[[float], Samples | None]]] = {}
+        wanted: dict[str, tuple[dict[str, str], float, Callable[[float], Collected]]] = {}
         pods = self.api.store.list("v1", "Pod")
         for ep in self.endpoints:
             for pod in pods:
@@ -193,8 +213,7 @@ class Controller(controller.Controller):
         for key in [k for k in self.targets if k not in wanted]:
             target = self.targets.pop(key)
             target.active = False
-            self.tsdb.target_gone(key, now)
-            self.tsdb.mark_stale({**target.labels, "__name__": "up"}, now)
+            self._pending.append(lambda key=key, labels=target.labels, t=now: self._gone(key, labels, t))
             changed = True
         for key, (labels, interval_s, collect) in wanted.items():
             if key not in self.targets:
@@ -213,29 +232,51 @@ class Controller(controller.Controller):
         interval_ms = tsdb.to_ms(target.interval_s)
         return (int.from_bytes(digest, "big") % interval_ms) / 1000
 
+    def _gone(self, key: str, labels: dict[str, str], t_s: float) -> None:
+        self._tsdb.target_gone(key, t_s)
+        self._tsdb.mark_stale({**labels, "__name__": "up"}, t_s)
+
     def _loop(self, target: Target):
         env = self.api.env
         interval_s, offset_s = target.interval_s, self.offset_s(target)
         k = math.ceil((env.now - offset_s) / interval_s)
         yield env.timeout(offset_s + k * interval_s - env.now)
         up = tsdb.labels_of({**target.labels, "__name__": "up"})
+        db, key = self._tsdb, target.key
         while target.active:
             now = env.now
-            samples = target.collect(now)
-            scraped: Samples = {up: 0.0} if samples is None else {**samples, up: 1.0}
-            self.tsdb.scrape(target.key, now, scraped)
+            result = target.collect(now)
+
+            def write(result=result, now=now) -> None:
+                samples = result() if callable(result) else result
+                db.scrape(key, now, {up: 0.0} if samples is None else {**samples, up: 1.0})
+
+            self._pending.append(write)
             yield env.timeout(interval_s)
 
     # ---------------------------------------------------------------- exporters
 
     def _ksm(self, now_s: float) -> Samples:
+        """kube-state-metrics' /metrics over the API view. A pod's series change only when the pod
+        is written (its resourceVersion), so they are kept per resourceVersion; the simulator
+        renders workload status from its pods on every read, so those are rendered each time."""
         out: Samples = {}
-        objects = [o.to_api(now_s, self.api.store) for av, k in KSM_KINDS for o in self.api.store.list(av, k)]
-        types = self.tsdb.types
-        for name, labels, value in kubestate.samples(objects):
-            if name not in types and not name.endswith("_total"):
-                self.tsdb.declare(name, "gauge")  # every other kube-state-metrics family is a gauge
-            out[honor(KSM_LABELS, name, labels)] = value
+        types = self._tsdb.types
+        cache: dict[str, tuple[int, list[tuple[tsdb.Labels, float]]]] = {}
+        for av, kind in KSM_KINDS:
+            for obj in self.api.store.list(av, kind):
+                meta = obj.meta
+                hit = self._ksm_cache.get(meta.uid)
+                if hit is None or hit[0] != meta.resource_version or kind != "Pod":
+                    rows = []
+                    for name, labels, value in kubestate.samples([obj.to_api(now_s, self.api.store)]):
+                        if name not in types and not name.endswith("_total"):
+                            self._tsdb.declare(name, "gauge")  # every other family here is a gauge
+                        rows.append((honor(KSM_LABELS, name, labels), value))
+                    hit = (meta.resource_version, rows)
+                cache[meta.uid] = hit
+                out.update(hit[1])
+        self._ksm_cache = cache
         return out
 
     def _cadvisor(self, node: Any, target: dict[str, str]) -> Callable[[float], Samples]:
@@ -307,17 +348,17 @@ def _port(c: Any, name: str) -> int | None:
     return None
 
 
-def _server_collector(c: Any, labels: dict[str, str]) -> Callable[[float], Samples | None]:
+def _server_collector(c: Any, labels: dict[str, str]) -> Callable[[float], Collected]:
     """A model server's /metrics: answers while its process listens; a new instance starts at 0."""
     state: dict[str, vllmseries.ServerSeries] = {}
 
-    def collect(now_s: float) -> Samples | None:
+    def collect(now_s: float) -> Collected:
         engine = c.engine
         if engine is None or not c.listening or c.state != "running":
             return None
         series = state.get("current")
         if series is None or series.engine is not engine:
             series = state["current"] = vllmseries.ServerSeries(engine, labels)
-        return series.samples()
+        return series.scrape()
 
     return collect

@@ -24,7 +24,7 @@ prometheus_client adds, and slolab serve's own ``slolab_serve_token_lateness_sec
 
 from __future__ import annotations
 
-import bisect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,10 +71,6 @@ class _Histogram:
         self.counts = [0] * (len(bounds) + 1)
         self.sum = 0.0
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-
     def observe_many(self, values: np.ndarray) -> None:
         if len(values):
             idx = np.searchsorted(np.asarray(self.bounds), values, side="left")
@@ -90,9 +86,16 @@ class ServerSeries:
         self.engine = engine
         engine.record_requests = True
         max_len = engine.config.max_model_len
-        base = {**target_labels, "model_name": engine.config.served_model_name, "engine": "0"}
+        base: dict[str, str] = {**target_labels, "model_name": engine.config.served_model_name, "engine": "0"}
         self.hist = {m.name: _Histogram(m.bucket_bounds(max_len)) for m in _HISTOGRAMS}
         self.success = dict.fromkeys(vm.FINISHED_REASONS, 0)
+        self._base = base
+        self._keyed = False
+
+    def _make_keys(self) -> None:
+        """Each sample's label set (made at the first write, which may be long after the scrape)."""
+        base = self._base
+        self._keyed = True
 
         def key(name: str, **extra: str) -> tsdb.Labels:
             return tsdb.labels_of({**base, **extra, "__name__": name})
@@ -111,59 +114,93 @@ class ServerSeries:
             buckets = [key(f"{m.name}_bucket", le=go_float(b)) for b in bounds]
             self._hist_keys[m.name] = (buckets, key(f"{m.name}_sum"), key(f"{m.name}_count"))
 
-    def _observe(self) -> None:
-        """Drain the engine's request lists into the histograms and counters."""
-        engine = self.engine
+    def _observe(self, first_tokens: list[Any], done: list[Any]) -> None:
+        """Observe the requests the engine listed since the last scrape."""
         hist = self.hist
-        if engine.first_tokens:
-            ttft = hist[vm.TIME_TO_FIRST_TOKEN.name]
-            for seq in engine.first_tokens:
-                req = seq.req
-                if req.first_token_s is not None:
-                    ttft.observe(req.first_token_s - req.arrival_s)
-            engine.first_tokens.clear()
-        if not engine.done:
+        if first_tokens:
+            ttft = [
+                seq.req.first_token_s - seq.req.arrival_s
+                for seq in first_tokens
+                if seq.req.first_token_s is not None
+            ]
+            hist[vm.TIME_TO_FIRST_TOKEN.name].observe_many(np.array(ttft))
+        if not done:
             return
-        gaps: list[np.ndarray] = []
-        for seq in engine.done:
+        values: dict[str, list[float]] = {m.name: [] for m in _PER_REQUEST}
+        e2e, queue, prefill = (
+            values[vm.E2E_REQUEST_LATENCY.name],
+            values[vm.REQUEST_QUEUE_TIME.name],
+            values[vm.REQUEST_PREFILL_TIME.name],
+        )
+        inference, decode = values[vm.REQUEST_INFERENCE_TIME.name], values[vm.REQUEST_DECODE_TIME.name]
+        tpot = values[vm.REQUEST_TIME_PER_OUTPUT_TOKEN.name]
+        prompt, generation = values[vm.REQUEST_PROMPT_TOKENS.name], values[vm.REQUEST_GENERATION_TOKENS.name]
+        max_gen, max_tokens = (
+            values[vm.REQUEST_MAX_NUM_GENERATION_TOKENS.name],
+            values[vm.REQUEST_PARAMS_MAX_TOKENS.name],
+        )
+        params_n = values[vm.REQUEST_PARAMS_N.name]
+        for seq in done:
             req = seq.req
-            gaps.append(_token_gaps(req))
             if not req.ok or req.finish_s is None or req.first_token_s is None or seq.scheduled_s is None:
                 self.success["abort"] += 1
                 continue
             self.success["length"] += 1
             n = req.output_tokens
             queued_s = seq.queued_s if seq.queued_s is not None else seq.scheduled_s
-            hist[vm.E2E_REQUEST_LATENCY.name].observe(req.finish_s - req.arrival_s)
-            hist[vm.REQUEST_QUEUE_TIME.name].observe(seq.scheduled_s - queued_s)
-            hist[vm.REQUEST_PREFILL_TIME.name].observe(req.first_token_s - seq.scheduled_s)
-            hist[vm.REQUEST_INFERENCE_TIME.name].observe(req.finish_s - seq.scheduled_s)
-            hist[vm.REQUEST_DECODE_TIME.name].observe(req.finish_s - req.first_token_s)
+            e2e.append(req.finish_s - req.arrival_s)
+            queue.append(seq.scheduled_s - queued_s)
+            prefill.append(req.first_token_s - seq.scheduled_s)
+            inference.append(req.finish_s - seq.scheduled_s)
+            decode.append(req.finish_s - req.first_token_s)
             if n > 1:
-                hist[vm.REQUEST_TIME_PER_OUTPUT_TOKEN.name].observe(
-                    (req.finish_s - req.first_token_s) / (n - 1)
-                )
-            hist[vm.REQUEST_PROMPT_TOKENS.name].observe(req.prompt_tokens)
-            hist[vm.REQUEST_GENERATION_TOKENS.name].observe(n)
-            hist[vm.REQUEST_MAX_NUM_GENERATION_TOKENS.name].observe(req.max_tokens)
-            hist[vm.REQUEST_PARAMS_MAX_TOKENS.name].observe(req.max_tokens)
-            hist[vm.REQUEST_PARAMS_N.name].observe(1)
-        engine.done.clear()
-        hist[vm.INTER_TOKEN_LATENCY.name].observe_many(np.concatenate(gaps))
+                tpot.append((req.finish_s - req.first_token_s) / (n - 1))
+            prompt.append(req.prompt_tokens)
+            generation.append(n)
+            max_gen.append(req.max_tokens)
+            max_tokens.append(req.max_tokens)
+            params_n.append(1)
+        for name, observed in values.items():
+            hist[name].observe_many(np.array(observed, dtype=np.float64))
+        hist[vm.INTER_TOKEN_LATENCY.name].observe_many(token_gaps([seq.req for seq in done]))
+
+    def scrape(self) -> Callable[[], dict[tsdb.Labels, float]]:
+        """One scrape of this instance's /metrics: what the engine says now is read now (gauges,
+        counters, the requests it listed since the last scrape); the histograms are computed
+        from those when the returned function is called, which must happen in scrape order
+        (sim/scrape.py calls them when the TSDB is read). The samples are the same either way:
+        a listed request's fields are final."""
+        engine = self.engine
+        gauges = (
+            float(engine.num_requests_running),
+            float(engine.num_requests_waiting),
+            float(engine.kv_cache_usage_perc),
+        )
+        counters = (
+            float(engine.num_preemptions_total),
+            float(engine.prompt_tokens_total),
+            float(engine.generation_tokens_total),
+        )
+        first_tokens, done = engine.first_tokens, engine.done
+        engine.first_tokens, engine.done = [], []
+        return lambda: self._samples(gauges, counters, first_tokens, done)
 
     def samples(self) -> dict[tsdb.Labels, float]:
-        """One scrape: every sample of this instance's /metrics."""
-        engine = self.engine
-        out: dict[tsdb.Labels, float] = {}
-        running, waiting = self._gauge_keys
-        out[running] = float(engine.num_requests_running)
-        out[waiting] = float(engine.num_requests_waiting)
-        out[self._kv_key] = float(engine.kv_cache_usage_perc)
-        self._observe()
-        preemptions, prompt, generation = self._counter_keys
-        out[preemptions] = float(engine.num_preemptions_total)
-        out[prompt] = float(engine.prompt_tokens_total)
-        out[generation] = float(engine.generation_tokens_total)
+        """One scrape, computed at once."""
+        return self.scrape()()
+
+    def _samples(
+        self,
+        gauges: tuple[float, float, float],
+        counters: tuple[float, float, float],
+        first_tokens: list[Any],
+        done: list[Any],
+    ) -> dict[tsdb.Labels, float]:
+        if not self._keyed:
+            self._make_keys()
+        out: dict[tsdb.Labels, float] = dict(zip((*self._gauge_keys, self._kv_key), gauges, strict=True))
+        out.update(zip(self._counter_keys, counters, strict=True))
+        self._observe(first_tokens, done)
         for reason, k in self._success_keys.items():
             out[k] = float(self.success[reason])
         for name, (buckets, sum_key, count_key) in self._hist_keys.items():
@@ -177,14 +214,28 @@ class ServerSeries:
         return out
 
 
-def _token_gaps(req: Any) -> np.ndarray:
-    """Gaps between the successive tokens the client received (what serve's ITL observes)."""
-    ends = req.step_ends
-    if ends is None or not req.segments:
+def token_gaps(requests: list[Any]) -> np.ndarray:
+    """Gaps between the successive tokens each client received (what serve's ITL observes), for
+    requests of one engine: token times are its step ends at the indices of their segments."""
+    starts: list[int] = []
+    stops: list[int] = []
+    owner: list[int] = []
+    for i, req in enumerate(requests):
+        for a, b in req.segments:
+            if b > a:
+                starts.append(a)
+                stops.append(b)
+                owner.append(i)
+    if not starts:
         return np.empty(0)
-    lo, hi = req.segments[0][0], req.segments[-1][1]
-    window = np.asarray(ends[lo:hi])
-    if len(req.segments) == 1:
-        return np.diff(window)
-    idx = np.concatenate([np.arange(a - lo, b - lo) for a, b in req.segments if b > a])
-    return np.diff(window[idx])
+    ends = requests[0].step_ends
+    lo, hi = min(starts), max(stops)
+    times = np.asarray(ends[lo:hi], dtype=np.float64)
+    a, b = np.array(starts) - lo, np.array(stops) - lo
+    lengths = b - a
+    # every token's step index, segment after segment: a run of consecutive indices per segment
+    first = np.cumsum(lengths) - lengths
+    idx = np.arange(int(lengths.sum())) - np.repeat(first - a, lengths)
+    who = np.repeat(np.array(owner), lengths)
+    same = who[1:] == who[:-1]
+    return (times[idx[1:]] - times[idx[:-1]])[same]
