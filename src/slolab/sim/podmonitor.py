@@ -103,6 +103,7 @@ KIND = controller.Kind(
     *PODMONITOR,
     fields=(
         *controller.META_FIELDS,
+        "spec.selector",  # empty: every pod of the namespace
         "spec.selector.matchLabels.*",
         "spec.podMetricsEndpoints[*].port",
         "spec.podMetricsEndpoints[*].path",

@@ -1,0 +1,291 @@
+"""The simulator's scrape loop (sim/scrape.py): targets, labels, offsets, staleness, restarts,
+PodMonitors, and the vLLM series it writes (sim/vllmseries.py)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import ClassVar
+
+import pytest
+import sim_support as ss
+import yaml
+
+from slolab import errors
+from slolab.catalog import yamlfile
+from slolab.promql import engine, tsdb
+from slolab.sim import manifests, podmonitor, request, scrape, vllmseries
+
+READY = {"readinessProbe": {**ss.PROBE, "periodSeconds": 2}}
+
+
+def _scraper(sim) -> scrape.Controller:
+    return next(c for c in sim.controllers if isinstance(c, scrape.Controller))
+
+
+def _times(sim, name: str, **match: str) -> dict[str, list[float]]:
+    """Sample times (s) by pod of the series ``name`` matching ``match``, staleness markers left out."""
+    out: dict[str, list[float]] = {}
+    for s in sim.tsdb.series_named(name):
+        labels = dict(s.labels)
+        if all(labels.get(k) == v for k, v in match.items()):
+            t, v = s.arrays()
+            out.setdefault(labels.get("pod", ""), []).extend((t[~tsdb.stale_mask(v)] / 1000).tolist())
+    return out
+
+
+def _send(sim, n: int, start_s: float, every_s: float = 0.1, seed: int = 1) -> list[request.Request]:
+    import random
+
+    rng = random.Random(seed)
+    reqs = [
+        request.Request(i, start_s + i * every_s, rng.randint(100, 1500), rng.randint(50, 300))
+        for i in range(n)
+    ]
+
+    def gen():
+        for r in reqs:
+            yield sim.env.timeout(r.arrival_s - sim.env.now)
+            sim.send("llm", r)
+
+    sim.env.process(gen())
+    return reqs
+
+
+def test_each_model_server_is_scraped_every_interval_at_its_own_offset() -> None:
+    sim = ss.start(ss.manifest(replicas=3, probes=READY))
+    sim.env.run(until=300)
+    times = _times(sim, "up", job=f"{ss.NS}/llm")
+    assert len(times) == 3
+    offsets = set()
+    for pod_times in times.values():
+        gaps = {round(b - a, 6) for a, b in itertools.pairwise(pod_times)}
+        assert gaps == {15.0}
+        offsets.add(round(pod_times[0] % 15.0, 3))
+    assert len(offsets) == 3  # spread over the interval
+    again = ss.start(ss.manifest(replicas=3, probes=READY))
+    again.env.run(until=300)
+    assert _times(again, "up", job=f"{ss.NS}/llm") == times  # deterministic for a seed
+
+
+def test_target_labels_are_kube_prometheus_stacks() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY))
+    sim.env.run(until=200)
+    pod = next(iter(sim.pods.values()))
+    result = engine.Engine(sim.tsdb).query("vllm:num_requests_running", 200)
+    assert [r["metric"] for r in result] == [
+        {
+            "__name__": "vllm:num_requests_running",
+            "container": "server",
+            "endpoint": "http",
+            "engine": "0",
+            "instance": f"{pod.ip}:8000",
+            "job": f"{ss.NS}/llm",
+            "model_name": "llama-3.1-8b",
+            "namespace": ss.NS,
+            "pod": pod.name,
+        }
+    ]
+
+
+def test_a_loading_server_fails_its_scrape_and_its_series_go_stale() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY))
+    sim.env.run(until=400)
+    pod = next(iter(sim.pods.values()))
+    loaded_s = pod.containers[0].model_loaded_at_s
+    up = sim.tsdb.get(
+        {
+            "__name__": "up",
+            "job": f"{ss.NS}/llm",
+            "namespace": ss.NS,
+            "pod": pod.name,
+            "container": "server",
+            "endpoint": "http",
+            "instance": f"{pod.ip}:8000",
+        }
+    )
+    t, v = up.arrays()
+    assert all(v[t / 1000 < loaded_s] == 0) and all(v[t / 1000 > loaded_s] == 1)
+    # killing the container: failed scrapes (up 0) and staleness markers until the new instance loads
+    sim.kill_container(pod.name)
+    killed_s = sim.env.now
+    sim.env.run(until=killed_s + 30)
+    running = next(s for s in sim.tsdb.series_named("vllm:num_requests_running"))
+    t, v = running.arrays()
+    after = v[t / 1000 > killed_s]
+    assert len(after) == 1 and tsdb.is_stale(float(after[0]))
+
+
+def test_counters_restart_at_zero_with_a_new_container_instance() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY))
+    sim.env.run(until=150)
+    _send(sim, 200, 150)
+    sim.env.run(until=200)
+    pod = next(iter(sim.pods.values()))
+    sim.kill_container(pod.name)
+    sim.env.run(until=400)
+    series = next(iter(sim.tsdb.series_named("vllm:generation_tokens_total")))
+    t, v = series.clean_arrays()
+    before = v[t / 1000 <= 200]
+    after = v[t / 1000 > 300]
+    assert before[-1] > 0 and after[0] == 0  # a new engine: the counter starts again
+    e = engine.Engine(sim.tsdb)
+    # resets(): PromQL sees the restart as a counter reset
+    assert float(e.query("resets(vllm:generation_tokens_total[10m])", 400)[0]["value"][1]) == 1
+
+
+def test_a_deleted_pods_series_go_stale_when_it_leaves_discovery() -> None:
+    sim = ss.start(ss.manifest(replicas=2, probes=READY))
+    sim.env.run(until=200)
+    before = set(sim.pods)
+    sim.scale("apps/v1", "Deployment", "llm", 1)
+    sim.env.run(until=300)
+    (victim,) = before - set(sim.pods)
+    gone_s = max(e.time_s for e in ss.events(sim, "Deleted", victim))
+    for s in sim.tsdb:
+        if dict(s.labels).get("pod") == victim and s.name.startswith(("vllm:", "up")):
+            t, v = s.arrays()
+            assert tsdb.is_stale(float(v[-1])) and t[-1] / 1000 <= gone_s + 1e-9, s.labels
+    result = engine.Engine(sim.tsdb).query(f'up{{pod="{victim}"}}', 300)
+    assert result == []
+
+
+def test_histograms_count_what_the_requests_did() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY))
+    sim.env.run(until=150)
+    reqs = _send(sim, 300, 150)
+    sim.env.run(until=300)
+    sim.sync_engines()
+    e = engine.Engine(sim.tsdb)
+
+    def value(q: str) -> float:
+        return float(e.query(q, 300)[0]["value"][1])
+
+    ok = [r for r in reqs if r.ok]
+    assert len(ok) == 300
+    assert value("sum(vllm:e2e_request_latency_seconds_count)") == 300
+    assert value("sum(vllm:e2e_request_latency_seconds_sum)") == pytest.approx(
+        sum(r.e2e_s for r in ok), rel=1e-9
+    )
+    gaps = [g for r in ok for g in r.inter_token_gaps_s()]
+    assert value("sum(vllm:inter_token_latency_seconds_count)") == len(gaps)
+    assert value("sum(vllm:inter_token_latency_seconds_sum)") == pytest.approx(sum(gaps), rel=1e-9)
+    le_01 = value('sum(vllm:inter_token_latency_seconds_bucket{le="0.1"})')
+    assert le_01 == sum(1 for g in gaps if g <= 0.1)
+    assert value('sum(vllm:request_generation_tokens_bucket{le="+Inf"})') == 300
+    assert value("sum(vllm:prompt_tokens_total)") == sum(r.prompt_tokens for r in ok)
+
+
+def test_lazy_writes_equal_writes_at_every_scrape() -> None:
+    def run(read_every_s: float | None):
+        sim = ss.start(ss.manifest(replicas=2, probes=READY))
+        sim.env.run(until=150)
+        _send(sim, 400, 150, every_s=0.05)
+        t = 150.0
+        while t < 260:
+            t += read_every_s or 110
+            sim.env.run(until=t)
+            sim.tsdb  # noqa: B018 (a read writes the pending scrapes)
+        return {s.labels: (list(s.t_ms), [repr(x) for x in s.values]) for s in sim.tsdb}
+
+    assert run(1.0) == run(None)
+
+
+def test_token_gaps_span_a_preemption() -> None:
+    class Req:
+        step_ends: ClassVar[list[float]] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+        def __init__(self, segments):
+            self.segments = segments
+
+    gaps = vllmseries.token_gaps([Req([[0, 2], [4, 6]]), Req([[1, 3]])])
+    assert gaps.tolist() == [1.0, 3.0, 1.0, 1.0]
+
+
+def test_le_labels_are_written_as_prometheus_client_writes_them() -> None:
+    from prometheus_client.utils import floatToGoString
+
+    bounds = (0.001, 1.0, 2560.0, 100000.0, 1e6, 1234567.0, 2e7, math.inf)
+    assert [vllmseries.go_float(x) for x in bounds] == [floatToGoString(x) for x in bounds]
+
+
+def _podmonitor(spec: dict) -> yamlfile.Document:
+    data = {
+        "apiVersion": podmonitor.API_VERSION,
+        "kind": "PodMonitor",
+        "metadata": {"name": "llm-pm"},
+        "spec": spec,
+    }
+    return yamlfile.Document(data, "podmonitor.yaml", {})
+
+
+def test_a_podmonitor_sets_job_interval_and_pod_target_labels() -> None:
+    docs = ss.manifest(replicas=1, probes=READY)
+    docs[0].data["spec"]["template"]["metadata"]["labels"]["tier"] = "gold"
+    pm = _podmonitor(
+        {
+            "selector": {"matchLabels": {"app": "llm"}},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "5s"}],
+            "podTargetLabels": ["tier"],
+        }
+    )
+    sim = ss.start([*docs, pm])
+    sim.env.run(until=200)
+    times = _times(sim, "up", job=f"{ss.NS}/llm-pm", tier="gold")
+    (pod_times,) = times.values()
+    assert {round(b - a, 6) for a, b in itertools.pairwise(pod_times)} == {5.0}
+    assert _times(sim, "up", job=f"{ss.NS}/llm") == {}  # the default stands in only without a monitor
+
+
+def test_a_podmonitor_that_selects_nothing_scrapes_nothing() -> None:
+    pm = _podmonitor(
+        {"selector": {"matchLabels": {"app": "other"}}, "podMetricsEndpoints": [{"port": "http"}]}
+    )
+    sim = ss.start([*ss.manifest(replicas=1, probes=READY), pm])
+    sim.env.run(until=200)
+    assert sim.tsdb.series_named("vllm:num_requests_running") == []
+    assert sim.tsdb.series_named("kube_pod_info")  # kube-state-metrics is scraped regardless
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"selector": {}, "podMetricsEndpoints": [{"port": "http", "relabelings": []}]}, "relabelings"),
+        (
+            {"selector": {}, "namespaceSelector": {"any": True}, "podMetricsEndpoints": [{"port": "http"}]},
+            "namespaceSelector",
+        ),
+        ({"selector": {}, "podMetricsEndpoints": [{"port": "http", "interval": "fast"}]}, "interval"),
+        ({"selector": {}, "podMetricsEndpoints": [{"portNumber": 8000}]}, "port"),
+    ],
+)
+def test_podmonitor_fields_not_modelled_are_errors(spec, field, tmp_path) -> None:
+    doc = _podmonitor(spec)
+    (tmp_path / "podmonitor.yaml").write_text(yaml.safe_dump(doc.data), encoding="utf-8")
+    with pytest.raises(errors.SlolabError) as caught:
+        ss.start([*ss.manifest(replicas=1), *manifests.load(tmp_path)])
+    assert any(field in f"{p.field} {p.message}" for p in caught.value.problems), caught.value.problems
+
+
+def test_gpu_util_is_pegged_with_one_request_and_zero_idle() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY))
+    sim.env.run(until=150)
+    # one or two requests at a time, each decoding for about 20 s
+    reqs = [request.Request(i, 150.0 + 15 * i, 200, 3000) for i in range(8)]
+    for r in reqs:
+        if r.arrival_s > sim.env.now:
+            sim.env.run(until=r.arrival_s)
+        sim.send("llm", r)
+    sim.env.run(until=500)
+    assert all(r.ok for r in reqs)
+    last_s = max(r.finish_s for r in reqs)
+    e = engine.Engine(sim.tsdb)
+    pod = next(iter(sim.pods))
+    values = e.query_range(f'DCGM_FI_DEV_GPU_UTIL{{pod="{pod}"}}', 120, 500, 15)[0]["values"]
+    by_t = {t: float(v) for t, v in values}
+    during = [v for t, v in by_t.items() if 185 <= t <= last_s - 1]
+    idle = [v for t, v in by_t.items() if t >= last_s + 31 or t < 150]
+    assert len(during) >= 4 and min(during) >= 95
+    assert idle and max(idle) == 0
+    cpu = float(e.query(f'rate(container_cpu_usage_seconds_total{{pod="{pod}"}}[1m])', 240)[0]["value"][1])
+    assert 0.95 <= cpu <= 1.1  # one core busy, whatever the batch
