@@ -64,18 +64,18 @@ def go_float(value: float) -> str:
 class _Histogram:
     """One histogram's bucket counts (not cumulative), sum and count."""
 
-    __slots__ = ("bounds", "counts", "sum")
+    __slots__ = ("_edges", "bounds", "counts", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
+        self._edges = np.asarray(bounds, dtype=np.float64)
+        self.counts = np.zeros(len(bounds) + 1, dtype=np.int64)
         self.sum = 0.0
 
     def observe_many(self, values: np.ndarray) -> None:
         if len(values):
-            idx = np.searchsorted(np.asarray(self.bounds), values, side="left")
-            for i, n in enumerate(np.bincount(idx, minlength=len(self.counts)).tolist()):
-                self.counts[i] += n
+            idx = np.searchsorted(self._edges, values, side="left")
+            self.counts += np.bincount(idx, minlength=len(self.counts))
             self.sum += float(values.sum())
 
 
@@ -205,12 +205,10 @@ class ServerSeries:
             out[k] = float(self.success[reason])
         for name, (buckets, sum_key, count_key) in self._hist_keys.items():
             h = self.hist[name]
-            total = 0
-            for k, n in zip(buckets, h.counts, strict=True):
-                total += n
-                out[k] = float(total)
+            cumulative = np.cumsum(h.counts).astype(np.float64).tolist()
+            out.update(zip(buckets, cumulative, strict=True))
             out[sum_key] = h.sum
-            out[count_key] = float(total)
+            out[count_key] = cumulative[-1]
         return out
 
 
