@@ -10,6 +10,9 @@ Public operations, as on the API: ``apply`` (kubectl apply), ``scale`` (the scal
 ``delete`` (with a grace period; background propagation), ``rollout_restart``,
 ``kill_container`` (what a chaos tool's container-kill does) and ``set_node_ready`` (a node's
 kubelet stops or comes back).
+
+Metrics: ``Cluster.tsdb`` is the run's in-memory TSDB, what the lab's Prometheus scraped so far
+(sim/scrape.py, a registered controller like the others).
 """
 
 from __future__ import annotations
