@@ -210,9 +210,11 @@ def test_le_labels_are_written_as_prometheus_client_writes_them() -> None:
 
 
 def _podmonitor(spec: dict) -> yamlfile.Document:
+    """A PodMonitor (or, with "kind" in ``spec``, a monitor of that kind) named llm-pm."""
+    spec = dict(spec)
     data = {
         "apiVersion": podmonitor.API_VERSION,
-        "kind": "PodMonitor",
+        "kind": spec.pop("kind", "PodMonitor"),
         "metadata": {"name": "llm-pm"},
         "spec": spec,
     }
@@ -257,6 +259,11 @@ def test_a_podmonitor_that_selects_nothing_scrapes_nothing() -> None:
         ),
         ({"selector": {}, "podMetricsEndpoints": [{"port": "http", "interval": "fast"}]}, "interval"),
         ({"selector": {}, "podMetricsEndpoints": [{"portNumber": 8000}]}, "port"),
+        (
+            {"selector": {}, "endpoints": [{"port": "http", "scheme": "https"}], "kind": "ServiceMonitor"},
+            "scheme",
+        ),
+        ({"selector": {}, "endpoints": [{"targetPort": 8000}], "kind": "ServiceMonitor"}, "targetPort"),
     ],
 )
 def test_podmonitor_fields_not_modelled_are_errors(spec, field, tmp_path) -> None:
@@ -265,6 +272,42 @@ def test_podmonitor_fields_not_modelled_are_errors(spec, field, tmp_path) -> Non
     with pytest.raises(errors.SlolabError) as caught:
         ss.start([*ss.manifest(replicas=1), *manifests.load(tmp_path)])
     assert any(field in f"{p.field} {p.message}" for p in caught.value.problems), caught.value.problems
+
+
+def test_a_servicemonitor_scrapes_the_pods_behind_its_service() -> None:
+    docs = ss.manifest(replicas=2, probes=READY)
+    docs[1].data["metadata"]["labels"] = {"team": "ml"}
+    docs[1].data["spec"]["ports"][0]["name"] = "web"
+    sm = {
+        "apiVersion": podmonitor.API_VERSION,
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "llm-sm"},
+        "spec": {
+            "selector": {"matchLabels": {"team": "ml"}},
+            "endpoints": [{"port": "web", "interval": "30s"}],
+            "targetLabels": ["team"],
+        },
+    }
+    sim = ss.start([*docs, yamlfile.Document(sm, "servicemonitor.yaml", {})])
+    sim.env.run(until=200)
+    result = engine.Engine(sim.tsdb).query("up", 200)
+    scraped = [r["metric"] for r in result if r["metric"]["job"] == "llm"]
+    assert sorted(m["pod"] for m in scraped) == sorted(sim.pods)
+    pod = sim.pods[scraped[0]["pod"]]
+    assert scraped[0] == {
+        "__name__": "up",
+        "job": "llm",
+        "service": "llm",
+        "namespace": ss.NS,
+        "pod": pod.name,
+        "container": "server",
+        "endpoint": "web",
+        "instance": f"{pod.ip}:8000",
+        "team": "ml",
+    }
+    (pod_times,) = _times(sim, "up", job="llm", pod=pod.name).values()
+    assert {round(b - a, 6) for a, b in itertools.pairwise(pod_times)} == {30.0}
+    assert _times(sim, "up", job=f"{ss.NS}/llm") == {}  # no default scrape beside a monitor
 
 
 def test_gpu_util_is_pegged_with_one_request_and_zero_idle() -> None:

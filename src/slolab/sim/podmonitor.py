@@ -14,7 +14,7 @@ scenario's ``metrics.scrape_interval_s``).
 Modelled: spec.selector.matchLabels, spec.podMetricsEndpoints[].port/path/interval,
 spec.podTargetLabels. Everything else (namespaceSelector, jobLabel, relabelings,
 metricRelabelings, scrapeTimeout, honorLabels, portNumber, tlsConfig, ...) is refused when
-applied, naming the field. ServiceMonitor is not modelled (its kind is refused by apply).
+applied, naming the field. ServiceMonitor: sim/servicemonitor.py, which reuses ``Endpoint``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,21 @@ class Endpoint:
     path: str
     interval_s: float | None
     pod_target_labels: tuple[str, ...]
+    #: a ServiceMonitor's endpoint: the Service, its port's targetPort, the Service labels to copy
+    service: str | None = None
+    target_port: Any = None
+    service_labels: tuple[tuple[str, str], ...] = ()
+
+    def container_port(self, container_spec: dict[str, Any]) -> int | None:
+        """The port of the container this endpoint scrapes, or None if the container has none."""
+        ports = container_spec.get("ports") or []
+        if self.service is None:  # a PodMonitor names a container port
+            return next((int(p["containerPort"]) for p in ports if p.get("name") == self.port), None)
+        target = self.target_port
+        if isinstance(target, str) and not target.isdigit():
+            return next((int(p["containerPort"]) for p in ports if p.get("name") == target), None)
+        number = int(target)
+        return number if any(int(p["containerPort"]) == number for p in ports) else None
 
 
 def _validate(doc: yamlfile.Document) -> list[errors.Problem]:

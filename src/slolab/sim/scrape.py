@@ -9,8 +9,9 @@ service discovery gets staleness markers for all its series), and kube-prometheu
 with charts/slolab-platform's values (every PodMonitor selected, scrapeInterval 15s).
 
 What it scrapes, as that Prometheus would on kind:
-- model-server pods through the workspace's PodMonitors (sim/podmonitor.py; series from
-  sim/vllmseries.py). Without a PodMonitor in the workspace, the pods of each Deployment are
+- model-server pods through the workspace's PodMonitors and ServiceMonitors
+  (sim/podmonitor.py, sim/servicemonitor.py; series from sim/vllmseries.py). Without either in
+  the workspace, the pods of each Deployment are
   scraped as the PodMonitor that charts/llm-serving renders with ``podMonitor.enabled: true``
   would (job ``<namespace>/<Deployment>``, port ``http``, /metrics, the scenario's interval,
   podTargetLabels rollouts-pod-template-hash): the labs' values leave it off, so on kind those
@@ -38,7 +39,7 @@ from typing import Any
 
 from slolab.promql import tsdb
 from slolab.run import vllm_metrics as vm
-from slolab.sim import cadvisor, controller, dcgm, kubestate, podmonitor, store, vllmseries
+from slolab.sim import cadvisor, controller, dcgm, kubestate, podmonitor, servicemonitor, store, vllmseries
 
 Samples = dict[tsdb.Labels, float]
 #: what a scrape returns: its samples, a function that computes them later, or None (it failed)
@@ -92,8 +93,15 @@ class Controller(controller.Controller):
     """Discovers targets when pods, nodes or PodMonitors change; one scrape loop per target."""
 
     name = "prometheus"
-    owns = (podmonitor.KIND,)
-    watches = (("v1", "Pod"), ("v1", "Node"), podmonitor.PODMONITOR, ("apps/v1", "Deployment"))
+    owns = (podmonitor.KIND, servicemonitor.KIND)
+    watches = (
+        ("v1", "Pod"),
+        ("v1", "Node"),
+        ("v1", "Service"),
+        podmonitor.PODMONITOR,
+        servicemonitor.SERVICEMONITOR,
+        ("apps/v1", "Deployment"),
+    )
 
     def __init__(self, api: controller.API) -> None:
         super().__init__(api)
@@ -136,14 +144,18 @@ class Controller(controller.Controller):
         for ep in self.endpoints:
             if controller.labels_selected({"matchLabels": ep.match_labels}, pod.labels):
                 for c in pod.containers:
-                    if c.engine is not None and not c.engine.record_requests and _port(c, ep.port):
+                    if c.engine is not None and not c.engine.record_requests and ep.container_port(c.spec):
                         c.engine.record_requests = True
 
     def _endpoints(self) -> list[podmonitor.Endpoint]:
         ns = self.api.namespace
         monitors = self.api.store.list(*podmonitor.PODMONITOR, ns)
-        if monitors:
-            return [ep for m in monitors for ep in podmonitor.endpoints(m)]
+        service_monitors = self.api.store.list(*servicemonitor.SERVICEMONITOR, ns)
+        if monitors or service_monitors:
+            services = self.api.store.list("v1", "Service", ns)
+            return [ep for m in monitors for ep in podmonitor.endpoints(m)] + [
+                ep for m in service_monitors for ep in servicemonitor.endpoints(m, services)
+            ]
         return [  # charts/llm-serving's PodMonitor, as if podMonitor.enabled (see the docstring)
             podmonitor.Endpoint(
                 job=f"{ns}/{d.meta.name}",
@@ -175,7 +187,7 @@ class Controller(controller.Controller):
                     continue
                 self._record(pod)
                 for c in pod.containers:
-                    port = _port(c, ep.port)
+                    port = ep.container_port(c.spec)
                     if port is None:
                         continue
                     labels = {
@@ -186,10 +198,13 @@ class Controller(controller.Controller):
                         "endpoint": ep.port,
                         "instance": f"{pod.ip}:{port}",
                     }
+                    if ep.service is not None:
+                        labels["service"] = ep.service
+                        labels.update(ep.service_labels)
                     for name in ep.pod_target_labels:
                         if pod.labels.get(name):
                             labels[podmonitor.sanitize(name)] = pod.labels[name]
-                    key = f"{ep.job}/{pod.meta.uid}/{c.name}/{ep.port}"
+                    key = f"{ep.service or ''}/{ep.job}/{pod.meta.uid}/{c.name}/{ep.port}"
                     wanted[key] = (labels, ep.interval_s or default_s, _server_collector(c, labels))
         wanted["kube-state-metrics"] = (dict(KSM_LABELS), default_s, self._ksm)
         for node in self.api.store.list("v1", "Node"):
@@ -338,14 +353,6 @@ class Controller(controller.Controller):
 def dcgm_target(node: str) -> dict[str, str]:
     """The target labels of a node's dcgm-exporter."""
     return {"job": "nvidia-dcgm-exporter", "instance": f"{node}:9400", "node": node}
-
-
-def _port(c: Any, name: str) -> int | None:
-    """The number of the container port called ``name``."""
-    for p in c.spec.get("ports") or []:
-        if p.get("name") == name:
-            return int(p["containerPort"])
-    return None
 
 
 def _server_collector(c: Any, labels: dict[str, str]) -> Callable[[float], Collected]:
