@@ -15,6 +15,7 @@ from slolab.backends import sim
 from slolab.catalog import lab as lab_mod
 from slolab.promql import openmetrics
 from slolab.run import vllm_metrics as vm
+from slolab.sim import objects
 from slolab.workspace import variants
 
 pytestmark = pytest.mark.slow
@@ -121,14 +122,18 @@ def test_range_query_in_run_seconds(run) -> None:
     assert times[0] == pytest.approx(start_s) and times[-1] <= mid_s
 
 
-def test_export_reads_back_as_the_same_samples(run, tmp_path) -> None:
+def test_export_reads_back_as_the_same_samples_at_the_api_servers_clock(run, tmp_path) -> None:
     backend, _, _, _, _ = run
     path = tmp_path / "run.om"
     backend.prom.export_openmetrics(path)
-    db = openmetrics.load(path.read_text(encoding="utf-8"))
-    assert "# TYPE vllm:time_to_first_token_seconds histogram" in path.read_text(encoding="utf-8")
-    series = {s.labels: list(s.values) for s in backend.sim.tsdb if s.name == "vllm:generation_tokens_total"}
-    assert series and all(
-        [v for v in values if not math.isnan(v)] == list(db.get(labels).values)
-        for labels, values in series.items()
-    )
+    text = path.read_text(encoding="utf-8")
+    assert "# TYPE vllm:time_to_first_token_seconds histogram" in text
+    db = openmetrics.load(text)
+    series = {s.labels: s for s in backend.sim.tsdb if s.name == "vllm:generation_tokens_total"}
+    assert len(series) == 3
+    for labels, s in series.items():
+        kept = [
+            (t + objects.EPOCH * 1000, v) for t, v in zip(s.t_ms, s.values, strict=True) if not math.isnan(v)
+        ]
+        back = db.get(labels)
+        assert list(zip(back.t_ms, back.values, strict=True)) == kept

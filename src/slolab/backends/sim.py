@@ -18,7 +18,7 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
 from slolab.promql import engine as promql_engine
-from slolab.promql import openmetrics
+from slolab.promql import openmetrics, tsdb
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
@@ -155,12 +155,19 @@ class SimProm:
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
         return self.engine.query_range(expr, start_s, end_s, step_s)
 
-    def export_openmetrics(self, path: Path) -> int:
-        """Write the run's samples as OpenMetrics (timestamps in run seconds; staleness markers
-        left out, see promql/openmetrics.py). Returns the number of series written."""
-        text = openmetrics.dump(self._sim.tsdb)
-        Path(path).write_text(text, encoding="utf-8")
-        return len(self._sim.tsdb)
+    def export_openmetrics(self, path: Path) -> None:
+        """Write the run's samples as OpenMetrics (promql/openmetrics.py; staleness markers left
+        out), stamped ``objects.EPOCH`` + run seconds: the simulated API server's clock, as
+        report/runmetrics.py's ``Exporter`` protocol asks."""
+        db = self._sim.tsdb
+        stamped = tsdb.TSDB(db.lookback_delta_s)
+        stamped.types.update(db.types)
+        stamped.help.update(db.help)
+        epoch_ms = objects.EPOCH * 1000
+        for series in db:
+            for t_ms, value in zip(series.t_ms, series.values, strict=True):
+                stamped.append_ms(series.labels, t_ms + epoch_ms, value)
+        Path(path).write_text(openmetrics.dump(stamped), encoding="utf-8")
 
 
 class SimBackend:
