@@ -18,7 +18,7 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
 from slolab.promql import engine as promql_engine
-from slolab.promql import openmetrics, tsdb
+from slolab.promql import openmetrics
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, traffic
@@ -158,16 +158,15 @@ class SimProm:
     def export_openmetrics(self, path: Path) -> None:
         """Write the run's samples as OpenMetrics (promql/openmetrics.py; staleness markers left
         out), stamped ``objects.EPOCH`` + run seconds: the simulated API server's clock, as
-        report/runmetrics.py's ``Exporter`` protocol asks."""
-        db = self._sim.tsdb
-        stamped = tsdb.TSDB(db.lookback_delta_s)
-        stamped.types.update(db.types)
-        stamped.help.update(db.help)
-        epoch_ms = objects.EPOCH * 1000
-        for series in db:
-            for t_ms, value in zip(series.t_ms, series.values, strict=True):
-                stamped.append_ms(series.labels, t_ms + epoch_ms, value)
-        Path(path).write_text(openmetrics.dump(stamped), encoding="utf-8")
+        report/runmetrics.py's ``Exporter`` protocol asks. EPOCH is whole seconds, so each
+        sample line's timestamp (``seconds.millis``) moves by adding it to the seconds."""
+        with Path(path).open("w", encoding="utf-8") as out:
+            for line in openmetrics.lines(self._sim.tsdb):
+                if not line.startswith("#"):
+                    head, _, stamp = line.rpartition(" ")
+                    seconds, _, millis = stamp.partition(".")
+                    line = f"{head} {int(seconds) + objects.EPOCH}.{millis}"
+                out.write(line + "\n")
 
 
 class SimBackend:

@@ -126,42 +126,44 @@ class ServerSeries:
             hist[vm.TIME_TO_FIRST_TOKEN.name].observe_many(np.array(ttft))
         if not done:
             return
-        values: dict[str, list[float]] = {m.name: [] for m in _PER_REQUEST}
-        e2e, queue, prefill = (
-            values[vm.E2E_REQUEST_LATENCY.name],
-            values[vm.REQUEST_QUEUE_TIME.name],
-            values[vm.REQUEST_PREFILL_TIME.name],
-        )
-        inference, decode = values[vm.REQUEST_INFERENCE_TIME.name], values[vm.REQUEST_DECODE_TIME.name]
-        tpot = values[vm.REQUEST_TIME_PER_OUTPUT_TOKEN.name]
-        prompt, generation = values[vm.REQUEST_PROMPT_TOKENS.name], values[vm.REQUEST_GENERATION_TOKENS.name]
-        max_gen, max_tokens = (
-            values[vm.REQUEST_MAX_NUM_GENERATION_TOKENS.name],
-            values[vm.REQUEST_PARAMS_MAX_TOKENS.name],
-        )
-        params_n = values[vm.REQUEST_PARAMS_N.name]
+        rows: list[tuple[float, float, float, float, float, int, int, int]] = []
         for seq in done:
             req = seq.req
             if not req.ok or req.finish_s is None or req.first_token_s is None or seq.scheduled_s is None:
                 self.success["abort"] += 1
                 continue
-            self.success["length"] += 1
-            n = req.output_tokens
             queued_s = seq.queued_s if seq.queued_s is not None else seq.scheduled_s
-            e2e.append(req.finish_s - req.arrival_s)
-            queue.append(seq.scheduled_s - queued_s)
-            prefill.append(req.first_token_s - seq.scheduled_s)
-            inference.append(req.finish_s - seq.scheduled_s)
-            decode.append(req.finish_s - req.first_token_s)
-            if n > 1:
-                tpot.append((req.finish_s - req.first_token_s) / (n - 1))
-            prompt.append(req.prompt_tokens)
-            generation.append(n)
-            max_gen.append(req.max_tokens)
-            max_tokens.append(req.max_tokens)
-            params_n.append(1)
-        for name, observed in values.items():
-            hist[name].observe_many(np.array(observed, dtype=np.float64))
+            rows.append(
+                (
+                    req.arrival_s,
+                    queued_s,
+                    seq.scheduled_s,
+                    req.first_token_s,
+                    req.finish_s,
+                    req.output_tokens,
+                    req.prompt_tokens,
+                    req.max_tokens,
+                )
+            )
+        self.success["length"] += len(rows)  # exactly max_tokens were generated (ignore_eos)
+        if rows:
+            arrival, queued, scheduled, first, finish, n, prompt, max_tokens = np.array(rows).T
+            several = n > 1
+            observed = {
+                vm.E2E_REQUEST_LATENCY: finish - arrival,
+                vm.REQUEST_QUEUE_TIME: scheduled - queued,
+                vm.REQUEST_PREFILL_TIME: first - scheduled,
+                vm.REQUEST_INFERENCE_TIME: finish - scheduled,
+                vm.REQUEST_DECODE_TIME: finish - first,
+                vm.REQUEST_TIME_PER_OUTPUT_TOKEN: (finish - first)[several] / (n[several] - 1),
+                vm.REQUEST_PROMPT_TOKENS: prompt,
+                vm.REQUEST_GENERATION_TOKENS: n,
+                vm.REQUEST_MAX_NUM_GENERATION_TOKENS: max_tokens,
+                vm.REQUEST_PARAMS_MAX_TOKENS: max_tokens,
+                vm.REQUEST_PARAMS_N: np.ones(len(rows)),
+            }
+            for metric, values in observed.items():
+                hist[metric.name].observe_many(values)
         hist[vm.INTER_TOKEN_LATENCY.name].observe_many(token_gaps([seq.req for seq in done]))
 
     def scrape(self) -> Callable[[], dict[tsdb.Labels, float]]:
