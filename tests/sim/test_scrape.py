@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import ClassVar
 
 import pytest
 import sim_support as ss
@@ -14,7 +13,8 @@ import yaml
 from slolab import errors
 from slolab.catalog import yamlfile
 from slolab.promql import engine, tsdb
-from slolab.sim import manifests, podmonitor, request, scrape, vllmseries
+from slolab.run import request
+from slolab.sim import manifests, podmonitor, scrape, vllmseries
 
 READY = {"readinessProbe": {**ss.PROBE, "periodSeconds": 2}}
 
@@ -192,14 +192,9 @@ def test_lazy_writes_equal_writes_at_every_scrape() -> None:
 
 
 def test_token_gaps_span_a_preemption() -> None:
-    class Req:
-        step_ends: ClassVar[list[float]] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-
-        def __init__(self, segments):
-            self.segments = segments
-
-    gaps = vllmseries.token_gaps([Req([[0, 2], [4, 6]]), Req([[1, 3]])])
-    assert gaps.tolist() == [1.0, 3.0, 1.0, 1.0]
+    step_ends = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.5]
+    gaps = vllmseries.token_gaps(step_ends, [[[0, 2], [4, 7]], [[1, 3]]])
+    assert gaps.tolist() == [1.0, 3.0, 1.0, 1.5, 1.0]
 
 
 def test_le_labels_are_written_as_prometheus_client_writes_them() -> None:

@@ -164,7 +164,9 @@ class ServerSeries:
             }
             for metric, values in observed.items():
                 hist[metric.name].observe_many(values)
-        hist[vm.INTER_TOKEN_LATENCY.name].observe_many(token_gaps([seq.req for seq in done]))
+        hist[vm.INTER_TOKEN_LATENCY.name].observe_many(
+            token_gaps(self.engine.step_ends, [seq.segments for seq in done])
+        )
 
     def scrape(self) -> Callable[[], dict[tsdb.Labels, float]]:
         """One scrape of this instance's /metrics: what the engine says now is read now (gauges,
@@ -214,23 +216,23 @@ class ServerSeries:
         return out
 
 
-def token_gaps(requests: list[Any]) -> np.ndarray:
+def token_gaps(step_ends: list[float], requests: list[list[list[int]]]) -> np.ndarray:
     """Gaps between the successive tokens each client received (what serve's ITL observes), for
-    requests of one engine: token times are its step ends at the indices of their segments."""
+    requests of one engine: each request's token times are the engine's ``step_ends`` at the
+    indices of its step ranges (sim/engine.py ``_Seq.segments``)."""
     starts: list[int] = []
     stops: list[int] = []
     owner: list[int] = []
-    for i, req in enumerate(requests):
-        for a, b in req.segments:
+    for i, segments in enumerate(requests):
+        for a, b in segments:
             if b > a:
                 starts.append(a)
                 stops.append(b)
                 owner.append(i)
     if not starts:
         return np.empty(0)
-    ends = requests[0].step_ends
     lo, hi = min(starts), max(stops)
-    times = np.asarray(ends[lo:hi], dtype=np.float64)
+    times = np.asarray(step_ends[lo:hi], dtype=np.float64)
     a, b = np.array(starts) - lo, np.array(stops) - lo
     lengths = b - a
     # every token's step index, segment after segment: a run of consecutive indices per segment
