@@ -74,27 +74,30 @@ class Endpoint:
         return number if any(int(p["containerPort"]) == number for p in ports) else None
 
 
-def _validate(doc: yamlfile.Document) -> list[errors.Problem]:
+def validate_endpoints(doc: yamlfile.Document, key: str, port_of: str) -> list[errors.Problem]:
+    """The checks a monitor's endpoint list gets, shared by PodMonitor (``podMetricsEndpoints``,
+    ports of containers) and ServiceMonitor (``endpoints``, ports of Services): at least one
+    endpoint, each with a named port, and an interval Prometheus can parse."""
     spec = doc.data.get("spec") or {}
     problems: list[errors.Problem] = []
-    endpoints = spec.get("podMetricsEndpoints") or []
+    endpoints = spec.get(key) or []
     if not endpoints:
         problems.append(
             errors.Problem(
                 doc.file,
-                "spec.podMetricsEndpoints must list at least one endpoint",
-                field="spec.podMetricsEndpoints",
+                f"spec.{key} must list at least one endpoint",
+                field=f"spec.{key}",
                 line=doc.line_of(("spec",)),
             )
         )
     for i, ep in enumerate(endpoints):
-        path = ("spec", "podMetricsEndpoints", i)
+        path = ("spec", key, i)
         if not isinstance(ep, dict) or not isinstance(ep.get("port"), str) or not ep.get("port"):
             problems.append(
                 errors.Problem(
                     doc.file,
-                    "each endpoint needs port: the name of a container port (portNumber is not modelled)",
-                    field=f"spec.podMetricsEndpoints[{i}].port",
+                    f"each endpoint needs port: the name of {port_of}",
+                    field=f"spec.{key}[{i}].port",
                     line=doc.line_of(path),
                 )
             )
@@ -107,11 +110,15 @@ def _validate(doc: yamlfile.Document) -> list[errors.Problem]:
                     errors.Problem(
                         doc.file,
                         str(exc),
-                        field=f"spec.podMetricsEndpoints[{i}].interval",
+                        field=f"spec.{key}[{i}].interval",
                         line=doc.line_of((*path, "interval")),
                     )
                 )
     return problems
+
+
+def _validate(doc: yamlfile.Document) -> list[errors.Problem]:
+    return validate_endpoints(doc, "podMetricsEndpoints", "a container port (portNumber is not modelled)")
 
 
 KIND = controller.Kind(

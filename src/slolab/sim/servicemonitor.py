@@ -27,43 +27,7 @@ SERVICEMONITOR = (podmonitor.API_VERSION, "ServiceMonitor")
 
 
 def _validate(doc: yamlfile.Document) -> list[errors.Problem]:
-    spec = doc.data.get("spec") or {}
-    problems: list[errors.Problem] = []
-    endpoints = spec.get("endpoints") or []
-    if not endpoints:
-        problems.append(
-            errors.Problem(
-                doc.file,
-                "spec.endpoints must list at least one endpoint",
-                field="spec.endpoints",
-                line=doc.line_of(("spec",)),
-            )
-        )
-    for i, ep in enumerate(endpoints):
-        path = ("spec", "endpoints", i)
-        if not isinstance(ep, dict) or not isinstance(ep.get("port"), str) or not ep.get("port"):
-            problems.append(
-                errors.Problem(
-                    doc.file,
-                    "each endpoint needs port: the name of a Service port (targetPort is not modelled)",
-                    field=f"spec.endpoints[{i}].port",
-                    line=doc.line_of(path),
-                )
-            )
-            continue
-        if "interval" in ep:
-            try:
-                podmonitor.duration_s(ep["interval"])
-            except ValueError as exc:
-                problems.append(
-                    errors.Problem(
-                        doc.file,
-                        str(exc),
-                        field=f"spec.endpoints[{i}].interval",
-                        line=doc.line_of((*path, "interval")),
-                    )
-                )
-    return problems
+    return podmonitor.validate_endpoints(doc, "endpoints", "a Service port (targetPort is not modelled)")
 
 
 KIND = controller.Kind(
