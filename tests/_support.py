@@ -18,6 +18,14 @@ from slolab.sim import engine as engine_mod
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def make_targets() -> set[str]:
+    """The targets the Makefile defines (workflows may call only these)."""
+    import re
+
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.MULTILINE))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from _support import make_targets
 
 from slolab import errors, lint, paths, toolchain
 from slolab.catalog import k8svalidate, kindconfig, yamlfile
@@ -287,11 +288,6 @@ def test_prometheus_selects_every_monitor() -> None:
 
 def workflow() -> dict[str, Any]:
     return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-
-
-def make_targets() -> set[str]:
-    text = (paths.root() / "Makefile").read_text(encoding="utf-8")
-    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.MULTILINE))
 
 
 def run_lines() -> list[str]:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import yaml
+from _support import make_targets
 
 from slolab import paths
 
@@ -56,7 +57,6 @@ def test_budgets_and_targets() -> None:
     for step in steps:
         if "make " in str(step.get("run", "")):
             assert step.get("timeout-minutes"), step["name"]
-    makefile = (paths.root() / "Makefile").read_text(encoding="utf-8")
-    targets = set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", makefile, flags=re.MULTILINE))
+    targets = make_targets()
     called = {m for line in run_lines() for m in re.findall(r"\bmake\s+([a-z][\w-]*)", line)}
     assert called - targets == set(), f"make targets missing from the Makefile: {called - targets}"
