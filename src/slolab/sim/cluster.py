@@ -26,9 +26,10 @@ import simpy
 from slolab import errors
 from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
+from slolab.promql import engine as engine_mod
 from slolab.promql import tsdb as tsdb_mod
 from slolab.run import timeline
-from slolab.sim import controller, kubelet, objects, quantity, registry, scrape, serverargs, store
+from slolab.sim import controller, kubelet, metricsapi, objects, quantity, registry, scrape, serverargs, store
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -71,6 +72,7 @@ class Cluster:
         self.rng_route = self.rng("route")
         self._wake = self.env.event()
         self.store.watch("v1", "Pod", self._pod_event)
+        self.metrics = metricsapi.MetricsAPIs()
         self.controllers: list[controller.Controller] = []
         for cls in registry.CONTROLLERS:
             c = cls(self)
@@ -91,6 +93,9 @@ class Cluster:
         return self._scraper.tsdb
 
     # ---- controller.API -----------------------------------------------------------------------
+    def prom_query(self, expr: str) -> list[dict[str, Any]]:
+        return engine_mod.Engine(self.tsdb).query(expr, self.env.now)
+
     @property
     def now_s(self) -> float:
         return self.env.now

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import simpy
 
     from slolab.catalog import scenario as scenario_mod
-    from slolab.sim import objects, serverargs
+    from slolab.sim import metricsapi, objects, serverargs
 
 #: In a Kind's fields, ``<prefix>.@pod`` stands for every pod spec field the registry models.
 POD_SPEC = "@pod"
@@ -93,9 +93,15 @@ class API(Protocol):
     scenario: scenario_mod.Scenario
     namespace: str
     recorder: timeline.Recorder
+    metrics: metricsapi.MetricsAPIs  # the aggregated metrics APIs controllers register and use
 
     @property
     def now_s(self) -> float: ...
+
+    def prom_query(self, expr: str) -> list[dict[str, Any]]:
+        """An instant PromQL query at now over the lab Prometheus's TSDB (sim/scrape.py), in
+        prometheus-api-client's ``custom_query`` shape. Raises promql errors as the HTTP API's 400."""
+        ...
 
     def rng(self, stream: str) -> random.Random:
         """A named random stream of this run (seeded from the run's seed and the name)."""
