@@ -364,11 +364,55 @@ def resource_info(crd: dict[str, Any]) -> tuple[str, kmock.ResourceInfo]:
     return f"{spec['group']}/{version['name']}/{names['plural']}", info
 
 
-class KubeEmulator:
-    """The emulator in a thread: ``with KubeEmulator(crd_files) as api: api.url``."""
+#: The custom kinds charts/slolab-platform installs on kind (group, version, kind, plural): the
+#: Prometheus operator of kube-prometheus-stack, KEDA, Argo Rollouts and Chaos Mesh (the versions
+#: of research components.md). Only their discovery entries, so that helm can map the kinds a lab
+#: renders (a PodMonitor, a ScaledObject) as it does on a cluster with the platform installed;
+#: the objects are not validated here (tests/test_crd_conformance.py does that against the
+#: upstream CRDs).
+PLATFORM_KINDS = (
+    ("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors"),
+    ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+    ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
+    ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+    ("keda.sh", "v1alpha1", "TriggerAuthentication", "triggerauthentications"),
+    ("argoproj.io", "v1alpha1", "Rollout", "rollouts"),
+    ("argoproj.io", "v1alpha1", "AnalysisTemplate", "analysistemplates"),
+    ("argoproj.io", "v1alpha1", "AnalysisRun", "analysisruns"),
+    ("chaos-mesh.org", "v1alpha1", "PodChaos", "podchaos"),
+    ("chaos-mesh.org", "v1alpha1", "NetworkChaos", "networkchaos"),
+    ("chaos-mesh.org", "v1alpha1", "Schedule", "schedules"),
+)
 
-    def __init__(self, crd_files: list[Path], *, timeout_s: float = 10.0) -> None:
+
+def platform_resources() -> list[tuple[str, kmock.ResourceInfo]]:
+    """kmock discovery entries of PLATFORM_KINDS (namespaced, with a status subresource)."""
+    return [
+        (
+            f"{group}/{version}/{plural}",
+            kmock.ResourceInfo(
+                kind=kind,
+                singular=kind.lower(),
+                namespaced=True,
+                verbs={"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+                shortnames=set(),
+                categories=set(),
+                subresources={"status"},
+            ),
+        )
+        for group, version, kind, plural in PLATFORM_KINDS
+    ]
+
+
+class KubeEmulator:
+    """The emulator in a thread: ``with KubeEmulator(crd_files) as api: api.url``.
+
+    ``platform``: also serve the kinds of charts/slolab-platform (PLATFORM_KINDS), as a kind
+    cluster after ``make cluster`` does; False for a bare cluster."""
+
+    def __init__(self, crd_files: list[Path], *, timeout_s: float = 10.0, platform: bool = True) -> None:
         self._crds = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in crd_files]
+        self._platform = platform
         self._timeout = timeout_s
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="kube-emulator", daemon=True)
@@ -409,6 +453,8 @@ class KubeEmulator:
             k.resources.load_bundled()
             for crd in self._crds:
                 key, info = resource_info(crd)
+                k.resources[key] = info
+            for key, info in platform_resources() if self._platform else ():
                 k.resources[key] = info
             k["get /version"] << KUBE_VERSION
 

@@ -551,3 +551,25 @@ def test_conversion_rejects_what_strict_validation_rejects() -> None:
         == 1
     )
     assert len(problems) == 7, problems
+
+
+def test_the_emulator_serves_the_platform_kinds_as_upstream_names_them(crd_dir: Path) -> None:
+    """tests/kube_emulator.py's PLATFORM_KINDS (discovery only) agree with the upstream CRDs present:
+    same group, a served version, the same plural and scope."""
+    from kube_emulator import PLATFORM_KINDS
+
+    upstream: dict[tuple[str, str], dict] = {}
+    for file in sorted(crd_dir.glob("*.yaml")):
+        for doc in yaml.safe_load_all(file.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                upstream[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc["spec"]
+    checked = 0
+    for group, version, kind, plural in PLATFORM_KINDS:
+        spec = upstream.get((group, kind))
+        if spec is None:
+            continue
+        checked += 1
+        assert spec["names"]["plural"] == plural, kind
+        assert spec["scope"] == "Namespaced", kind
+        assert version in [v["name"] for v in spec["versions"] if v.get("served", True)], kind
+    assert checked >= 5, "fewer upstream CRDs than expected; is the folder complete?"
