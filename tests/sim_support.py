@@ -19,7 +19,11 @@ def manifest(
     tolerations=True,
     node_selector=True,
     extra_container=None,
+    podmonitor=True,
 ):
+    """The llm Deployment and Service (and, with ``podmonitor``, the PodMonitor that
+    charts/llm-serving renders with the scenarios' values: without one nothing scrapes the
+    model servers, as on kind)."""
     container = {
         "name": "server",
         "image": "slolab/serve:0.1.0",
@@ -54,7 +58,20 @@ def manifest(
         "metadata": {"name": "llm"},
         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]},
     }
-    return [yamlfile.Document(dep, "deployment.yaml", {}), yamlfile.Document(svc, "service.yaml", {})]
+    docs = [yamlfile.Document(dep, "deployment.yaml", {}), yamlfile.Document(svc, "service.yaml", {})]
+    if podmonitor:
+        pm = {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PodMonitor",
+            "metadata": {"name": "llm"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+                "podTargetLabels": ["rollouts-pod-template-hash"],
+            },
+        }
+        docs.append(yamlfile.Document(pm, "podmonitor.yaml", {}))
+    return docs
 
 
 def start(docs, seed=1, cached_images=None) -> cluster_mod.Cluster:

@@ -217,7 +217,7 @@ def _podmonitor(spec: dict) -> yamlfile.Document:
 
 
 def test_a_podmonitor_sets_job_interval_and_pod_target_labels() -> None:
-    docs = ss.manifest(replicas=1, probes=READY)
+    docs = ss.manifest(replicas=1, probes=READY, podmonitor=False)
     docs[0].data["spec"]["template"]["metadata"]["labels"]["tier"] = "gold"
     pm = _podmonitor(
         {
@@ -231,14 +231,20 @@ def test_a_podmonitor_sets_job_interval_and_pod_target_labels() -> None:
     times = _times(sim, "up", job=f"{ss.NS}/llm-pm", tier="gold")
     (pod_times,) = times.values()
     assert {round(b - a, 6) for a, b in itertools.pairwise(pod_times)} == {5.0}
-    assert _times(sim, "up", job=f"{ss.NS}/llm") == {}  # the default stands in only without a monitor
+
+
+def test_without_a_monitor_the_model_servers_are_not_scraped() -> None:
+    sim = ss.start(ss.manifest(replicas=1, probes=READY, podmonitor=False))
+    sim.env.run(until=200)
+    assert sim.tsdb.series_named("vllm:num_requests_running") == []
+    assert sim.tsdb.series_named("kube_pod_info")  # kube-state-metrics is scraped regardless
 
 
 def test_a_podmonitor_that_selects_nothing_scrapes_nothing() -> None:
     pm = _podmonitor(
         {"selector": {"matchLabels": {"app": "other"}}, "podMetricsEndpoints": [{"port": "http"}]}
     )
-    sim = ss.start([*ss.manifest(replicas=1, probes=READY), pm])
+    sim = ss.start([*ss.manifest(replicas=1, probes=READY, podmonitor=False), pm])
     sim.env.run(until=200)
     assert sim.tsdb.series_named("vllm:num_requests_running") == []
     assert sim.tsdb.series_named("kube_pod_info")  # kube-state-metrics is scraped regardless
@@ -270,7 +276,7 @@ def test_podmonitor_fields_not_modelled_are_errors(spec, field, tmp_path) -> Non
 
 
 def test_a_servicemonitor_scrapes_the_pods_behind_its_service() -> None:
-    docs = ss.manifest(replicas=2, probes=READY)
+    docs = ss.manifest(replicas=2, probes=READY, podmonitor=False)
     docs[1].data["metadata"]["labels"] = {"team": "ml"}
     docs[1].data["spec"]["ports"][0]["name"] = "web"
     sm = {
@@ -302,7 +308,6 @@ def test_a_servicemonitor_scrapes_the_pods_behind_its_service() -> None:
     }
     (pod_times,) = _times(sim, "up", job="llm", pod=pod.name).values()
     assert {round(b - a, 6) for a, b in itertools.pairwise(pod_times)} == {30.0}
-    assert _times(sim, "up", job=f"{ss.NS}/llm") == {}  # no default scrape beside a monitor
 
 
 def test_gpu_util_is_pegged_with_one_request_and_zero_idle() -> None:

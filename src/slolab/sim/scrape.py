@@ -10,12 +10,10 @@ with charts/slolab-platform's values (every PodMonitor selected, scrapeInterval 
 
 What it scrapes, as that Prometheus would on kind:
 - model-server pods through the workspace's PodMonitors and ServiceMonitors
-  (sim/podmonitor.py, sim/servicemonitor.py; series from sim/vllmseries.py). Without either in
-  the workspace, the pods of each Deployment are
-  scraped as the PodMonitor that charts/llm-serving renders with ``podMonitor.enabled: true``
-  would (job ``<namespace>/<Deployment>``, port ``http``, /metrics, the scenario's interval,
-  podTargetLabels rollouts-pod-template-hash): the labs' values leave it off, so on kind those
-  pods are not scraped; on sim this default stands in for it;
+  (sim/podmonitor.py, sim/servicemonitor.py; series from sim/vllmseries.py): the scenarios'
+  values render charts/llm-serving's PodMonitor. Without either in the workspace the model
+  servers are not scraped, as on kind (kube-prometheus-stack discovers targets only through
+  monitors), so their vLLM series are absent;
 - kube-state-metrics (sim/kubestate.py over the API view; job ``kube-state-metrics``,
   honorLabels as kube-prometheus-stack's ServiceMonitor sets it);
 - each node's kubelet /metrics/cadvisor (sim/cadvisor.py; job ``kubelet``);
@@ -151,23 +149,9 @@ class Controller(controller.Controller):
         ns = self.api.namespace
         monitors = self.api.store.list(*podmonitor.PODMONITOR, ns)
         service_monitors = self.api.store.list(*servicemonitor.SERVICEMONITOR, ns)
-        if monitors or service_monitors:
-            services = self.api.store.list("v1", "Service", ns)
-            return [ep for m in monitors for ep in podmonitor.endpoints(m)] + [
-                ep for m in service_monitors for ep in servicemonitor.endpoints(m, services)
-            ]
-        return [  # charts/llm-serving's PodMonitor, as if podMonitor.enabled (see the docstring)
-            podmonitor.Endpoint(
-                job=f"{ns}/{d.meta.name}",
-                match_labels={
-                    str(k): str(v) for k, v in (d.spec.get("selector") or {}).get("matchLabels", {}).items()
-                },
-                port="http",
-                path="/metrics",
-                interval_s=None,
-                pod_target_labels=("rollouts-pod-template-hash",),
-            )
-            for d in self.api.store.list("apps/v1", "Deployment", ns)
+        services = self.api.store.list("v1", "Service", ns) if service_monitors else []
+        return [ep for m in monitors for ep in podmonitor.endpoints(m)] + [
+            ep for m in service_monitors for ep in servicemonitor.endpoints(m, services)
         ]
 
     def reconcile(self) -> bool:
