@@ -15,7 +15,6 @@ from slolab.backends import sim
 from slolab.catalog import lab as lab_mod
 from slolab.promql import openmetrics
 from slolab.run import vllm_metrics as vm
-from slolab.sim import objects
 from slolab.workspace import variants
 
 pytestmark = pytest.mark.slow
@@ -54,7 +53,8 @@ def test_running_requests_match_the_request_log_at_each_scrape(run) -> None:
     stamps = backend.prom.query("timestamp(vllm:num_requests_running)", at_s=mid_s)
     assert len(stamps) == 3
     for s in stamps:
-        pod, t = s["metric"]["pod"], float(s["value"][1])
+        # timestamp() is a value, in the TSDB's unix seconds (as on kind): back to run seconds
+        pod, t = s["metric"]["pod"], float(s["value"][1]) - sim.OFFSET_S
         q = f'sum(vllm:num_requests_running{{pod="{pod}"}}) + sum(vllm:num_requests_waiting{{pod="{pod}"}})'
         engine_count = float(backend.prom.query(q, at_s=t)[0]["value"][1])
         in_flight = sum(
@@ -132,8 +132,17 @@ def test_export_reads_back_as_the_same_samples_at_the_api_servers_clock(run, tmp
     series = {s.labels: s for s in backend.sim.tsdb if s.name == "vllm:generation_tokens_total"}
     assert len(series) == 3
     for labels, s in series.items():
-        kept = [
-            (t + objects.EPOCH * 1000, v) for t, v in zip(s.t_ms, s.values, strict=True) if not math.isnan(v)
-        ]
+        kept = [(t, v) for t, v in zip(s.t_ms, s.values, strict=True) if not math.isnan(v)]
         back = db.get(labels)
         assert list(zip(back.t_ms, back.values, strict=True)) == kept
+
+
+def test_time_minus_creation_is_the_pods_age_as_on_kind(run) -> None:
+    """The TSDB and kube-state-metrics share the API server's clock (unix seconds)."""
+    backend, _, _, mid_s, _ = run
+    ages = backend.prom.query("time() - kube_pod_created", at_s=mid_s)
+    assert ages
+    for row in ages:
+        pod = backend.sim.pods.get(row["metric"]["pod"])
+        if pod is not None:
+            assert float(row["value"][1]) == pytest.approx(mid_s - math.floor(pod.meta.creation_s), abs=1e-6)

@@ -11,8 +11,9 @@ import sim_support as ss
 import yaml
 
 from slolab import errors
+from slolab.backends import sim as sim_backend
 from slolab.catalog import yamlfile
-from slolab.promql import engine, tsdb
+from slolab.promql import tsdb
 from slolab.run import request
 from slolab.sim import manifests, podmonitor, scrape, vllmseries
 
@@ -24,13 +25,15 @@ def _scraper(sim) -> scrape.Controller:
 
 
 def _times(sim, name: str, **match: str) -> dict[str, list[float]]:
-    """Sample times (s) by pod of the series ``name`` matching ``match``, staleness markers left out."""
+    """Sample times (run s) by pod of the series ``name`` matching ``match``, staleness markers left out."""
     out: dict[str, list[float]] = {}
     for s in sim.tsdb.series_named(name):
         labels = dict(s.labels)
         if all(labels.get(k) == v for k, v in match.items()):
             t, v = s.arrays()
-            out.setdefault(labels.get("pod", ""), []).extend((t[~tsdb.stale_mask(v)] / 1000).tolist())
+            out.setdefault(labels.get("pod", ""), []).extend(
+                (t[~tsdb.stale_mask(v)] / 1000 - scrape.STAMP_OFFSET_S).tolist()
+            )
     return out
 
 
@@ -72,7 +75,7 @@ def test_target_labels_are_kube_prometheus_stacks() -> None:
     sim = ss.start(ss.manifest(replicas=1, probes=READY))
     sim.env.run(until=200)
     pod = next(iter(sim.pods.values()))
-    result = engine.Engine(sim.tsdb).query("vllm:num_requests_running", 200)
+    result = sim_backend.SimProm(sim).query("vllm:num_requests_running", 200)
     assert [r["metric"] for r in result] == [
         {
             "__name__": "vllm:num_requests_running",
@@ -105,14 +108,15 @@ def test_a_loading_server_fails_its_scrape_and_its_series_go_stale() -> None:
         }
     )
     t, v = up.arrays()
-    assert all(v[t / 1000 < loaded_s] == 0) and all(v[t / 1000 > loaded_s] == 1)
+    run_s = t / 1000 - scrape.STAMP_OFFSET_S
+    assert all(v[run_s < loaded_s] == 0) and all(v[run_s > loaded_s] == 1)
     # killing the container: failed scrapes (up 0) and staleness markers until the new instance loads
     sim.kill_container(pod.name)
     killed_s = sim.env.now
     sim.env.run(until=killed_s + 30)
     running = next(s for s in sim.tsdb.series_named("vllm:num_requests_running"))
     t, v = running.arrays()
-    after = v[t / 1000 > killed_s]
+    after = v[t / 1000 - scrape.STAMP_OFFSET_S > killed_s]
     assert len(after) == 1 and tsdb.is_stale(float(after[0]))
 
 
@@ -126,10 +130,10 @@ def test_counters_restart_at_zero_with_a_new_container_instance() -> None:
     sim.env.run(until=400)
     series = next(iter(sim.tsdb.series_named("vllm:generation_tokens_total")))
     t, v = series.clean_arrays()
-    before = v[t / 1000 <= 200]
-    after = v[t / 1000 > 300]
+    before = v[t / 1000 - scrape.STAMP_OFFSET_S <= 200]
+    after = v[t / 1000 - scrape.STAMP_OFFSET_S > 300]
     assert before[-1] > 0 and after[0] == 0  # a new engine: the counter starts again
-    e = engine.Engine(sim.tsdb)
+    e = sim_backend.SimProm(sim)
     # resets(): PromQL sees the restart as a counter reset
     assert float(e.query("resets(vllm:generation_tokens_total[10m])", 400)[0]["value"][1]) == 1
 
@@ -145,8 +149,9 @@ def test_a_deleted_pods_series_go_stale_when_it_leaves_discovery() -> None:
     for s in sim.tsdb:
         if dict(s.labels).get("pod") == victim and s.name.startswith(("vllm:", "up")):
             t, v = s.arrays()
-            assert tsdb.is_stale(float(v[-1])) and t[-1] / 1000 <= gone_s + 1e-9, s.labels
-    result = engine.Engine(sim.tsdb).query(f'up{{pod="{victim}"}}', 300)
+            last_s = t[-1] / 1000 - scrape.STAMP_OFFSET_S
+            assert tsdb.is_stale(float(v[-1])) and last_s <= gone_s + 1e-9, s.labels
+    result = sim_backend.SimProm(sim).query(f'up{{pod="{victim}"}}', 300)
     assert result == []
 
 
@@ -156,7 +161,7 @@ def test_histograms_count_what_the_requests_did() -> None:
     reqs = _send(sim, 300, 150)
     sim.env.run(until=300)
     sim.sync_engines()
-    e = engine.Engine(sim.tsdb)
+    e = sim_backend.SimProm(sim)
 
     def value(q: str) -> float:
         return float(e.query(q, 300)[0]["value"][1])
@@ -291,7 +296,7 @@ def test_a_servicemonitor_scrapes_the_pods_behind_its_service() -> None:
     }
     sim = ss.start([*docs, yamlfile.Document(sm, "servicemonitor.yaml", {})])
     sim.env.run(until=200)
-    result = engine.Engine(sim.tsdb).query("up", 200)
+    result = sim_backend.SimProm(sim).query("up", 200)
     scraped = [r["metric"] for r in result if r["metric"]["job"] == "llm"]
     assert sorted(m["pod"] for m in scraped) == sorted(sim.pods)
     pod = sim.pods[scraped[0]["pod"]]
@@ -322,7 +327,7 @@ def test_gpu_util_is_pegged_with_one_request_and_zero_idle() -> None:
     sim.env.run(until=500)
     assert all(r.ok for r in reqs)
     last_s = max(r.finish_s for r in reqs)
-    e = engine.Engine(sim.tsdb)
+    e = sim_backend.SimProm(sim)
     pod = next(iter(sim.pods))
     values = e.query_range(f'DCGM_FI_DEV_GPU_UTIL{{pod="{pod}"}}', 120, 500, 15)[0]["values"]
     by_t = {t: float(v) for t, v in values}

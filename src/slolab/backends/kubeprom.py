@@ -51,7 +51,7 @@ def prometheus_url(backend: str, *, in_cluster: bool) -> str:
     )
 
 
-def _shift(result: list[dict[str, Any]], by_s: float) -> list[dict[str, Any]]:
+def shift(result: list[dict[str, Any]], by_s: float) -> list[dict[str, Any]]:
     """The same series with every sample's timestamp moved by ``by_s``."""
     out = []
     for series in result:
@@ -88,11 +88,11 @@ class KubeProm:
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
         at = self._t0_epoch + (self._now_s() if at_s is None else at_s)
-        return _shift(self._prometheus().query(expr, at), -self._t0_epoch)
+        return shift(self._prometheus().query(expr, at), -self._t0_epoch)
 
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
         t0 = self._t0_epoch
-        return _shift(self._prometheus().query_range(expr, t0 + start_s, t0 + end_s, step_s), -t0)
+        return shift(self._prometheus().query_range(expr, t0 + start_s, t0 + end_s, step_s), -t0)
 
     def close(self) -> None:
         if self._client is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab import errors, paths
-from slolab.backends import base
+from slolab.backends import base, kubeprom
 from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
@@ -21,7 +21,7 @@ from slolab.promql import engine as promql_engine
 from slolab.promql import openmetrics
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
-from slolab.sim import manifests, objects, traffic
+from slolab.sim import manifests, objects, scrape, traffic
 
 
 class SimClock:
@@ -136,36 +136,39 @@ class SimLoad:
         return self.stop(handle)
 
 
+#: the TSDB's timestamps minus run seconds
+OFFSET_S = scrape.STAMP_OFFSET_S
+
+
 class SimProm:
     """``lab.prom`` on sim: PromQL (promql.engine) over the TSDB the run's scrape loop fills
-    (sim/scrape.py). Run seconds in and out, as ``base.Prom`` says: the simulator's clock starts at
-    0, so sample times are run seconds already."""
+    (sim/scrape.py). Run seconds in and out, as ``base.Prom`` says: the TSDB is stamped in unix
+    seconds (``scrape.STAMP_OFFSET_S`` + run seconds, the simulated API server's clock), so query
+    times are moved forward by that offset and sample times back, as KubeProm does with the
+    wall clock's start on kind."""
 
     def __init__(self, sim: cluster_mod.Cluster) -> None:
         self._sim = sim
 
     @property
     def engine(self) -> promql_engine.Engine:
-        """The PromQL engine over the run's TSDB as of now."""
+        """The PromQL engine over the run's TSDB as of now (unix seconds in and out)."""
         return promql_engine.Engine(self._sim.tsdb)
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
-        return self.engine.query(expr, self._sim.env.now if at_s is None else at_s)
+        at = self._sim.env.now if at_s is None else at_s
+        return kubeprom.shift(self.engine.query(expr, OFFSET_S + at), -OFFSET_S)
 
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
-        return self.engine.query_range(expr, start_s, end_s, step_s)
+        result = self.engine.query_range(expr, OFFSET_S + start_s, OFFSET_S + end_s, step_s)
+        return kubeprom.shift(result, -OFFSET_S)
 
     def export_openmetrics(self, path: Path) -> None:
         """Write the run's samples as OpenMetrics (promql/openmetrics.py; staleness markers left
-        out), stamped ``objects.EPOCH`` + run seconds: the simulated API server's clock, as
-        report/runmetrics.py's ``Exporter`` protocol asks. EPOCH is whole seconds, so each
-        sample line's timestamp (``seconds.millis``) moves by adding it to the seconds."""
+        out), stamped as the TSDB is: ``objects.EPOCH`` + run seconds, as report/runmetrics.py's
+        ``Exporter`` protocol asks."""
         with Path(path).open("w", encoding="utf-8") as out:
             for line in openmetrics.lines(self._sim.tsdb):
-                if not line.startswith("#"):
-                    head, _, stamp = line.rpartition(" ")
-                    seconds, _, millis = stamp.partition(".")
-                    line = f"{head} {int(seconds) + objects.EPOCH}.{millis}"
                 out.write(line + "\n")
 
 

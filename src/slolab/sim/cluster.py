@@ -12,7 +12,8 @@ Public operations, as on the API: ``apply`` (kubectl apply), ``scale`` (the scal
 kubelet stops or comes back).
 
 Metrics: ``Cluster.tsdb`` is the run's in-memory TSDB, what the lab's Prometheus scraped so far
-(sim/scrape.py, a registered controller like the others).
+(sim/scrape.py, a registered controller like the others), stamped in unix seconds
+(``scrape.STAMP_OFFSET_S`` + run seconds).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Cluster:
 
     # ---- controller.API -----------------------------------------------------------------------
     def prom_query(self, expr: str) -> list[dict[str, Any]]:
-        return engine_mod.Engine(self.tsdb).query(expr, self.env.now)
+        return engine_mod.Engine(self.tsdb).query(expr, scrape.STAMP_OFFSET_S + self.env.now)
 
     @property
     def now_s(self) -> float:

@@ -22,6 +22,10 @@ What it scrapes, as that Prometheus would on kind:
 A scrape is a success when the server answers: for a model server, while its process listens
 (after the model loaded, until SIGTERM); the others always.
 
+Timestamps: samples are stamped ``objects.EPOCH`` + run seconds (``STAMP_OFFSET_S``), the clock of
+the simulated API server, so ``time() - kube_pod_created`` means what it means on kind; readers
+that speak run seconds (``lab.prom``) move their times by it.
+
 Not modelled: scrape timeouts and durations (a scrape takes no time), ``scrape_*`` series other
 than ``up``, sample limits, relabelling beyond what the PodMonitor fields above do, the
 ``namespace``/``pod`` target labels of the exporters' own pods (the simulator runs none).
@@ -37,9 +41,21 @@ from typing import Any
 
 from slolab.promql import tsdb
 from slolab.run import vllm_metrics as vm
-from slolab.sim import cadvisor, controller, dcgm, kubestate, podmonitor, servicemonitor, store, vllmseries
+from slolab.sim import (
+    cadvisor,
+    controller,
+    dcgm,
+    kubestate,
+    objects,
+    podmonitor,
+    servicemonitor,
+    store,
+    vllmseries,
+)
 
 Samples = dict[tsdb.Labels, float]
+#: what the TSDB's timestamps are ahead of run seconds (see the module docstring)
+STAMP_OFFSET_S = float(objects.EPOCH)
 #: what a scrape returns: its samples, a function that computes them later, or None (it failed)
 Collected = Samples | Callable[[], Samples] | None
 
@@ -232,8 +248,8 @@ class Controller(controller.Controller):
         return (int.from_bytes(digest, "big") % interval_ms) / 1000
 
     def _gone(self, key: str, labels: dict[str, str], t_s: float) -> None:
-        self._tsdb.target_gone(key, t_s)
-        self._tsdb.mark_stale({**labels, "__name__": "up"}, t_s)
+        self._tsdb.target_gone(key, STAMP_OFFSET_S + t_s)
+        self._tsdb.mark_stale({**labels, "__name__": "up"}, STAMP_OFFSET_S + t_s)
 
     def _loop(self, target: Target):
         env = self.api.env
@@ -248,7 +264,8 @@ class Controller(controller.Controller):
 
             def write(result=result, now=now) -> None:
                 samples = result() if callable(result) else result
-                db.scrape(key, now, {up: 0.0} if samples is None else {**samples, up: 1.0})
+                stamp_s = STAMP_OFFSET_S + now
+                db.scrape(key, stamp_s, {up: 0.0} if samples is None else {**samples, up: 1.0})
 
             self._pending.append(write)
             yield env.timeout(interval_s)
