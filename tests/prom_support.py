@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from slolab.promql import command, engine, openmetrics, synthetic, tsdb
+from slolab.promql import command, engine, snapshot, synthetic, tsdb
 from slolab.report import runmetrics
 
 NAMESPACE = "lab-readiness-probes"
@@ -51,6 +51,6 @@ class TSDBProm:
         body = {"data": {"resultType": "matrix", "result": result}}
         return command.shift(body, -runmetrics.EPOCH_S)["data"]["result"]
 
-    def export_openmetrics(self, path: Path) -> None:
+    def save_tsdb(self, path: Path) -> None:
         self.exported.append(path)
-        path.write_text(openmetrics.dump(self.db), encoding="utf-8")
+        snapshot.save(self.db, path)

@@ -332,7 +332,7 @@ def promql(
     """Evaluate PromQL over a lab's last grade on sim (NAME EXPR), or over recorded samples
     (--samples FILE.om EXPR), with the answers Prometheus 2.42 gives.
 
-    With NAME the samples are workspace/NAME/reports/metrics.om; times (--at, --start, --end,
+    With NAME the samples are workspace/NAME/reports/metrics.tsdb; times (--at, --start, --end,
     and those printed) are run seconds. Inside the query, time() and @ see the file's own clock:
     unix seconds, run second 0 being 2026-01-01T00:00:00Z.
     """
@@ -407,7 +407,8 @@ def metrics(
     console = _console()
     out = paths.relative(export)
     console.print(
-        f"✓ Wrote {out}: {len(db)} series, {db.sample_count()} samples, {runmetrics.describe_span(db)}.",
+        f"✓ Wrote {out}: {len(db)} series, {runmetrics.exported_samples(db)} samples, "
+        f"{runmetrics.describe_span(db)}.",
         soft_wrap=True,
     )
     for line in runmetrics.next_steps(export, db):

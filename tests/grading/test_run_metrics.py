@@ -14,7 +14,7 @@ from test_plugin import GRADER
 from slolab.backends import fake
 from slolab.catalog import lab as lab_mod
 from slolab.grading import graderun
-from slolab.promql import openmetrics, tsdb
+from slolab.promql import openmetrics, snapshot, tsdb
 from slolab.report import promseries, runmetrics
 
 EXPORTING = """
@@ -40,10 +40,10 @@ def test_a_grade_keeps_the_metrics_its_prom_exports(
     assert result.ret == 0, result.stdout.str()
     kept = grading_support.reports(slolab_root) / runmetrics.FILE_NAME
     assert grading_support.latest(slolab_root)["files"]["metrics"] == str(kept)
-    assert kept.read_text(encoding="utf-8") == openmetrics.dump(
+    assert openmetrics.dump(snapshot.load(kept)) == openmetrics.dump(
         prom_support.serving_run(namespace="lab-demo")
     )
-    result.stdout.fnmatch_lines(["*metrics*reports/metrics.om*make promql NAME=demo*"])
+    result.stdout.fnmatch_lines(["*metrics*reports/metrics.tsdb*make promql NAME=demo*"])
 
     # a grade whose Prom cannot export (kind, cluster, this fake) leaves no older run's file behind
     grader(GRADER)
@@ -55,7 +55,7 @@ def test_a_grade_keeps_the_metrics_its_prom_exports(
 
 def test_export_asks_the_prom_once_and_only_when_it_can(tmp_path: Path) -> None:
     prom = prom_support.TSDBProm(prom_support.serving_run(60.0), now_s=60)
-    path = tmp_path / "reports" / "metrics.om"
+    path = tmp_path / "reports" / "metrics.tsdb"
     assert runmetrics.export(prom, path) == path and prom.exported == [path] and path.is_file()
     scripted = fake.FakeProm(fake.FakeClock())
     assert not isinstance(scripted, runmetrics.Exporter)

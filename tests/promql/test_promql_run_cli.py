@@ -1,6 +1,6 @@
-"""``slolab promql NAME`` and ``slolab metrics NAME --export`` over a finished grade's metrics.om.
+"""``slolab promql NAME`` and ``slolab metrics NAME --export`` over a finished grade's metrics.tsdb.
 
-The grade is stood in for by its file: workspace/readiness-probes/reports/metrics.om holding a
+The grade is stood in for by its file: workspace/readiness-probes/reports/metrics.tsdb holding a
 synthetic serving run stamped ``runmetrics.EPOCH_S`` + run seconds, as a grade on sim keeps it.
 The exported file is backfilled with the real promtool into a real Prometheus 2.42, and
 ``slolab promql NAME --json`` must give that Prometheus' body, its times moved to run seconds.
@@ -21,8 +21,8 @@ from _support import run_cli
 from test_conformance import _assert_same
 
 from slolab.backends import kubeprom
-from slolab.metrics import local
-from slolab.promql import command, openmetrics
+from slolab.metrics import local, remotewrite
+from slolab.promql import command, openmetrics, snapshot
 from slolab.report import promseries, runmetrics
 
 LAB = "readiness-probes"
@@ -32,13 +32,11 @@ TTFT_P99 = "histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace root whose readiness-probes lab has a finished grade's metrics.om."""
+    """A workspace root whose readiness-probes lab has a finished grade's metrics.tsdb."""
     root = tmp_path_factory.mktemp("ws")
     reports = root / LAB / "reports"
     reports.mkdir(parents=True)
-    (reports / runmetrics.FILE_NAME).write_text(
-        openmetrics.dump(prom_support.serving_run()), encoding="utf-8"
-    )
+    snapshot.save(prom_support.serving_run(), reports / runmetrics.FILE_NAME)
     return root
 
 
@@ -49,11 +47,14 @@ def _json(workspace: Path, *args: str) -> dict[str, Any]:
 
 
 def test_instant_query_in_run_seconds(workspace: Path) -> None:
-    body = _json(workspace, "count(vllm:num_requests_running)", "--at", "300")
+    body = _json(workspace, "count(vllm:num_requests_running)", "--at", "200")
     assert body == {
         "status": "success",
-        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [300, "2"]}]},
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [200, "2"]}]},
     }
+    # at 300 one of the two pods has left (at 240 s): its series ended with a staleness marker
+    (row,) = _json(workspace, "count(vllm:num_requests_running)", "--at", "300")["data"]["result"]
+    assert row["value"] == [300, "1"]
     # default time: the last sample, printed in run seconds too
     (row,) = _json(workspace, "count(vllm:num_requests_running)")["data"]["result"]
     assert 580 <= row["value"][0] <= 601
@@ -86,7 +87,7 @@ def test_bad_input_exits_2_without_a_traceback(workspace: Path, args: tuple[str,
 def test_no_finished_grade_names_the_file_and_the_next_step(tmp_path: Path) -> None:
     done = run_cli("promql", LAB, "up", workspace=tmp_path)
     assert done.returncode == 2
-    assert f"{tmp_path}/{LAB}/reports/metrics.om: no such file" in done.stderr
+    assert f"{tmp_path}/{LAB}/reports/metrics.tsdb: no such file" in done.stderr
     assert f"make grade NAME={LAB}" in done.stderr
 
 
@@ -133,7 +134,10 @@ def test_export_backfills_into_a_real_prometheus_that_answers_the_same(
         check=False,
     )
     assert blocks.returncode == 0, blocks.stderr
-    with local.LocalPrometheus([], openmetrics_file=out) as server:
+    # the run's own Prometheus kept staleness markers, which the export cannot carry: compare
+    # with one fed the run's samples through remote write, markers included
+    with local.LocalPrometheus([], remote_write=True) as server:
+        remotewrite.push(server.url, prom_support.serving_run())
 
         def prometheus(query: str, **params: float) -> dict[str, Any]:
             path = "/api/v1/query_range" if "step" in params else "/api/v1/query"
@@ -163,7 +167,7 @@ def test_export_backfills_into_a_real_prometheus_that_answers_the_same(
             on_kind = promseries.fetch(real, wanted, 600.0)
         finally:
             real.close()
-    on_sim = promseries.fetch(prom_support.TSDBProm(db, now_s=600.0), wanted, 600.0)
+    on_sim = promseries.fetch(prom_support.TSDBProm(prom_support.serving_run(), now_s=600.0), wanted, 600.0)
     assert on_kind["notes"] == on_sim["notes"] == {}
     for panel, lines in on_sim["series"].items():
         assert set(on_kind["series"][panel]) == set(lines), panel
@@ -195,7 +199,7 @@ def test_a_file_not_on_the_api_servers_clock_is_refused(tmp_path: Path) -> None:
     text = openmetrics.dump(prom_support.serving_run(60.0)).replace(
         " 17672", " 17002"
     )  # moved to 2023: not EPOCH + run seconds
-    (reports / runmetrics.FILE_NAME).write_text(text, encoding="utf-8")
+    snapshot.save(openmetrics.load(text), reports / runmetrics.FILE_NAME)
     done = run_cli("promql", LAB, "up", workspace=tmp_path)
     assert done.returncode == 2, done.stdout
     assert (

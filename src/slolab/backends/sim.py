@@ -18,7 +18,7 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
 from slolab.promql import engine as promql_engine
-from slolab.promql import openmetrics
+from slolab.promql import openmetrics, snapshot
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import manifests, objects, scrape, traffic
@@ -163,10 +163,13 @@ class SimProm:
         result = self.engine.query_range(expr, OFFSET_S + start_s, OFFSET_S + end_s, step_s)
         return kubeprom.shift(result, -OFFSET_S)
 
+    def save_tsdb(self, path: Path) -> None:
+        """Save the run's TSDB (promql/snapshot.py), as report/runmetrics.py's ``Exporter`` asks."""
+        snapshot.save(self._sim.tsdb, path)
+
     def export_openmetrics(self, path: Path) -> None:
         """Write the run's samples as OpenMetrics (promql/openmetrics.py; staleness markers left
-        out), stamped as the TSDB is: ``objects.EPOCH`` + run seconds, as report/runmetrics.py's
-        ``Exporter`` protocol asks."""
+        out), stamped as the TSDB is: ``objects.EPOCH`` + run seconds."""
         with Path(path).open("w", encoding="utf-8") as out:
             for line in openmetrics.lines(self._sim.tsdb):
                 out.write(line + "\n")

@@ -67,7 +67,7 @@ class GradeRun:
     plot_error: str | None = None
     plot_s: float | None = None
     plot_worker: Any = None  # slolab.report.plotworker.PlotWorker, started at configure
-    metrics_file: Any = None  # Path of the run's metrics.om once exported (sim), else None
+    metrics_file: Any = None  # Path of the run's metrics.tsdb once saved (sim), else None
     metrics_error: str | None = None
 
 

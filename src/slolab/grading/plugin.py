@@ -173,7 +173,7 @@ def _runs_tests(config: pytest.Config) -> bool:
 
 
 def _keep_metrics(run: graderun.GradeRun, files: dict[str, str | None]) -> None:
-    """Write the run's samples to <reports>/metrics.om when its Prom can (sim; see runmetrics)."""
+    """Save the run's TSDB to <reports>/metrics.tsdb when its Prom can (sim; see runmetrics)."""
     from slolab.report import runmetrics
 
     assert run.snapshot is not None

@@ -1,7 +1,7 @@
 """``slolab promql``: one PromQL query over a source of samples, shown as a table or as JSON.
 
 The source is a TSDB: an OpenMetrics file (``--samples FILE.om``, ``load_samples``) or a
-finished grade's metrics.om (``slolab promql NAME``, ``slolab.report.runmetrics.load``); both
+finished grade's metrics.tsdb (``slolab promql NAME``, ``slolab.report.runmetrics.load``); both
 feed ``run``, which returns the Prometheus HTTP API body; ``table`` turns it into a rich table.
 Without ``--at`` an instant query is evaluated at the newest sample. ``time_offset_s`` lets the
 caller speak in its own seconds (run seconds): the engine sees ``t + time_offset_s``, and every

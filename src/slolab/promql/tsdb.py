@@ -164,6 +164,20 @@ class TSDB:
             self._by_name = None
         series.append(t_ms, value)
 
+    def load_series(self, labels: Labels, t_ms: np.ndarray, values: np.ndarray) -> None:
+        """A whole new series at once (a saved TSDB read back): times must not decrease."""
+        if labels in self._series or not any(name == "__name__" for name, _ in labels):
+            raise errors.InputError(
+                errors.Problem("samples", "a duplicate series or one without __name__", str(labels))
+            )
+        if len(t_ms) > 1 and bool((np.diff(t_ms) < 0).any()):
+            raise errors.InputError(errors.Problem("samples", "out of order samples", _render(labels)))
+        series = self._series[labels] = Series(labels)
+        series.t_ms.frombytes(np.ascontiguousarray(t_ms, dtype=np.int64).tobytes())
+        series.values.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        self._sorted = None
+        self._by_name = None
+
     def mark_stale(self, labels: Mapping[str, str] | Labels, t_s: float) -> None:
         """Write Prometheus' staleness marker into one series."""
         self.append_ms(labels_of(labels), to_ms(t_s), STALE_NAN)

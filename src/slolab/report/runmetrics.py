@@ -1,13 +1,16 @@
-"""The run's metrics kept with the reports: ``workspace/<lab>/reports/metrics.om``.
+"""The run's metrics kept with the reports: ``workspace/<lab>/reports/metrics.tsdb``.
 
-At the end of a grade on sim the samples the simulator scraped are written there as OpenMetrics
-(as ``slolab.promql.openmetrics`` writes it), by the backend's ``lab.prom`` when it offers
-``export_openmetrics`` (the ``Exporter`` protocol; ``export`` is the one place that asks).
-``slolab promql NAME`` and ``slolab metrics NAME --export`` read it back with ``load``.
+At the end of a grade on sim the TSDB the simulator scraped is saved there as it is
+(``slolab.promql.snapshot``: the sample arrays, staleness markers included, so a later query
+answers as one during the run did), by the backend's ``lab.prom`` when it offers ``save_tsdb``
+(the ``Exporter`` protocol; ``export`` is the one place that asks). Saving costs a copy of the
+arrays; the OpenMetrics text a Prometheus backfills from is written only on demand, by
+``slolab metrics NAME --export``. ``slolab promql NAME`` and that command read the file back
+with ``load``.
 On kind and cluster nothing is exported: the run's metrics live in the cluster's Prometheus,
 and ``load`` says so, with the address the grade used (``where_not_kept``).
 
-Timestamps. The file is stamped in unix seconds at ``objects.EPOCH`` + run seconds: the clock
+Timestamps. The samples are stamped in unix seconds at ``objects.EPOCH`` + run seconds: the clock
 of the simulated API server, whose creationTimestamps and event times ``kubectl get`` prints
 (run second 0 is 2026-01-01T00:00:00Z). A Prometheus backfilled from the file, and Grafana on
 it, show the same instants as the objects do. The commands take and print run seconds, as the
@@ -22,11 +25,11 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from slolab import errors, paths
-from slolab.promql import openmetrics, tsdb
+from slolab.promql import snapshot, tsdb
 from slolab.sim import objects
 
-FILE_NAME = "metrics.om"
-#: Unix seconds of run second 0 in metrics.om (the simulated API server's epoch).
+FILE_NAME = "metrics.tsdb"
+#: Unix seconds of run second 0 in metrics.tsdb (the simulated API server's epoch).
 EPOCH_S = float(objects.EPOCH)
 
 
@@ -34,9 +37,9 @@ EPOCH_S = float(objects.EPOCH)
 class Exporter(Protocol):
     """A ``lab.prom`` that can write the run's samples (the sim backend's, over its TSDB)."""
 
-    def export_openmetrics(self, path: Path) -> None:
-        """Write every sample of the run to ``path`` as ``openmetrics.dump`` writes it, stamped
-        ``EPOCH_S`` + run seconds. Called once, after the verdict, before the report is done."""
+    def save_tsdb(self, path: Path) -> None:
+        """Save the run's TSDB to ``path`` with ``snapshot.save``, stamped ``EPOCH_S`` + run
+        seconds. Called once, after the verdict, before the report is done."""
 
 
 def to_unix_s(run_s: float) -> float:
@@ -57,7 +60,7 @@ def export(prom: object, path: Path) -> Path | None:
     removing a ``path`` left by an earlier grade, so no command answers from an older run."""
     if isinstance(prom, Exporter):
         path.parent.mkdir(parents=True, exist_ok=True)
-        prom.export_openmetrics(path)
+        prom.save_tsdb(path)
         return path
     path.unlink(missing_ok=True)
     return None
@@ -85,7 +88,7 @@ def where_not_kept(backend: str, *, in_cluster: bool = False) -> str:
 
 
 def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
-    """The TSDB of a finished grade's metrics.om (InputError naming the file and the next step)."""
+    """The TSDB of a finished grade's metrics.tsdb (InputError naming the file and the next step)."""
     path = path or path_for(lab)
     if not path.is_file():
         backend = _last_backend(path.parent)
@@ -107,7 +110,7 @@ def load(lab: str, path: Path | None = None) -> tsdb.TSDB:
             errors.Problem(paths.relative(path), f"no such file: {why}"),
             f"Grade first: `make grade NAME={lab}` (BACKEND=sim), then ask again.",
         )
-    db = openmetrics.load(path.read_text(encoding="utf-8"), source=paths.relative(path))
+    db = snapshot.load(path, source=paths.relative(path))
     span = db.time_range_ms()
     if span is not None and span[0] < EPOCH_S * 1000:
         raise errors.InputError(
@@ -139,6 +142,13 @@ def next_steps(path: Path, db: tsdb.TSDB) -> list[str]:
         "Then Grafana: add a Prometheus data source at http://localhost:9090 and set the time range "
         f"to {first} – {last} (UTC).",
     ]
+
+
+def exported_samples(db: tsdb.TSDB) -> int:
+    """Samples an OpenMetrics export of ``db`` writes: all but the staleness markers, which the
+    format cannot carry (a Prometheus backfilled from it keeps a gone series for the 5 min
+    lookback, where the run's Prometheus, and ``slolab promql NAME``, had it end at once)."""
+    return sum(int((~tsdb.stale_mask(s.arrays()[1])).sum()) for s in db)
 
 
 def describe_span(db: tsdb.TSDB) -> str:
