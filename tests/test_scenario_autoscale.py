@@ -106,3 +106,20 @@ def test_chat_ramp_has_the_stated_shape(scenario) -> None:
     assert profile.expected_requests(0, profile.duration_s) == pytest.approx(13800)
     steady = scenario.traffic["rag-steady"]
     assert (steady.prompt_tokens, steady.output_tokens) == (profile.prompt_tokens, profile.output_tokens)
+
+
+def test_the_kind_reservation_leaves_the_pool_size_free(scenario) -> None:
+    """On kind the fake GPU worker advertises the platform's gpuCount; the reservation holds the
+    difference, so the model server finds as many free GPUs as the simulator's pool has."""
+    path = paths.scenarios_dir() / NAME / "kind-gpu-reservation.yaml"
+    (doc,) = yamlfile.load_all(path, display=f"scenarios/{NAME}/kind-gpu-reservation.yaml")
+    assert not k8svalidate.validate(doc)
+    held = doc.data["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+    platform = yaml.safe_load(
+        (paths.charts_dir() / "slolab-platform" / "values.yaml").read_text(encoding="utf-8")
+    )
+    pools = platform["fake-gpu-operator"]["topology"]["nodePools"]
+    (advertised,) = {pool["gpuCount"] for pool in pools.values()}
+    (gpu_pool,) = [p for p in scenario.topology.pools if "nvidia.com/gpu" in p.capacity]
+    assert advertised - held == int(gpu_pool.capacity["nvidia.com/gpu"]) == 4
+    assert doc.data["spec"]["template"]["spec"]["nodeSelector"] == gpu_pool.match_labels
