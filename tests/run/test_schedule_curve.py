@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy
 import pytest
+import simpy
 
 from slolab import errors
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import schema, yamlfile
 from slolab.run import schedule
+from slolab.sim import traffic as sim_traffic
 
 PROMPT = schema.Distribution(distribution="lognormal", median=512, sigma=0.8, min=16, max=4096)
 OUTPUT = schema.Distribution(distribution="uniform", low=32, high=256)
@@ -164,6 +166,21 @@ def test_a_flat_curve_draws_the_same_process_as_no_curve():
     total = sum(offsets(flat, f"flat:{i}", duration_s=20.0).size for i in range(runs))
     expected = runs * 3.0 * 20.0
     assert abs(total - expected) < 4.5 * math.sqrt(expected)
+
+
+def test_the_simulator_sends_the_curve_schedule():
+    """sim/traffic.OpenLoop takes the same curve schedule as the real generator."""
+    p = profile(duration_s=120.0)
+    seed = schedule.traffic_seed(3, "ramp", 0)
+    env = simpy.Environment()
+    env.run(until=7.0)
+    sent = []
+    loop = sim_traffic.OpenLoop(env, "ramp", p, random.Random(seed), lambda req, _at: sent.append(req))
+    env.run(until=7.0 + 121.0)
+    ours = list(schedule.arrivals(p, random.Random(seed)))
+    assert len(sent) == len(ours) > 300
+    assert [r.arrival_s - loop.started_s for r in sent] == pytest.approx([a.offset_s for a in ours], abs=1e-9)
+    assert loop.stopped_s == pytest.approx(7.0 + 120.0)
 
 
 # -- validation ------------------------------------------------------------------------------
