@@ -74,6 +74,14 @@ def test_ci_case_renders_valid_kubernetes(helm: Path, case: Path, tmp_path: Path
     assert not problems, "\n".join(map(str, problems))
 
 
+@pytest.mark.parametrize("case", CI_CASES, ids=[f"{c.parent.parent.name}/{c.name}" for c in CI_CASES])
+def test_helm_lint_strict_with_ci_values(helm: Path, case: Path) -> None:
+    with lint.usable_chart(case.parent.parent) as (chart_dir, _):
+        proc = lint.helm_lint(chart_dir, case)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout, proc.stdout
+
+
 @pytest.mark.parametrize("chart", CHARTS, ids=[c.name for c in CHARTS])
 def test_chart_layout(chart: Path) -> None:
     values_text = (chart / "values.yaml").read_text(encoding="utf-8")
@@ -94,7 +102,7 @@ def test_schema_describes_every_value() -> None:
     assert schema["additionalProperties"] is False
     for key in defaults:
         assert schema["properties"][key].get("description"), key
-    for block in ("images", "model", "server", "service", "podDisruptionBudget"):
+    for block in ("images", "model", "server", "service", "podDisruptionBudget", "hpa"):
         assert schema["properties"][block]["additionalProperties"] is False, block
     assert schema["properties"]["engine"]["enum"] == ["slolab-serve", "vllm", "llm-d-inference-sim"]
 
@@ -237,6 +245,57 @@ def test_recreate_strategy_drops_rolling_update(helm: Path, tmp_path: Path) -> N
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
 
 
+CPU_70 = {"type": "Utilization", "averageUtilization": 70}
+
+
+def test_hpa_defaults_to_cpu_utilization(helm: Path, tmp_path: Path) -> None:
+    objects = render_one(tmp_path, {"hpa": {"enabled": True}})
+    hpa = objects["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["metadata"]["name"] == objects["Deployment"]["metadata"]["name"] == "llm"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
+    assert hpa["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+        }
+    ]
+    assert "behavior" not in hpa["spec"]
+    assert "replicas" not in objects["Deployment"]["spec"]
+    assert "HorizontalPodAutoscaler" not in render_one(tmp_path, {})
+    assert render_one(tmp_path, {})["Deployment"]["spec"]["replicas"] == 1
+
+
+def test_hpa_metrics_behavior_and_rollout_target(helm: Path, tmp_path: Path) -> None:
+    metrics = [{"type": "Resource", "resource": {"name": "cpu", "target": CPU_70}}]
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    objects = render_one(
+        tmp_path,
+        {
+            "hpa": {
+                "enabled": True,
+                "minReplicas": 2,
+                "maxReplicas": 3,
+                "metrics": metrics,
+                "behavior": behavior,
+            }
+        },
+        {"rollout": {"enabled": True}},
+    )
+    hpa = objects["HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "name": "llm",
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 3)
+    assert hpa["spec"]["metrics"] == metrics
+    assert hpa["spec"]["behavior"] == behavior
+    assert "replicas" not in objects["Rollout"]["spec"]
+    assert "Deployment" not in objects
+
+
 def test_comments_and_header_are_kept(helm: Path) -> None:
     files = render.render(CHART, [LABS], header="Rendered for lab {release}.\nmake grade NAME=demo")
     by_name = {f.name: f.text for f in files}
@@ -260,6 +319,22 @@ def test_comments_and_header_are_kept(helm: Path) -> None:
         ({"strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}}, "set one of them above 0"),
         ({"podDisruptionBudget": {"enabled": True, "minAvailable": 1}}, "Set the other to null"),
         ({"podDisruptionBudget": {"enabled": True, "maxUnavailable": None}}, "set one of them"),
+        ({"hpa": {"enabled": True}, "scaledObject": {"enabled": True}}, "Enable one of them"),
+        ({"hpa": {"enabled": True, "minReplicas": 5}}, "lower the minimum or raise the maximum"),
+        (
+            {"hpa": {"enabled": True}, "resources": {"requests": {"cpu": None}}},
+            "resources.requests.cpu is not set",
+        ),
+        (
+            {
+                "hpa": {
+                    "enabled": True,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": CPU_70}}],
+                },
+                "resources": {"requests": {"cpu": None}},
+            },
+            "resources.requests.cpu is not set",
+        ),
     ],
     ids=[
         "vllm-without-gpu",
@@ -268,6 +343,10 @@ def test_comments_and_header_are_kept(helm: Path) -> None:
         "no-surge-no-unavailable",
         "pdb-both",
         "pdb-none",
+        "hpa-and-scaledobject",
+        "hpa-min-above-max",
+        "hpa-default-cpu-without-request",
+        "hpa-cpu-metric-without-request",
     ],
 )
 def test_fail_says_how_to_fix(helm: Path, values: dict, expected: str) -> None:

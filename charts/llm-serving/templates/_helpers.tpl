@@ -110,6 +110,7 @@ render time with the values to change. Called from llm-serving.validate.
 {{- if and $so.enabled (gt (int $so.minReplicaCount) (int $so.maxReplicaCount)) -}}
 {{- fail (printf "scaledObject.minReplicaCount (%d) is above scaledObject.maxReplicaCount (%d), which KEDA rejects: lower the minimum or raise the maximum." (int $so.minReplicaCount) (int $so.maxReplicaCount)) -}}
 {{- end -}}
+{{- include "llm-serving.validateHpa" . -}}
 {{- $rollout := .Values.rollout -}}
 {{- if $rollout.enabled -}}
 {{- if and (has (toString $rollout.maxSurge) (list "0" "0%")) (has (toString $rollout.maxUnavailable) (list "0" "0%")) -}}
@@ -118,6 +119,35 @@ render time with the values to change. Called from llm-serving.validate.
 {{- $pm := .Values.podMonitor -}}
 {{- if and $rollout.analysis.enabled $pm.enabled (not (has "rollouts-pod-template-hash" ($pm.podTargetLabels | default list))) -}}
 {{- fail "rollout.analysis selects the canary by the rollouts_pod_template_hash label, but podMonitor.podTargetLabels does not copy rollouts-pod-template-hash onto the scraped series: add it." -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+llm-serving.validateHpa: the HorizontalPodAutoscaler's values. Two autoscalers on one
+workload fight over its replicas, so the HPA and the ScaledObject (which makes an HPA of its
+own) exclude each other; minReplicas above maxReplicas is rejected by the API server; and a
+Utilization target on cpu is a share of the CPU request, which the container must have.
+Called from llm-serving.validateOptional.
+*/}}
+{{- define "llm-serving.validateHpa" -}}
+{{- $hpa := .Values.hpa -}}
+{{- if $hpa.enabled -}}
+{{- if .Values.scaledObject.enabled -}}
+{{- fail "hpa.enabled and scaledObject.enabled are both true: KEDA's ScaledObject makes an HPA of its own (keda-hpa-<name>), and two autoscalers on one workload fight over its replicas. Enable one of them." -}}
+{{- end -}}
+{{- if gt (int $hpa.minReplicas) (int $hpa.maxReplicas) -}}
+{{- fail (printf "hpa.minReplicas (%d) is above hpa.maxReplicas (%d), which the API server rejects: lower the minimum or raise the maximum." (int $hpa.minReplicas) (int $hpa.maxReplicas)) -}}
+{{- end -}}
+{{- $cpuUtilization := not $hpa.metrics -}}
+{{- range $hpa.metrics -}}
+{{- if and (eq (toString .type) "Resource") .resource (eq (toString .resource.name) "cpu") .resource.target (eq (toString .resource.target.type) "Utilization") -}}
+{{- $cpuUtilization = true -}}
+{{- end -}}
+{{- end -}}
+{{- $requests := (.Values.resources | default dict).requests | default dict -}}
+{{- if and $cpuUtilization (kindIs "invalid" (index $requests "cpu")) -}}
+{{- fail "hpa has a cpu Utilization target, a percentage of the container's CPU request, but resources.requests.cpu is not set: set it (e.g. 500m), or give hpa.metrics another target type." -}}
 {{- end -}}
 {{- end -}}
 {{- end }}

@@ -8,6 +8,7 @@ traffic profiles graders drive. File: ``scenarios/<name>/scenario.yaml``.
 from __future__ import annotations
 
 import functools
+import itertools
 from pathlib import Path
 from typing import Literal
 
@@ -76,16 +77,98 @@ class Topology(schema.Strict):
     image_pull_s: schema.Distribution = schema.Distribution(distribution="constant", value=60.0)
 
 
+class RatePoint(schema.Strict):
+    """One point of a rate curve: from ``at_s`` seconds after the run start the rate is
+    ``factor`` times the profile's ``rate_rps`` (linear to the next point, held after the last)."""
+
+    at_s: float = pydantic.Field(ge=0, description="seconds after the run start")
+    factor: float = pydantic.Field(ge=0, description="multiple of rate_rps at at_s")
+
+
 class TrafficProfile(schema.Strict):
-    """Open-loop traffic: Poisson arrivals at ``rate_rps`` with random prompt and output lengths."""
+    """Open-loop traffic: Poisson arrivals with random prompt and output lengths.
+
+    Without ``rate_curve`` the arrivals are a Poisson process of constant rate ``rate_rps``.
+    With it they are a non-homogeneous Poisson process of rate ``rate_at(t_s)`` =
+    ``rate_rps × factor(t_s)``, the factor linear between the curve's points and held after
+    the last one (``slolab.run.schedule`` draws it).
+    """
 
     description: str = ""
     arrival: Literal["poisson"] = "poisson"
-    rate_rps: float = pydantic.Field(gt=0)
+    rate_rps: float = pydantic.Field(gt=0, description="base rate in requests per second")
+    rate_curve: list[RatePoint] | None = pydantic.Field(
+        default=None,
+        min_length=1,
+        description="rate over time as multiples of rate_rps: points {at_s, factor}, the first at_s 0, "
+        "at_s strictly increasing; linear between points, held after the last",
+    )
     duration_s: float | None = pydantic.Field(default=None, gt=0)
     prompt_tokens: schema.Distribution
     output_tokens: schema.Distribution
     timeout_s: float = pydantic.Field(default=180.0, gt=0, description="client gives up after this")
+
+    @pydantic.field_validator("rate_curve")
+    @classmethod
+    def _curve_shape(cls, curve: list[RatePoint] | None) -> list[RatePoint] | None:
+        if curve is None:
+            return None
+        problems = []
+        if curve[0].at_s != 0:
+            problems.append(f"rate_curve[0].at_s must be 0, the run start (got {curve[0].at_s:g})")
+        for i in range(1, len(curve)):
+            if curve[i].at_s <= curve[i - 1].at_s:
+                problems.append(
+                    f"rate_curve[{i}].at_s ({curve[i].at_s:g}) must be after rate_curve[{i - 1}].at_s "
+                    f"({curve[i - 1].at_s:g}): at_s increases strictly"
+                )
+        if all(p.factor == 0 for p in curve):
+            problems.append("every factor is 0, so no request would ever be sent")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return curve
+
+    def rate_at(self, t_s: float) -> float:
+        """Arrival rate in requests per second ``t_s`` seconds after the run start."""
+        curve = self.rate_curve
+        if curve is None:
+            return self.rate_rps
+        if t_s <= 0:
+            return self.rate_rps * curve[0].factor
+        for prev, point in itertools.pairwise(curve):
+            if t_s < point.at_s:
+                frac = (t_s - prev.at_s) / (point.at_s - prev.at_s)
+                return self.rate_rps * (prev.factor + frac * (point.factor - prev.factor))
+        return self.rate_rps * curve[-1].factor
+
+    @property
+    def peak_rps(self) -> float:
+        """The highest rate of the profile, in requests per second."""
+        if self.rate_curve is None:
+            return self.rate_rps
+        return self.rate_rps * max(p.factor for p in self.rate_curve)
+
+    def expected_requests(self, start_s: float, end_s: float) -> float:
+        """Mean number of arrivals between ``start_s`` and ``end_s`` (the integral of the rate)."""
+        return self.cumulative_requests(end_s) - self.cumulative_requests(start_s)
+
+    def cumulative_requests(self, t_s: float) -> float:
+        """Mean number of arrivals in [0, ``t_s``]: the cumulative intensity of the process."""
+        t_s = max(t_s, 0.0)
+        curve = self.rate_curve
+        if curve is None:
+            return self.rate_rps * t_s
+        total = 0.0
+        for prev, point in itertools.pairwise(curve):
+            if t_s <= prev.at_s:
+                return self.rate_rps * total
+            end_s = min(t_s, point.at_s)
+            width_s = end_s - prev.at_s
+            slope = (point.factor - prev.factor) / (point.at_s - prev.at_s)
+            total += width_s * (prev.factor + slope * width_s / 2)
+        if t_s > curve[-1].at_s:
+            total += (t_s - curve[-1].at_s) * curve[-1].factor
+        return self.rate_rps * total
 
 
 class ChaosStep(schema.Strict):

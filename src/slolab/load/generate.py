@@ -11,7 +11,8 @@ its own process (``slolab.load.process`` starts it). Nothing else should import 
 How it follows locust 2.47 (docs.locust.io "Use as a library"; research/tooling-loopback.md §3):
 an ``Environment`` with a local runner and a single ``FastHttpUser`` (``fixed_count = 1``),
 the dispatcher. Its task walks the arrival schedule (``schedule.arrivals``: Poisson gaps
-drawn as the simulator draws them), sleeps until each arrival and spawns one greenlet per
+drawn as the simulator draws them, at a rate that follows the profile's ``rate_curve`` when it
+has one), sleeps until each arrival and spawns one greenlet per
 request into a ``gevent.pool.Pool(max_in_flight)``, never waiting for earlier responses (open
 loop; locust's ``constant_throughput`` is closed-loop). An arrival that finds the pool full is
 recorded as a client-side failure ("client pool full"), never dropped. The HTTP client pool

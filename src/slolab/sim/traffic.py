@@ -1,5 +1,8 @@
 """Open-loop traffic in virtual time: Poisson arrivals, each request on its own.
 
+The rate is the profile's ``rate_rps``, or ``rate_rps × factor(t)`` along its ``rate_curve``
+(a non-homogeneous Poisson process), ``t`` counted from the start of the run.
+
 Arrivals never wait for earlier responses (open loop), as vLLM's benchmark_serving and
 inference-perf do, so overload shows up as queueing and errors rather than a lower rate. The
 schedule (gaps and lengths) is ``slolab.run.schedule``'s, the one the real load generator
