@@ -94,6 +94,8 @@ def test_a_new_replica_pulls_on_a_fresh_node_then_loads_the_model(
     sim.env.run(until=scaled_at + 300)
     (second,) = [p for p in sim.pods.values() if p.name != first.name]
     assert not [e for e in events(sim, timeline.PULLING) if e.name == second.name]
+    (present,) = [e for e in events(sim, timeline.PULLED) if e.name == second.name]
+    assert "already present on machine" in present.message  # as kubelet's EnsureImageExists says
     ready_s = next(e.time_s for e in events(sim, timeline.READY) if e.name == second.name) - scaled_at
     assert 100 <= ready_s <= 150 + 5 + 10
 

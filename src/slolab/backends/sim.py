@@ -107,7 +107,12 @@ class SimLoad:
             timeline.LOAD_KIND,
             profile,
             timeline.LOAD_STARTED,
-            f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}",
+            (
+                f"{spec.rate_rps:g} req/s open-loop Poisson to service {target}"
+                if not spec.rate_curve
+                else f"open-loop Poisson, {spec.rate_rps:g} req/s × a rate curve "
+                f"(peak {spec.peak_rps:g} req/s) to service {target}"
+            ),
         )
         return SimLoadHandle(profile, generator)
 

@@ -90,6 +90,10 @@ def attempt(
     image = c.spec.get("image", "")
     if image not in k.images:
         yield from pull(k, pod, c, image)
+    else:  # kubelet images.go EnsureImageExists: present and not PullAlways, an event all the same
+        k.api.record(
+            "Pod", pod.name, timeline.PULLED, f'Container image "{image}" already present on machine'
+        )
     yield env.timeout(k.api.scenario.topology.container_start_s.draw(k.rng))
     if k.gone(pod):
         return crashes
