@@ -11,11 +11,14 @@ from slolab import errors
 from slolab.catalog import yamlfile
 from slolab.sim import controller, modelled, registry, replicaset, store
 
+#: a kind no controller owns (the HorizontalPodAutoscaler is registered since sim/hpa.py)
+PIN = ("example.slolab.dev/v1", "ReplicaPin")
+
 
 def hpa_doc(**extra):
     data = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
+        "apiVersion": PIN[0],
+        "kind": PIN[1],
         "metadata": {"name": "llm"},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"},
@@ -33,15 +36,14 @@ class PinToMax(controller.Controller):
     name = "pin-to-max"
     owns = (
         controller.Kind(
-            "autoscaling/v2",
-            "HorizontalPodAutoscaler",
+            *PIN,
             fields=(
                 *controller.META_FIELDS,
                 "spec.scaleTargetRef.*",
                 "spec.minReplicas",
                 "spec.maxReplicas",
             ),
-            new=lambda meta, spec: store.Generic("autoscaling/v2", "HorizontalPodAutoscaler", meta, spec),
+            new=lambda meta, spec: store.Generic(*PIN, meta, spec),
         ),
     )
     resync_s = 15.0
@@ -53,7 +55,7 @@ class PinToMax(controller.Controller):
     def reconcile(self) -> bool:
         st = self.api.store
         self.syncs.append(self.api.now_s)
-        for hpa in st.list("autoscaling/v2", "HorizontalPodAutoscaler"):
+        for hpa in st.list(*PIN):
             ref = hpa.spec["scaleTargetRef"]
             target = st.get(ref["apiVersion"], ref["kind"], ref["name"], hpa.meta.namespace)
             st.scale(target, hpa.spec["maxReplicas"])
@@ -72,10 +74,7 @@ def with_pin_to_max(monkeypatch):
 
 def test_an_unregistered_kind_is_not_modelled_naming_file_and_field():
     (problem,) = modelled.check(hpa_doc())
-    assert (
-        problem.field == "kind"
-        and "HorizontalPodAutoscaler (autoscaling/v2) is not modelled" in problem.message
-    )
+    assert problem.field == "kind" and "ReplicaPin (example.slolab.dev/v1) is not modelled" in problem.message
     with pytest.raises(errors.NotModelledError, match=r"hpa\.yaml"):
         start([*manifest(replicas=1), hpa_doc()])
 
@@ -88,7 +87,7 @@ def test_a_new_controller_is_one_module_plus_its_registration(with_pin_to_max):
     pin = next(c for c in sim.controllers if isinstance(c, PinToMax))
     sim.env.run(until=40)
     assert [t for t in pin.syncs if t > 0] == [15, 30], "periodic: once per resync_s"
-    (hpa,) = sim.api_objects("HorizontalPodAutoscaler")
+    (hpa,) = sim.api_objects("ReplicaPin")
     assert hpa["status"] == {"desiredReplicas": 4}
     (dep,) = sim.api_objects("Deployment")
     assert dep["spec"]["replicas"] == 4 and dep["metadata"]["generation"] == 2
@@ -171,6 +170,7 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("policy/v1", "PodDisruptionBudget"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:

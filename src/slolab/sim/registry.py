@@ -14,6 +14,7 @@ from slolab.sim import (
     disruption,
     hpa,
     kubelet,
+    metricsserver,
     replicaset,
     scheduler,
     scrape,
@@ -28,6 +29,7 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     disruption.Controller,
     hpa.Controller,
     kubelet.Controller,
+    metricsserver.MetricsServer,
     scrape.Controller,
 )
 
