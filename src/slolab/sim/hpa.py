@@ -227,7 +227,14 @@ class Controller(controller.Controller):
         else:
             result = self._metrics(hpa, scale, spec, conditions, now)
             if result.error is not None:
-                new_status = {**hpa.status, "currentReplicas": current, "conditions": conditions}
+                old = hpa.status  # setCurrentReplicasInStatus: desired and metrics stay as they were
+                new_status = _status(
+                    current,
+                    old.get("desiredReplicas", 0),
+                    old.get("lastScaleTime"),
+                    old.get("currentMetrics"),
+                    conditions,
+                )
                 changed = self._write(hpa, original, new_status)
                 self.api.record(HPA[1], name, FAILED_COMPUTE_METRICS_REPLICAS, result.error, timeline.WARNING)
                 return changed
@@ -269,14 +276,8 @@ class Controller(controller.Controller):
             state.store_scale_event(behavior, current, desired, now)
         else:
             desired = current
-        new_status: dict[str, Any] = {}
         last_scale = objects.timestamp(now) if rescale else hpa.status.get("lastScaleTime")
-        if last_scale is not None:
-            new_status["lastScaleTime"] = last_scale
-        new_status.update(currentReplicas=current, desiredReplicas=desired)
-        if statuses:
-            new_status["currentMetrics"] = statuses
-        new_status["conditions"] = conditions
+        new_status = _status(current, desired, last_scale, statuses, conditions)
         return self._write(hpa, original, new_status) or rescale
 
     def _metrics(
@@ -342,6 +343,27 @@ class Controller(controller.Controller):
         hpa.status = status
         self.api.store.update(hpa)
         return True
+
+
+def _status(
+    current: int,
+    desired: int,
+    last_scale_time: str | None,
+    metrics: list[dict[str, Any]] | None,
+    conditions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """``setStatus``, serialised as the API does: currentReplicas and lastScaleTime are omitted
+    when empty, desiredReplicas never is."""
+    out: dict[str, Any] = {}
+    if last_scale_time is not None:
+        out["lastScaleTime"] = last_scale_time
+    if current:
+        out["currentReplicas"] = current
+    out["desiredReplicas"] = desired
+    if metrics:
+        out["currentMetrics"] = metrics
+    out["conditions"] = conditions
+    return out
 
 
 def _set(
