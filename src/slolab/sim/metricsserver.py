@@ -70,8 +70,8 @@ class MetricsServer(controller.Controller):
         self.last: dict[PodKey, dict[str, Point]] = {}
         self.prev: dict[PodKey, dict[str, Point]] = {}
         self.scrapes = 0
-        offset_s = api.rng("metrics-server").uniform(0.0, resolution_s)
-        api.env.process(self._loop(offset_s))
+        self.offset_s = api.rng("metrics-server").uniform(0.0, resolution_s)
+        api.env.process(self._loop(self.offset_s))
         api.metrics.resource = self
 
     # ---- scrape loop --------------------------------------------------------------------------
