@@ -17,7 +17,7 @@ from hpa_support import (
 from sim_support import NS, SOUND, manifest, start
 
 from slolab.run import request
-from slolab.sim import kubestate
+from slolab.sim import kubestate, store
 
 CPU_1 = {"limits": {"nvidia.com/gpu": 1}, "requests": {"cpu": "1"}}
 
@@ -218,3 +218,30 @@ def test_prometheus_scrapes_the_hpa_status_through_kube_state_metrics():
     sim.env.run(until=60)
     (result,) = sim.prom_query(f'kube_horizontalpodautoscaler_status_desired_replicas{{namespace="{NS}"}}')
     assert float(result["value"][1]) == 3
+
+
+def test_without_metrics_server_a_cpu_metric_fails_as_on_a_cluster_without_it():
+    sim = start([*manifest(replicas=1, probes=SOUND, resources=CPU_1), hpa_doc([cpu(50)])])
+    sim.metrics.resource = None
+    sim.env.run(until=16)
+    (event,) = hpa_events(sim, "FailedGetResourceMetric")
+    assert event.message == (
+        "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
+        "resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)"
+    )
+
+
+def test_an_hpa_another_controller_creates_in_the_store_is_defaulted_and_synced():
+    sim = start(manifest(replicas=1))
+    sim.metrics.external = FakeExternal(q=30)
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"},
+        "maxReplicas": 5,
+        "metrics": [external("q", average_value="10")],
+    }
+    sim.store.create(
+        store.Generic("autoscaling/v2", "HorizontalPodAutoscaler", store.Meta("keda-hpa-llm", NS), spec)
+    )
+    sim.env.run(until=16)
+    assert rescales(sim) == [(15, "New size: 3; reason: external metric q(nil) above target")]
+    assert status(sim, "keda-hpa-llm")["desiredReplicas"] == 3
