@@ -245,3 +245,24 @@ def test_an_hpa_another_controller_creates_in_the_store_is_defaulted_and_synced(
     sim.env.run(until=16)
     assert rescales(sim) == [(15, "New size: 3; reason: external metric q(nil) above target")]
     assert status(sim, "keda-hpa-llm")["desiredReplicas"] == 3
+
+
+def test_kube_state_metrics_exports_the_target_metrics_of_spec_and_status():
+    metrics = [cpu(50), external("q", average_value="500m"), external("v", value="2")]
+    sim = start([*manifest(replicas=1), hpa_doc(metrics, maxReplicas=8)])
+    sim.metrics.external = FakeExternal(q=1.5, v=1)
+    sim.env.run(until=16)
+    (hpa,) = sim.api_objects("HorizontalPodAutoscaler")
+    got = {
+        (n.removeprefix("kube_horizontalpodautoscaler_"), lbl["metric_name"], lbl["metric_target_type"]): v
+        for n, lbl, v in kubestate.samples([hpa])
+        if n.endswith("target_metric")
+    }
+    assert got == {
+        ("spec_target_metric", "cpu", "utilization"): 50.0,
+        ("spec_target_metric", "q", "average"): 0.5,
+        ("spec_target_metric", "v", "value"): 2.0,
+        # cpu has no metric yet (the pod is not running): its status entry is empty and skipped
+        ("status_target_metric", "q", "average"): 1.5,
+        ("status_target_metric", "v", "value"): 1.0,
+    }

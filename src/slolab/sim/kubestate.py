@@ -19,15 +19,20 @@ status_observed_generation, status_condition}; kube_replicaset_{spec_replicas,st
 status_ready_replicas,status_fully_labeled_replicas,owner,metadata_generation,
 status_observed_generation}; kube_horizontalpodautoscaler_{spec_min_replicas,
 spec_max_replicas,status_current_replicas,status_desired_replicas,status_condition,
-metadata_generation}. Not modelled: *_labels and *_annotations (opt-in allowlists upstream),
-resource requests/limits families, target-metric families of the HPA.
+metadata_generation,spec_target_metric,status_target_metric} (the target-metric families one
+series per metric and value kind, ``metric_target_type`` value|average|utilization, quantities
+as ``float(MilliValue) / 1000``). Not modelled: *_labels and *_annotations (opt-in allowlists
+upstream), resource requests/limits families.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from slolab.sim import quantity
 
 #: One series' sample: (metric name, labels, value).
 Sample = tuple[str, dict[str, str], float]
@@ -197,6 +202,43 @@ def horizontalpodautoscaler(obj: Mapping[str, Any]) -> Iterator[Sample]:
         yield from _conditions(
             "kube_horizontalpodautoscaler_status_condition", labels, cond.get("status"), key="status"
         )
+    yield from _target_metrics(
+        "kube_horizontalpodautoscaler_spec_target_metric", base, spec.get("metrics"), "target"
+    )
+    yield from _target_metrics(
+        "kube_horizontalpodautoscaler_status_target_metric", base, status.get("currentMetrics"), "current"
+    )
+
+
+#: a metric source type → the field that holds it (autoscaling/v2 MetricSpec / MetricStatus)
+_SOURCES = {
+    "Object": "object",
+    "Pods": "pods",
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+    "External": "external",
+}
+
+
+def _target_metrics(name: str, base: dict[str, str], metrics: list[Any], key: str) -> Iterator[Sample]:
+    """createHPASpecTargetMetric (``key`` target) / createHPAStatusTargetMetric (``key`` current)."""
+    for m in metrics or []:
+        src = (m or {}).get(_SOURCES.get((m or {}).get("type", ""), ""))
+        if not isinstance(src, dict):
+            continue  # an unknown type, or a status entry without its source (a failed metric)
+        metric_name = (
+            src.get("name")
+            if m["type"] in ("Resource", "ContainerResource")
+            else ((src.get("metric") or {}).get("name"))
+        )
+        values = src.get(key) or {}
+        labels = {**base, **_labels(("metric_name", metric_name), ("container", src.get("container")))}
+        for field, kind in (("value", "value"), ("averageValue", "average")):
+            if values.get(field) is not None:
+                milli = math.ceil(quantity.parse(values[field]) * 1000)  # MilliValue
+                yield name, {**labels, "metric_target_type": kind}, milli / 1000
+        if values.get("averageUtilization") is not None:
+            yield name, {**labels, "metric_target_type": "utilization"}, float(values["averageUtilization"])
 
 
 #: kind → its generator
