@@ -119,7 +119,12 @@ def test_an_invalid_metric_blocks_a_scale_down_but_not_a_scale_up():
     active = condition(sim, "ScalingActive")
     assert (active["status"], active["reason"]) == ("False", "FailedGetExternalMetric")
     (failed,) = hpa_events(sim, "FailedComputeMetricsReplicas")
-    assert failed.message.startswith("invalid metrics (1 invalid out of 2), first error is: failed to get b ")
+    assert failed.message == (
+        "invalid metrics (1 invalid out of 2), first error is: failed to get b external metric value: "
+        f"failed to get b external metric: unable to get external metric {NS}/b/nil: "
+        "unable to fetch metrics from external metrics API: connection refused"
+    )
+    assert status(sim)["currentMetrics"][1] == {"type": ""}, "the failed metric's entry stays empty"
     fake.values["a"] = 30
     sim.env.run(until=31)
     assert rescales(sim) == [(30, "New size: 3; reason: external metric a(nil) above target")]
@@ -266,3 +271,21 @@ def test_kube_state_metrics_exports_the_target_metrics_of_spec_and_status():
         ("status_target_metric", "q", "average"): 1.5,
         ("status_target_metric", "v", "value"): 1.0,
     }
+
+
+def test_two_hpas_on_the_same_pods_both_stop_with_an_ambiguous_selector():
+    metric = [external("q", average_value="10")]
+    sim = start([*manifest(replicas=1), hpa_doc(metric, name="llm"), hpa_doc(metric, name="other")])
+    sim.metrics.external = FakeExternal(q=30)
+    sim.env.run(until=31)
+    # at 15 the first one synced before the second had a selector, so it still scaled once
+    assert rescales(sim) == [(15, "New size: 3; reason: external metric q(nil) above target")]
+    message = f"pods by selector app=llm are controlled by multiple HPAs: [{NS}/llm {NS}/other]"
+    for name in ("llm", "other"):
+        active = condition(sim, "ScalingActive", name)
+        assert (active["status"], active["reason"], active["message"]) == (
+            "False",
+            "AmbiguousSelector",
+            message,
+        )
+    assert {e.name for e in hpa_events(sim, "AmbiguousSelector")} == {"llm", "other"}

@@ -12,7 +12,10 @@ calculator ``hpa_replicas``), the normalisation ``hpa_behavior``, the API's vali
 Modelled: ``--horizontal-pod-autoscaler-sync-period`` 15 s, each HPA on its own phase; the
 target through the scale subresource of any kind registered with ``scale=True`` (Deployment
 now), found by group and kind as the RESTMapper does; target replicas 0 disables scaling;
-replicas outside min/max are brought back first; status currentReplicas, desiredReplicas,
+replicas outside min/max are brought back first; ``validateAndParseSelector`` (no selector:
+SelectorRequired; pods selected by two HPAs' selectors: AmbiguousSelector, and neither scales);
+when every metric fails (or some fail and the rest would scale down) the sync stops with
+FailedComputeMetricsReplicas, keeping desiredReplicas; status currentReplicas, desiredReplicas,
 currentMetrics, lastScaleTime and the conditions AbleToScale, ScalingActive, ScalingLimited with
 upstream's reasons and messages (lastTransitionTime moves only when the status flips); events
 SuccessfulRescale ("New size: N; reason: ..."), FailedGetScale, FailedComputeMetricsReplicas
@@ -21,6 +24,11 @@ tolerances (``behavior.scale{Up,Down}.tolerance``, feature HPAConfigurableTolera
 in v1.35), else the controller's 10 %. Not modelled: a failing scale update (the simulated
 API never refuses it), the controller's own metrics (monitor/), scaling to zero
 (HPAScaleToZero, alpha, off).
+
+Upstream functions are cited by name, without line numbers: the v1.35.0 tree could not be
+fetched whole here, so they were read from indexed copies of those files (a horizontal.go with
+``validateAndParseSelector``, a replica_calculator.go with ``Tolerances``) and may differ from
+the tag in details not described above.
 """
 
 from __future__ import annotations
@@ -94,6 +102,7 @@ SUCCESSFUL_RESCALE = "SuccessfulRescale"
 FAILED_GET_SCALE = "FailedGetScale"
 FAILED_COMPUTE_METRICS_REPLICAS = "FailedComputeMetricsReplicas"
 SELECTOR_REQUIRED = "SelectorRequired"
+AMBIGUOUS_SELECTOR = "AmbiguousSelector"
 
 
 def defaulted(spec: dict[str, Any]) -> dict[str, Any]:
@@ -152,15 +161,20 @@ class Controller(controller.Controller):
         self.states: dict[Key, hpa_behavior.State] = {}
         self.due_s: dict[Key, float] = {}
         self._timers: set[float] = set()
+        #: hpaSelectors: each HPA's last scale selector by namespace/name (None until it synced)
+        self.selectors: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     # ---- the work queue -----------------------------------------------------------------------
     def reconcile(self) -> bool:
         now = self.api.now_s
         changed = False
         live: set[Key] = set()
+        names = set()
         for hpa in self.api.store.list(*HPA):
             key = hpa.meta.uid
             live.add(key)
+            names.add((hpa.meta.namespace, hpa.meta.name))
+            self.selectors.setdefault((hpa.meta.namespace, hpa.meta.name), None)  # enqueueHPA: Nothing
             due = self.due_s.setdefault(key, hpa.meta.creation_s + self.sync_period_s)
             if due <= now + 1e-6:
                 self.due_s[key] = now + self.sync_period_s
@@ -168,6 +182,8 @@ class Controller(controller.Controller):
         for key in [k for k in self.due_s if k not in live]:
             del self.due_s[key]
             self.states.pop(key, None)
+        for gone in [k for k in self.selectors if k not in names]:
+            del self.selectors[gone]  # deleteHPA
         self._timers = {t for t in self._timers if t > now}
         for due in set(self.due_s.values()) - self._timers:
             self._timers.add(due)
@@ -227,12 +243,12 @@ class Controller(controller.Controller):
         else:
             result = self._metrics(hpa, scale, spec, conditions, now)
             if result.error is not None:
-                old = hpa.status  # setCurrentReplicasInStatus: desired and metrics stay as they were
+                old = hpa.status  # setCurrentReplicasAndMetricsInStatus: desiredReplicas stays
                 new_status = _status(
                     current,
                     old.get("desiredReplicas", 0),
                     old.get("lastScaleTime"),
-                    old.get("currentMetrics"),
+                    result.statuses,
                     conditions,
                 )
                 changed = self._write(hpa, original, new_status)
@@ -288,11 +304,24 @@ class Controller(controller.Controller):
         conditions: list[dict[str, Any]],
         now_s: float,
     ) -> hpa_metrics.Result:
-        """``computeReplicasForMetrics`` with its selector check and its condition."""
+        """``computeReplicasForMetrics`` with ``validateAndParseSelector`` and its condition."""
+        error = self._selector_error(hpa, scale, conditions, now_s)
+        if error is not None:
+            return hpa_metrics.Result(error=error)
+        result = self.metrics_step.compute(hpa, scale, spec["metrics"], tolerances(spec))
+        assert result.condition is not None
+        c = result.condition
+        _set(conditions, c.type, c.status, c.reason, c.message, now_s)
+        return result
+
+    def _selector_error(
+        self, hpa: store.Generic, scale: hpa_metrics.Scale, conditions: list[dict[str, Any]], now_s: float
+    ) -> str | None:
+        """``validateAndParseSelector``: a selector, and no pod of it under two HPAs' selectors."""
+        name, namespace = hpa.meta.name, hpa.meta.namespace
         if not scale.selector:
-            self.api.record(
-                HPA[1], hpa.meta.name, SELECTOR_REQUIRED, "selector is required", timeline.WARNING
-            )
+            message = "selector is required"
+            self.api.record(HPA[1], name, SELECTOR_REQUIRED, message, timeline.WARNING)
             _set(
                 conditions,
                 "ScalingActive",
@@ -301,12 +330,23 @@ class Controller(controller.Controller):
                 "the HPA target's scale is missing a selector",
                 now_s,
             )
-            return hpa_metrics.Result(error="selector is required")
-        result = self.metrics_step.compute(hpa, scale, spec["metrics"], tolerances(spec))
-        assert result.condition is not None
-        c = result.condition
-        _set(conditions, c.type, c.status, c.reason, c.message, now_s)
-        return result
+            return message
+        self.selectors[(namespace, name)] = scale.selector
+        pods = self.calculator.pods(namespace, scale.selector)
+        selecting = sorted(
+            f"{ns}/{n}"
+            for (ns, n), selector in self.selectors.items()
+            if selector
+            and ns == namespace
+            and any(controller.labels_selected(selector, p.labels) for p in pods)
+        )
+        if len(selecting) <= 1:
+            return None
+        text = ",".join(f"{k}={v}" for k, v in sorted((scale.selector.get("matchLabels") or {}).items()))
+        message = f"pods by selector {text} are controlled by multiple HPAs: [{' '.join(selecting)}]"
+        self.api.record(HPA[1], name, AMBIGUOUS_SELECTOR, message, timeline.WARNING)
+        _set(conditions, "ScalingActive", "False", "AmbiguousSelector", message, now_s)
+        return message
 
     # ---- the scale subresource ----------------------------------------------------------------
     def _target(self, ref: dict[str, Any], namespace: str) -> tuple[Any, str]:

@@ -160,6 +160,7 @@ class MetricsStep:
         container = src.get("container") if kind == "ContainerResource" else None
         reason = "FailedGetResourceMetric" if kind == "Resource" else "FailedGetContainerResourceMetric"
         ns, current = hpa.meta.namespace, scale.spec_replicas
+        what = "usage" if target.get("averageValue") is not None else "utilization"
         try:
             if target.get("averageValue") is not None:
                 replicas, raw, _ = self.calc.raw_resource_replicas(
@@ -178,14 +179,18 @@ class MetricsStep:
                     current, int(target["averageUtilization"]), name, tol, ns, scale.selector, container
                 )
                 value = {"averageUtilization": utilization, "averageValue": format_quantity(raw)}
-                metric = f"{name} resource utilization (percentage of request)"
+                source = "resource" if container is None else "container resource"
+                metric = f"{name} {source} utilization (percentage of request)"
             else:
-                raise hpa_replicas.MetricError(
-                    "invalid resource metric source: neither a utilization target nor a value target was set"
+                message = (
+                    "invalid resource metric source: neither an average utilization target nor an "
+                    "average value (usage) target was set"
                 )
+                raise _Failed(reason, message, f"failed to get {name} resource metric value: {message}")
         except hpa_replicas.MetricError as exc:
-            error = f"failed to get {name} utilization: {exc}"
-            raise _Failed(reason, error, f"failed to get {name} resource metric value: {error}") from exc
+            error = f"failed to get {name} {what}: {exc}"
+            wrap = f"{name} resource" if container is None else f"{container} container"
+            raise _Failed(reason, error, f"failed to get {wrap} metric value: {error}") from exc
         status_src: dict[str, Any] = {"name": name, "current": value}
         if container is not None:
             status_src["container"] = container
@@ -226,6 +231,14 @@ class MetricsStep:
         name, ref = src["metric"]["name"], src["describedObject"]
         target = src.get("target") or {}
         ns = hpa.meta.namespace
+        kind = target.get("type")
+        per_pod = kind == "AverageValue" and target.get("averageValue") is not None
+        if not per_pod and not (kind == "Value" and target.get("value") is not None):
+            message = (
+                "invalid object metric source: neither a value target nor an average value target was set"
+            )
+            raise _Failed("FailedGetObjectMetric", message, f"failed to get object metric value: {message}")
+        wrap = f"failed to get {name} object metric: " if per_pod else ""
         try:
             api = self.api.metrics.custom
             try:
@@ -238,7 +251,7 @@ class MetricsStep:
                     f"unable to fetch metrics from custom metrics API: {exc}"
                 ) from exc
             usage = hpa_replicas.milli(value)
-            if target.get("value") is not None:
+            if not per_pod:
                 ratio = usage / hpa_replicas.milli(_parse(target["value"]))
                 replicas = self.calc.usage_ratio_replicas(scale.spec_replicas, ratio, tol, ns, scale.selector)
                 current, metric = {"value": format_quantity(usage)}, f"{ref.get('kind')} metric {name}"
@@ -247,7 +260,7 @@ class MetricsStep:
                     "metric": _identifier(src["metric"]),
                     "current": current,
                 }
-            elif target.get("averageValue") is not None:
+            else:
                 replicas, average = self.calc.per_pod_replicas(
                     scale.status_replicas, usage, hpa_replicas.milli(_parse(target["averageValue"])), tol
                 )
@@ -256,13 +269,9 @@ class MetricsStep:
                     "metric": _identifier(src["metric"]),
                     "current": {"averageValue": format_quantity(average)},
                 }
-            else:
-                raise hpa_replicas.MetricError(
-                    "invalid object metric source: neither a value target nor an average value target was set"
-                )
         except hpa_replicas.MetricError as exc:
             raise _Failed(
-                "FailedGetObjectMetric", str(exc), f"failed to get object metric value: {exc}"
+                "FailedGetObjectMetric", str(exc), f"failed to get object metric value: {wrap}{exc}"
             ) from exc
         return replicas, metric, {"type": "Object", "object": status}
 
@@ -278,13 +287,14 @@ class MetricsStep:
             message = (
                 "invalid external metric source: neither a value target nor an average value target was set"
             )
-            raise _Failed("FailedGetExternalMetric", message, message)
+            raise _Failed(
+                "FailedGetExternalMetric", message, f"failed to get {name} external metric value: {message}"
+            )
         per_pod = target.get("averageValue") is not None
-        wrap = (
-            f"failed to get {name} external metric: "
-            if per_pod
-            else f"failed to get external metric {name}: "
+        inner = (
+            f"failed to get {name} external metric" if per_pod else f"failed to get external metric {name}"
         )
+        wrap = f"failed to get {name} external metric value: {inner}: "
         try:
             values = self._external_values(name, ns, metric_selector)
             usage = sum(hpa_replicas.milli(v) for v in values)
