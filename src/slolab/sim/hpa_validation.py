@@ -50,8 +50,8 @@ class _Checker:
     def invalid(self, path: Path, value: Any, detail: str) -> None:
         self.add(path, f"Invalid value: {_show(value)}: {detail}")
 
-    def required(self, path: Path, detail: str) -> None:
-        self.add(path, f"Required value: {detail}")
+    def required(self, path: Path, detail: str = "") -> None:
+        self.add(path, f"Required value: {detail}" if detail else "Required value")
 
     def unsupported(self, path: Path, value: Any, supported: tuple[str, ...]) -> None:
         options = ", ".join(f'"{s}"' for s in supported)
@@ -147,12 +147,17 @@ def _value_source(c: _Checker, path: Path, src: dict[str, Any], kind: str) -> No
         )
         c.required((*path, "target", "averageValue"), detail)
     if has_value and has_average:
-        detail = (
-            "may not set both a target value and averageValue"
-            if kind == "Object"
-            else "may not set both a target value for metric and a per-pod target"
-        )
-        c.add((*path, "target", "value"), f"Forbidden: {detail}")
+        if kind == "External":
+            c.add(
+                (*path, "target", "value"),
+                "Forbidden: may not set both a target value for metric and a per-pod target",
+            )
+        else:  # upstream accepts both; the controller reads the one target.type names
+            unused = "averageValue" if target.get("type") == "Value" else "value"
+            c.add(
+                (*path, "target", unused),
+                f"is ignored by the HPA controller when target.type is {target.get('type')}",
+            )
     if "averageUtilization" in target:
         c.add(
             (*path, "target", "averageUtilization"),
@@ -162,7 +167,7 @@ def _value_source(c: _Checker, path: Path, src: dict[str, Any], kind: str) -> No
         described = src.get("describedObject") or {}
         for name in ("kind", "name"):
             if not described.get(name):
-                c.required((*path, "describedObject", name), f"must specify {name}")
+                c.required((*path, "describedObject", name))
 
 
 def _metric(c: _Checker, path: Path, spec: dict[str, Any]) -> None:
@@ -236,7 +241,7 @@ def validate(doc: yamlfile.Document) -> list[errors.Problem]:
     ref = spec.get("scaleTargetRef") or {}
     for name in ("kind", "name"):
         if not ref.get(name):
-            c.required(("spec", "scaleTargetRef", name), f"must specify {name}")
+            c.required(("spec", "scaleTargetRef", name))
     min_replicas = spec.get("minReplicas", 1)
     max_replicas = spec.get("maxReplicas")
     if int(min_replicas) < 1:
