@@ -17,7 +17,7 @@ from hpa_support import (
 from sim_support import NS, SOUND, manifest, start
 
 from slolab.run import request
-from slolab.sim import kubestate, store
+from slolab.sim import kubestate, metricsapi, store
 
 CPU_1 = {"limits": {"nvidia.com/gpu": 1}, "requests": {"cpu": "1"}}
 
@@ -289,3 +289,87 @@ def test_two_hpas_on_the_same_pods_both_stop_with_an_ambiguous_selector():
             message,
         )
     assert {e.name for e in hpa_events(sim, "AmbiguousSelector")} == {"llm", "other"}
+
+
+class FakeCustom:
+    """custom.metrics.k8s.io with a value per pod (Pods metrics) and per object (Object metrics)."""
+
+    def __init__(self, per_pod: float, per_object: float) -> None:
+        self.per_pod, self.per_object = per_pod, per_object
+
+    def pods(self, metric_name, namespace, selector, metric_selector):
+        return {p.name: metricsapi.PodMetric(self.per_pod, 0.0, 60.0) for p in self._pods}
+
+    def object(self, metric_name, namespace, object_ref, metric_selector):
+        return self.per_object, 0.0
+
+
+def test_a_pods_metric_averages_over_the_pods_with_a_value():
+    metric = {
+        "type": "Pods",
+        "pods": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "4"}},
+    }
+    sim = start([*manifest(replicas=2, probes=SOUND), hpa_doc([metric], maxReplicas=8)])
+    custom = sim.metrics.custom = FakeCustom(per_pod=6, per_object=0)
+    sim.env.run(until=1)
+    custom._pods = list(sim.pods.values())
+    sim.env.run(until=16)  # readiness does not matter for a Pods metric: 6 / 4 = 1.5 → ceil(1.5 × 2) = 3
+    assert rescales(sim) == [(15, "New size: 3; reason: pods metric queue above target")]
+    assert status(sim)["currentMetrics"][0]["pods"]["current"] == {"averageValue": "6"}
+
+
+def test_an_object_value_metric_multiplies_the_ready_pods():
+    metric = {
+        "type": "Object",
+        "object": {
+            "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "llm"},
+            "metric": {"name": "requests_per_second"},
+            "target": {"type": "Value", "value": "100"},
+        },
+    }
+    sim = start([*manifest(replicas=1, probes=SOUND), hpa_doc([metric], maxReplicas=8)])
+    sim.metrics.custom = FakeCustom(per_pod=0, per_object=250)
+    sim.env.run(until=200)
+    assert rescales(sim)[0][1] == "New size: 3; reason: Service metric requests_per_second above target"
+
+
+def test_without_a_custom_metrics_api_a_pods_metric_says_so():
+    metric = {
+        "type": "Pods",
+        "pods": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "4"}},
+    }
+    sim = start([*manifest(replicas=1), hpa_doc([metric])])
+    sim.env.run(until=16)
+    (event,) = hpa_events(sim, "FailedGetPodsMetric")
+    assert event.message == (
+        "unable to get metric queue: unable to fetch metrics from custom metrics API: "
+        "the server could not find the requested resource (get pods/queue.custom.metrics.k8s.io)"
+    )
+
+
+def test_memory_average_value_and_a_container_cpu_metric():
+    memory = {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}},
+    }
+    container_cpu = {
+        "type": "ContainerResource",
+        "containerResource": {
+            "name": "cpu",
+            "container": "server",
+            "target": {"type": "Utilization", "averageUtilization": 100},
+        },
+    }
+    sim = start(
+        [
+            *manifest(replicas=1, probes=SOUND, resources=CPU_1),
+            hpa_doc([memory, container_cpu], maxReplicas=8),
+        ]
+    )
+    sim.env.run(until=400)
+    # the working set is a constant 3 GiB estimate (sim/metricsserver.py): 3 GiB / 1 GiB → 3
+    assert rescales(sim)[0][1] == "New size: 3; reason: memory resource above target"
+    statuses = {m["type"]: m for m in status(sim)["currentMetrics"]}
+    assert statuses["Resource"]["resource"]["current"] == {"averageValue": "3221225472"}
+    assert statuses["ContainerResource"]["containerResource"]["container"] == "server"
+    assert statuses["ContainerResource"]["containerResource"]["current"]["averageUtilization"] == 5

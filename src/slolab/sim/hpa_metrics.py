@@ -10,7 +10,10 @@ largest valid proposal wins; when every metric is invalid, or some are and the v
 would scale down, the sync fails with the first invalid metric's condition (ScalingActive
 False) and its error. Each invalid metric also writes its own Warning event
 (FailedGetResourceMetric, FailedGetExternalMetric, ...), as upstream's condition helper does.
-A metrics API nobody registered answers as the API server does for a missing APIService.
+A metrics API nobody registered answers as the API server does for a missing APIService: on
+the simulator nothing serves custom.metrics.k8s.io yet (no prometheus-adapter), so Pods and
+Object metrics report that unless a test or a future module registers one. Metric label
+selectors go to the provider as written; the provider interprets them.
 
 Status values are rendered as the API renders quantities (``resource.NewMilliQuantity(v,
 DecimalSI)``: ``500m``, ``2``, ``3k``).
