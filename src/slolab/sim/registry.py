@@ -8,7 +8,17 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 
 from __future__ import annotations
 
-from slolab.sim import controller, deployment, disruption, kubelet, replicaset, scheduler, scrape, service
+from slolab.sim import (
+    controller,
+    deployment,
+    disruption,
+    keda,
+    kubelet,
+    replicaset,
+    scheduler,
+    scrape,
+    service,
+)
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
@@ -16,6 +26,7 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
+    keda.Controller,
     kubelet.Controller,
     scrape.Controller,
 )
