@@ -84,6 +84,9 @@ def test_the_hpa_is_generated_as_keda_generates_it():
     )
     sim = run([doc], until=1)
     h = hpa(sim)
+    stored_behavior = h["spec"].pop("behavior")  # copied, then defaulted by the API server
+    assert {k: stored_behavior["scaleDown"][k] for k in behavior["scaleDown"]} == behavior["scaleDown"]
+    assert stored_behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
     assert h["spec"] == {
         "scaleTargetRef": {"name": "llm", "kind": "Deployment", "apiVersion": "apps/v1"},
         "minReplicas": 1,  # minReplicaCount 0: the HPA's floor is 1, KEDA does 0 <-> 1
@@ -101,7 +104,6 @@ def test_the_hpa_is_generated_as_keda_generates_it():
                 "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
             },
         ],
-        "behavior": behavior,
     }
     labels = h["metadata"]["labels"]
     assert labels["app.kubernetes.io/managed-by"] == "keda-operator"
@@ -228,18 +230,24 @@ def test_values_have_milli_precision_and_negative_values_are_zero():
 
 
 # ---- fallback -------------------------------------------------------------------------------------
+def failures(sim):
+    return so_status(sim)["health"]["s0-prometheus"]["numberOfFailures"]
+
+
 def test_fallback_replaces_the_metric_after_failure_threshold_failures():
-    doc = so_doc(query="up", fallback={"failureThreshold": 3, "replicas": 2})
-    sim = run([doc], until=31)  # the poll at 0 saw no scrape yet (empty: 0); the one at 30 failed
-    assert so_status(sim)["health"]["s0-prometheus"] == {"numberOfFailures": 1, "status": "Failing"}
-    for _ in range(2):  # failures 2 and 3: still the error
+    doc = so_doc(query="up", fallback={"failureThreshold": 5, "replicas": 2})
+    sim = run([doc], until=31)  # failing since the first scrape (the poll and the HPA both count)
+    n = failures(sim)
+    assert n >= 1 and so_status(sim)["health"]["s0-prometheus"]["status"] == "Failing"
+    while n < 5:  # each query is one more failure; up to failureThreshold the HPA gets the error
         with pytest.raises(metricsapi.MetricsUnavailable):
             external(sim)
+        assert failures(sim) == n + 1
+        n += 1
     assert cond(so_status(sim), "Fallback")[0] == "False"
-    values, _ = external(sim)  # failure 4 > 3: fallback.replicas x threshold, so the HPA wants 2
-    assert values == [8.0]
+    values, _ = external(sim)  # failure 6 > 5: fallback.replicas x threshold, so the HPA wants 2
+    assert values == [8.0] and failures(sim) == 6
     st = so_status(sim)
-    assert st["health"]["s0-prometheus"] == {"numberOfFailures": 4, "status": "Failing"}
     assert cond(st, "Fallback") == (
         "True",
         "FallbackExists",
@@ -248,20 +256,42 @@ def test_fallback_replaces_the_metric_after_failure_threshold_failures():
     assert cond(st, "Ready")[0] == "True"  # with a fallback, errors do not make the ScaledObject un-Ready
 
 
+def test_the_hpa_lands_on_fallback_replicas():
+    doc = so_doc(query="up", fallback={"failureThreshold": 2, "replicas": 3}, maxReplicaCount=5)
+    sim = run([doc], until=200)
+    assert replicas(sim) == 3
+    assert cond(so_status(sim), "Fallback")[0] == "True"
+
+
 def test_fallback_recovers_when_the_query_answers_again():
     doc = so_doc(
         query="demand", meta={"ignoreNullValues": "false"}, fallback={"failureThreshold": 1, "replicas": 3}
     )
-    sim = run([doc], until=40)  # polls at 0 and 30 fail (no series): 2 > 1, fallback active at the second
-    assert [e.reason for e in events(sim, "ScaledObjectFallbackActivated")] == [
-        "ScaledObjectFallbackActivated"
-    ]
+    sim = run([doc], until=40)  # no series: every query fails
     assert external(sim)[0] == [12.0]
     set_metric(sim, 5)
     assert external(sim)[0] == [5.0]
     st = so_status(sim)
     assert st["health"]["s0-prometheus"] == {"numberOfFailures": 0, "status": "Happy"}
     assert cond(st, "Fallback")[:2] == ("False", "NoFallbackFound")
+
+
+def test_an_active_fallback_activates_the_target_from_zero():
+    """Fallback counts as an active trigger, so KEDA scales from 0 (the HPA, disabled at 0
+    replicas, queries nothing: the poll crosses the threshold and records the event)."""
+    doc = so_doc(
+        query="demand",
+        meta={"ignoreNullValues": "false"},
+        fallback={"failureThreshold": 1, "replicas": 3},
+        minReplicaCount=0,
+        pollingInterval=10,
+    )
+    sim = run([doc], until=25, replicas=0)  # the poll at 0 fails once; at 10 the second is past 1
+    assert [e.reason for e in events(sim, "ScaledObjectFallbackActivated")] == [
+        "ScaledObjectFallbackActivated"
+    ]
+    (up,) = events(sim, "KEDAScaleTargetActivated")
+    assert up.message.endswith("from 0 to 1, triggered by s0-prometheus")
 
 
 def test_fallback_for_a_value_target_is_per_ready_pod():

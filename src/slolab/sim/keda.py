@@ -38,11 +38,11 @@ import copy
 from typing import Any
 
 from slolab.run import timeline
-from slolab.sim import controller, kedaadapter, kedascaler, kedaspec, objects, store
+from slolab.sim import controller, hpa, kedaadapter, kedascaler, kedaspec, objects, store
 
 API_VERSION = kedaspec.API_VERSION
 SCALEDOBJECT = (API_VERSION, "ScaledObject")
-HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+HPA = hpa.HPA
 VERSION = "2.20.2"
 READY_MESSAGE = "ScaledObject is defined correctly and is ready for scaling"
 TARGET_MESSAGE = "ScaledObject doesn't have correct scaleTargetRef specification"
@@ -287,8 +287,9 @@ class Controller(controller.Controller):
                 annotations=annotations,
                 owner_references=[ref],
             )
-            self.api.store.create(store.Generic(*HPA, meta, spec))
+            self.api.store.create(hpa.new(meta, spec))  # the API server stores it defaulted
             return True
+        spec = hpa.defaulted(spec)  # DeepDerivative: what the API server filled in is no change
         if found.spec != spec or found.meta.labels != labels or found.meta.annotations != annotations:
             changed = found.spec != spec
             found.spec, found.meta.labels, found.meta.annotations = spec, labels, annotations
@@ -418,8 +419,8 @@ class Controller(controller.Controller):
 
     def _hpa_health(self, so: store.Generic) -> None:
         """checkHPAHealth: HPAActive mirrors the HPA's ScalingActive (left alone until it has one)."""
-        hpa = self.api.store.get(*HPA, so.status.get("hpaName", ""), so.meta.namespace)
-        status = getattr(hpa, "status", None) or {}
+        found = self.api.store.get(*HPA, so.status.get("hpaName", ""), so.meta.namespace)
+        status = getattr(found, "status", None) or {}
         for cond in status.get("conditions") or []:
             if cond.get("type") != "ScalingActive":
                 continue
