@@ -69,6 +69,20 @@ CALCULATE_EXPECTED_POD_COUNT_FAILED = "CalculateExpectedPodCountFailed"
 #: a pod the eviction API admitted was not deleted in time (slolab's)
 NOT_DELETED = "NotDeleted"
 
+# ---- ScaledObject (KEDA reasons, kedacore/keda v2.20.2 pkg/eventreason/eventreason.go)
+KEDA_SCALERS_STARTED = "KEDAScalersStarted"
+KEDA_SCALERS_STOPPED = "KEDAScalersStopped"
+KEDA_SCALER_FAILED = "KEDAScalerFailed"
+KEDA_METRIC_SOURCE_FAILED = "KEDAMetricSourceFailed"
+KEDA_SCALE_TARGET_ACTIVATED = "KEDAScaleTargetActivated"
+KEDA_SCALE_TARGET_DEACTIVATED = "KEDAScaleTargetDeactivated"
+SCALED_OBJECT_READY = "ScaledObjectReady"
+SCALED_OBJECT_CHECK_FAILED = "ScaledObjectCheckFailed"
+SCALED_OBJECT_UPDATE_FAILED = "ScaledObjectUpdateFailed"
+SCALED_OBJECT_DELETED = "ScaledObjectDeleted"
+SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
+SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
+
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"
 LOAD_STOPPED = "LoadStopped"

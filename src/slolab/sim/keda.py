@@ -89,8 +89,8 @@ class Controller(controller.Controller):
         uid = so.meta.uid
         if event.type == store.DELETED:
             if self._generations.pop(uid, None) is not None:
-                self.api.record(so.kind, so.meta.name, "KEDAScalersStopped", "Stopped scalers watch")
-            self.api.record(so.kind, so.meta.name, "ScaledObjectDeleted", "ScaledObject was deleted")
+                self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALERS_STOPPED, "Stopped scalers watch")
+            self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_DELETED, "ScaledObject was deleted")
             self.handler.clear(so)
             self._next_poll_s.pop(uid, None)
             self._observed.pop(uid, None)
@@ -123,9 +123,11 @@ class Controller(controller.Controller):
             message = self._reconcile(so)
         except CheckFailed as exc:
             full = f"{exc.message}: {exc.error}"
-            kedaadapter.set_condition(so, "Ready", "False", "ScaledObjectCheckFailed", full)
+            kedaadapter.set_condition(so, "Ready", "False", timeline.SCALED_OBJECT_CHECK_FAILED, full)
             kedaadapter.set_condition(so, "Active", "Unknown", "UnknownState", "ScaledObject check failed")
-            self.api.record(so.kind, so.meta.name, "ScaledObjectCheckFailed", full, timeline.WARNING)
+            self.api.record(
+                so.kind, so.meta.name, timeline.SCALED_OBJECT_CHECK_FAILED, full, timeline.WARNING
+            )
             # controller-runtime requeues a failed reconcile: 5 ms doubling per failure, at most 1000 s
             n = self._failures.get(so.meta.uid, 0)
             self._failures[so.meta.uid] = n + 1
@@ -135,7 +137,7 @@ class Controller(controller.Controller):
             self._failures.pop(so.meta.uid, None)
             if kedaadapter.get_condition(so, "Ready")["status"] != "True":
                 self.api.record(
-                    so.kind, so.meta.name, "ScaledObjectReady", "ScaledObject is ready for scaling"
+                    so.kind, so.meta.name, timeline.SCALED_OBJECT_READY, "ScaledObject is ready for scaling"
                 )
             kedaadapter.set_condition(so, "Ready", "True", "ScaledObjectReady", message)
         if not kedaadapter.valid_fallback(so):
@@ -153,7 +155,7 @@ class Controller(controller.Controller):
         created = self._ensure_hpa(so)
         if created or self._generations.get(so.meta.uid) != so.meta.generation:
             if so.meta.uid not in self._generations:
-                self.api.record(so.kind, so.meta.name, "KEDAScalersStarted", "Started scalers watch")
+                self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALERS_STARTED, "Started scalers watch")
             self._generations[so.meta.uid] = so.meta.generation
             self._next_poll_s[so.meta.uid] = self.api.now_s
         return READY_MESSAGE
@@ -167,7 +169,9 @@ class Controller(controller.Controller):
         declared = registry.kinds().get((api_version, kind))
         if declared is None:
             error = f'no matches for kind "{kind}" in version "{api_version}"'
-            self.api.record(so.kind, so.meta.name, "ScaledObjectUpdateFailed", error, timeline.WARNING)
+            self.api.record(
+                so.kind, so.meta.name, timeline.SCALED_OBJECT_UPDATE_FAILED, error, timeline.WARNING
+            )
             raise CheckFailed(TARGET_MESSAGE, error)
         group, _, version = api_version.rpartition("/")
         resource = kind.lower() + "s"
@@ -176,7 +180,7 @@ class Controller(controller.Controller):
             self.api.record(
                 so.kind,
                 so.meta.name,
-                "ScaledObjectCheckFailed",
+                timeline.SCALED_OBJECT_CHECK_FAILED,
                 "Target resource doesn't exist",
                 timeline.WARNING,
             )
@@ -187,7 +191,7 @@ class Controller(controller.Controller):
             self.api.record(
                 so.kind,
                 so.meta.name,
-                "ScaledObjectCheckFailed",
+                timeline.SCALED_OBJECT_CHECK_FAILED,
                 "Target resource doesn't expose /scale subresource",
                 timeline.WARNING,
             )
@@ -303,13 +307,16 @@ class Controller(controller.Controller):
         state = self.handler.state(so)
         if state.fallback_active and fallback_was != "True":
             self.api.record(
-                so.kind, so.meta.name, "ScaledObjectFallbackActivated", "ScaledObject fallback is active"
+                so.kind,
+                so.meta.name,
+                timeline.SCALED_OBJECT_FALLBACK_ACTIVATED,
+                "ScaledObject fallback is active",
             )
         elif not state.fallback_active and fallback_was == "True":
             self.api.record(
                 so.kind,
                 so.meta.name,
-                "ScaledObjectFallbackDeactivated",
+                timeline.SCALED_OBJECT_FALLBACK_DEACTIVATED,
                 "ScaledObject fallback is no longer active",
             )
         before = copy.deepcopy(so.status)
@@ -352,7 +359,7 @@ class Controller(controller.Controller):
                 self.api.record(
                     so.kind,
                     so.meta.name,
-                    "KEDAScaleTargetActivated",
+                    timeline.KEDA_SCALE_TARGET_ACTIVATED,
                     f"Scaled {so.status.get('scaleTargetKind')} {self._target_path(so)} from {current} to "
                     f"{replicas}, triggered by {';'.join(state.active_triggers)}",
                 )
@@ -412,7 +419,7 @@ class Controller(controller.Controller):
         self.api.record(
             so.kind,
             so.meta.name,
-            "KEDAScaleTargetDeactivated",
+            timeline.KEDA_SCALE_TARGET_DEACTIVATED,
             f"Deactivated {so.status.get('scaleTargetKind')} {self._target_path(so)} "
             f"from {current} to {replicas}",
         )

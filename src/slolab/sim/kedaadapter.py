@@ -154,7 +154,7 @@ class Handler:
             return cached
         trigs = triggers(so)
         for t in trigs:
-            self.note(so, "KEDAScalersStarted", f"Scaler {t.type} is built")
+            self.note(so, timeline.KEDA_SCALERS_STARTED, f"Scaler {t.type} is built")
         formula = None
         if modifiers(so).get("formula"):
             names = {t.name for t in trigs if t.external and t.name}
@@ -307,7 +307,9 @@ class Handler:
                 fallback_values.extend(values or [])
             if err is not None:
                 is_error = True
-                reason = "KEDAMetricSourceFailed" if using_modifiers(so) else "KEDAScalerFailed"
+                reason = (
+                    timeline.KEDA_METRIC_SOURCE_FAILED if using_modifiers(so) else timeline.KEDA_SCALER_FAILED
+                )
                 self.note(so, reason, err, timeline.WARNING)
             elif trig_active or fb:
                 is_active = True
