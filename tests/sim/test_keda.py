@@ -473,3 +473,47 @@ def test_the_handler_is_the_external_metrics_api():
     assert isinstance(sim.metrics.external, kedaadapter.Handler)
     with pytest.raises(metricsapi.MetricsUnavailable, match="scaledObject name is not specified"):
         sim.metrics.external.external("s0-prometheus", NS, None)
+
+
+# ---- the webhook's checks against what is stored ----------------------------------------------------
+def cpu_hpa():
+    data = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "llm"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"},
+            "maxReplicas": 4,
+        },
+    }
+    return yamlfile.Document(data, "hpa.yaml", {})
+
+
+def test_admission_refuses_a_second_autoscaler_for_the_workload():
+    from slolab.sim import kedaspec
+
+    sim = run([cpu_hpa()], until=1)
+    (problem,) = kedaspec.admit(sim.store, NS, so_doc())
+    assert problem.field == "spec.scaleTargetRef"
+    assert problem.message.endswith(
+        "the workload 'llm' of type 'apps/v1.Deployment' is already managed by the hpa 'llm'"
+    )
+    sim = run([so_doc()], until=1)
+    assert kedaspec.admit(sim.store, NS, so_doc()) == []  # its own HPA is no conflict
+    messages = sorted(
+        p.message.split(": ", 1)[1] for p in kedaspec.admit(sim.store, NS, so_doc(name="other"))
+    )
+    assert messages == [
+        "the workload 'llm' of type 'apps/v1.Deployment' is already managed by the ScaledObject 'llm'",
+        "the workload 'llm' of type 'apps/v1.Deployment' is already managed by the hpa 'keda-hpa-llm'",
+    ]
+
+
+def test_settings_that_do_not_apply_are_noted_as_keda_warns():
+    sim = run([so_doc(pollingInterval=15, cooldownPeriod=300, minReplicaCount=1)], until=1)
+    assert [e.message.split(" is ")[0] for e in events(sim, "KEDAScalerInfo")] == [
+        "PollingInterval",
+        "CooldownPeriod",
+    ]
+    sim = run([so_doc(pollingInterval=15, cooldownPeriod=300, minReplicaCount=0)], until=1)
+    assert not events(sim, "KEDAScalerInfo")

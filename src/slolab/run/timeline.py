@@ -71,6 +71,7 @@ NOT_DELETED = "NotDeleted"
 
 # ---- ScaledObject (KEDA reasons, kedacore/keda v2.20.2 pkg/eventreason/eventreason.go)
 KEDA_SCALERS_STARTED = "KEDAScalersStarted"
+KEDA_SCALER_INFO = "KEDAScalerInfo"
 KEDA_SCALERS_STOPPED = "KEDAScalersStopped"
 KEDA_SCALER_FAILED = "KEDAScalerFailed"
 KEDA_METRIC_SOURCE_FAILED = "KEDAMetricSourceFailed"

@@ -97,6 +97,8 @@ class Controller(controller.Controller):
             return
         if self._observed.get(uid) != so.meta.generation:
             self._observed[uid] = so.meta.generation
+            for warning in kedaspec.warnings(so.spec):  # the webhook's, on create and update
+                self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALER_INFO, warning)
             self._pending.add(uid)
             self.api.enqueue(self)
 

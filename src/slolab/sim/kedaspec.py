@@ -272,3 +272,73 @@ def _check_modifiers(spec: dict[str, Any], parsed: list[kedascaler.Trigger], pro
             problem(
                 (*path, "activationTarget"), "scalingModifiers.ActivationTarget parsing error", webhook=False
             )
+
+
+def admit(st: Any, namespace: str, doc: yamlfile.Document) -> list[errors.Problem]:
+    """The webhook's checks against the objects already stored, as ``kubectl apply`` meets them
+    in order (scaledobject_webhook.go:256-426): another HPA, or another ScaledObject, already
+    scaling the same workload, or another ScaledObject's HPA of the same name."""
+    data = doc.data
+    name = str((data.get("metadata") or {}).get("name", ""))
+    spec = data.get("spec") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    api_version, kind = ref.get("apiVersion") or "apps/v1", ref.get("kind") or "Deployment"
+    gvk = f"{api_version.rpartition('/')[0]}/{api_version.rpartition('/')[2]}.{kind}"
+    target = ref.get("name")
+    problems: list[errors.Problem] = []
+
+    def problem(path: tuple[str | int, ...], message: str) -> None:
+        problems.append(errors.Problem(doc.file, WEBHOOK + message, yamlfile.dotted(path), doc.line_of(path)))
+
+    for other in st.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace):
+        if other.meta.annotations.get("validations.keda.sh/hpa-ownership") == "false":
+            continue
+        oref = other.spec.get("scaleTargetRef") or {}
+        same = (oref.get("apiVersion") or "apps/v1", oref.get("kind") or "Deployment", oref.get("name")) == (
+            api_version,
+            kind,
+            target,
+        )
+        owned = any(r.kind == "ScaledObject" and r.name == name for r in other.meta.owner_references)
+        if same and not owned:
+            problem(
+                ("spec", "scaleTargetRef"),
+                f"the workload '{target}' of type '{gvk}' is already managed by the hpa '{other.meta.name}'",
+            )
+    for other in st.list(API_VERSION, "ScaledObject", namespace):
+        if other.meta.name == name:
+            continue
+        oref = other.spec.get("scaleTargetRef") or {}
+        okey = (oref.get("apiVersion") or "apps/v1", oref.get("kind") or "Deployment", oref.get("name"))
+        if okey == (api_version, kind, target):
+            problem(
+                ("spec", "scaleTargetRef"),
+                f"the workload '{target}' of type '{gvk}' is already managed by the ScaledObject "
+                f"'{other.meta.name}'",
+            )
+        elif hpa_name(other.meta.name, other.spec) == hpa_name(name, spec):
+            problem(
+                ("spec", "advanced", "horizontalPodAutoscalerConfig", "name"),
+                f"the HPA '{hpa_name(name, spec)}' is already managed by the ScaledObject "
+                f"'{other.meta.name}'",
+            )
+    return problems
+
+
+def warnings(spec: dict[str, Any]) -> list[str]:
+    """verifyScaledObjects' warnings (recorded as KEDAScalerInfo events)."""
+    low = spec.get("minReplicaCount", 0)
+    idle_not_zero = spec.get("idleReplicaCount") is None or spec.get("idleReplicaCount") != 0
+    cached = any((t or {}).get("useCachedMetrics") for t in spec.get("triggers") or [])
+    out = []
+    if "pollingInterval" in spec and low > 0 and idle_not_zero and not cached:
+        out.append(
+            "PollingInterval is configured but is not relevant. PollingInterval is only relevant when "
+            "minReplicaCount = 0 or idleReplicaCount = 0 or useCachedMetrics is enabled"
+        )
+    if "cooldownPeriod" in spec and low > 0 and idle_not_zero:
+        out.append(
+            "CooldownPeriod is configured but is not relevant. CooldownPeriod is only relevant when "
+            "minReplicaCount = 0 or idleReplicaCount = 0"
+        )
+    return out
