@@ -13,12 +13,25 @@ PROM = kedascaler.PROMETHEUS_URL
 SELECTOR = {"matchLabels": {"scaledobject.keda.sh/name": "llm"}}
 
 
-def so_doc(query="vector(0)", meta=None, trigger=None, triggers=None, name="llm", labels=None, **spec):
+def so_doc(
+    query="vector(0)",
+    meta=None,
+    trigger=None,
+    triggers=None,
+    name="llm",
+    labels=None,
+    annotations=None,
+    **spec,
+):
     metadata = {"serverAddress": PROM, "query": query, "threshold": "4", **(meta or {})}
     data = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "metadata": {
+            "name": name,
+            **({"labels": labels} if labels else {}),
+            **({"annotations": annotations} if annotations else {}),
+        },
         "spec": {
             "scaleTargetRef": {"name": "llm"},
             "triggers": triggers or [{"type": "prometheus", "metadata": metadata, **(trigger or {})}],
@@ -517,3 +530,35 @@ def test_settings_that_do_not_apply_are_noted_as_keda_warns():
     ]
     sim = run([so_doc(pollingInterval=15, cooldownPeriod=300, minReplicaCount=0)], until=1)
     assert not events(sim, "KEDAScalerInfo")
+
+
+# ---- pausing ------------------------------------------------------------------------------------------
+def test_paused_replicas_hold_the_target_and_remove_the_hpa_until_unpaused():
+    sim = run([so_doc(query="vector(20)", maxReplicaCount=4)], until=20)  # the HPA wants 4 at t=15
+    assert replicas(sim) == 4
+    sim.apply(
+        [
+            so_doc(
+                query="vector(20)",
+                maxReplicaCount=4,
+                annotations={"autoscaling.keda.sh/paused-replicas": "2"},
+            )
+        ]
+    )
+    sim.env.run(until=100)
+    st = so_status(sim)
+    assert replicas(sim) == 2 and hpa(sim) is None and st["pausedReplicaCount"] == 2
+    assert cond(st, "Paused") == ("True", "ScaledObjectPaused", "ScaledObject is paused")
+    assert [e.reason for e in events(sim, "ScaledObjectPaused")] == ["ScaledObjectPaused"]
+    assert events(sim, "KEDAScalersStopped")
+    sim.apply([so_doc(query="vector(20)", maxReplicaCount=4)])
+    sim.env.run(until=130)
+    st = so_status(sim)
+    assert cond(st, "Paused")[:2] == ("False", "ScaledObjectUnpaused") and "pausedReplicaCount" not in st
+    assert hpa(sim) is not None and replicas(sim) == 4
+
+
+def test_paused_scale_in_disables_the_hpas_scale_down():
+    sim = run([so_doc(annotations={"autoscaling.keda.sh/paused-scale-in": "true"})], until=1)
+    assert hpa(sim)["spec"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
+    assert cond(so_status(sim), "Paused")[:2] == ("True", "ScaledObjectPaused")

@@ -81,6 +81,8 @@ SCALED_OBJECT_READY = "ScaledObjectReady"
 SCALED_OBJECT_CHECK_FAILED = "ScaledObjectCheckFailed"
 SCALED_OBJECT_UPDATE_FAILED = "ScaledObjectUpdateFailed"
 SCALED_OBJECT_DELETED = "ScaledObjectDeleted"
+SCALED_OBJECT_PAUSED = "ScaledObjectPaused"
+SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
 SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
 SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
 

@@ -27,7 +27,11 @@ Upstream: kedacore/keda v2.20.2
 Triggers, fallback and the metrics adapter are in sim/kedascaler.py and sim/kedaadapter.py; the
 fields and the webhook in sim/kedaspec.py.
 
-Not modelled: pausing (its annotations are refused), ScaledJobs, push scalers, the HPA's
+Pausing (scaledobject_controller.go:240-426): ``autoscaling.keda.sh/paused`` (a boolean; a
+non-boolean value counts as true) or ``paused-replicas`` stop the loop, delete the HPA and hold
+the paused replica count (status pausedReplicaCount); ``paused-scale-in``/``-out`` keep both
+and disable that direction in the HPA's behavior; removing them unpauses (Paused False
+ScaledObjectUnpaused). Not modelled: ScaledJobs, push scalers, the HPA's
 ownership transfer, restoring the original replica count on delete, HPA edits made by hand (KEDA
 watches its HPA and puts the spec back; here nothing else writes it).
 """
@@ -38,15 +42,17 @@ import copy
 from typing import Any
 
 from slolab.run import timeline
-from slolab.sim import controller, hpa, kedaadapter, kedascaler, kedaspec, objects, store
+from slolab.sim import controller, kedaadapter, kedahpa, kedaspec, objects, store
 
 API_VERSION = kedaspec.API_VERSION
 SCALEDOBJECT = (API_VERSION, "ScaledObject")
-HPA = hpa.HPA
-VERSION = "2.20.2"
 READY_MESSAGE = "ScaledObject is defined correctly and is ready for scaling"
 TARGET_MESSAGE = "ScaledObject doesn't have correct scaleTargetRef specification"
 DEFAULT_POLLING_S, DEFAULT_COOLDOWN_S, DEFAULT_INITIAL_COOLDOWN_S = 30, 300, 0
+PAUSED = "autoscaling.keda.sh/paused"
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+PAUSE_ANNOTATIONS = (PAUSED, PAUSED_REPLICAS, kedahpa.PAUSED_SCALE_IN, kedahpa.PAUSED_SCALE_OUT)
+PAUSED_MESSAGE = "ScaledObject is paused"
 
 KIND = controller.Kind(
     *SCALEDOBJECT,
@@ -81,24 +87,25 @@ class Controller(controller.Controller):
         self._last_active_s: dict[str, float] = {}
         self._pending: set[str] = set()
         self._failures: dict[str, int] = {}  # the workqueue's per-item backoff
-        self._observed: dict[str, int] = {}  # the generation the last watch event carried
+        self._observed: dict[str, tuple[Any, ...]] = {}  # what the predicates compare
 
     def on_event(self, event: store.WatchEvent) -> None:
         """GenerationChangedPredicate: status writes do not reconcile."""
         so = event.obj
         uid = so.meta.uid
         if event.type == store.DELETED:
-            if self._generations.pop(uid, None) is not None:
-                self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALERS_STOPPED, "Stopped scalers watch")
+            self._stop_loop(so)
             self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_DELETED, "ScaledObject was deleted")
             self.handler.clear(so)
-            self._next_poll_s.pop(uid, None)
             self._observed.pop(uid, None)
             return
-        if self._observed.get(uid) != so.meta.generation:
-            self._observed[uid] = so.meta.generation
-            for warning in kedaspec.warnings(so.spec):  # the webhook's, on create and update
-                self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALER_INFO, warning)
+        # GenerationChangedPredicate or one of the Paused*Predicates
+        seen = (so.meta.generation, *(so.meta.annotations.get(k) for k in PAUSE_ANNOTATIONS))
+        if self._observed.get(uid) != seen:
+            if self._observed.get(uid, (None,))[0] != so.meta.generation:
+                for warning in kedaspec.warnings(so.spec):  # the webhook's, on create and update
+                    self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALER_INFO, warning)
+            self._observed[uid] = seen
             self._pending.add(uid)
             self.api.enqueue(self)
 
@@ -149,18 +156,60 @@ class Controller(controller.Controller):
         self.api.store.update(so)
 
     def _reconcile(self, so: store.Generic) -> str:
+        paused = kedaadapter.get_condition(so, "Paused")["status"] == "True"
+        if PAUSED_REPLICAS in so.meta.annotations or kedahpa.bool_annotation(so, PAUSED):
+            return self._pause(so, paused)
+        if kedahpa.bool_annotation(so, kedahpa.PAUSED_SCALE_IN) or kedahpa.bool_annotation(
+            so, kedahpa.PAUSED_SCALE_OUT
+        ):
+            kedaadapter.set_condition(so, "Paused", "True", "ScaledObjectPaused", PAUSED_MESSAGE)
+            if not paused:
+                self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_PAUSED, PAUSED_MESSAGE)
+        elif paused:
+            message = "pause annotation removed for ScaledObject"
+            kedaadapter.set_condition(so, "Paused", "False", "ScaledObjectUnpaused", message)
+            self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_UNPAUSED, message)
+            so.status.pop("pausedReplicaCount", None)
         if so.meta.labels.get(kedaadapter.OWNER_LABEL) != so.meta.name:
             so.meta.labels = {**so.meta.labels, kedaadapter.OWNER_LABEL: so.meta.name}
         self._check_target(so)
         types = list(dict.fromkeys(str(t.get("type")) for t in so.spec.get("triggers") or []))
         so.status["triggersTypes"] = ",".join(types)
-        created = self._ensure_hpa(so)
+        created = kedahpa.ensure(self.api, so, self.handler.scalers(so))
         if created or self._generations.get(so.meta.uid) != so.meta.generation:
             if so.meta.uid not in self._generations:
                 self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALERS_STARTED, "Started scalers watch")
             self._generations[so.meta.uid] = so.meta.generation
             self._next_poll_s[so.meta.uid] = self.api.now_s
         return READY_MESSAGE
+
+    def _pause(self, so: store.Generic, paused: bool) -> str:
+        """handlePause: stop the loop, delete the HPA, hold the paused replica count if given."""
+        if not paused:
+            kedaadapter.set_condition(so, "Paused", "True", "ScaledObjectPaused", PAUSED_MESSAGE)
+            self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_PAUSED, PAUSED_MESSAGE)
+        self._stop_loop(so)
+        kedahpa.delete(self.api, so)
+        text = so.meta.annotations.get(PAUSED_REPLICAS)
+        if text is not None:
+            if not text.strip().lstrip("+-").isdigit():
+                raise CheckFailed(
+                    "failed to scale target to paused replica count",
+                    "failed to parse paused replica count: "
+                    f'strconv.ParseInt: parsing "{text}": invalid syntax',
+                )
+            target = self.handler.target_of(so)
+            if target is not None:
+                self.api.store.scale(target, int(text))
+            so.status["pausedReplicaCount"] = int(text)
+        return PAUSED_MESSAGE
+
+    def _stop_loop(self, so: store.Generic) -> None:
+        """stopScaleLoop (DeleteScalableObject)."""
+        if self._generations.pop(so.meta.uid, None) is not None:
+            self.api.record(so.kind, so.meta.name, timeline.KEDA_SCALERS_STOPPED, "Stopped scalers watch")
+            self.handler.clear(so)
+        self._next_poll_s.pop(so.meta.uid, None)
 
     def _check_target(self, so: store.Generic) -> None:
         """checkTargetResourceIsScalable."""
@@ -209,99 +258,6 @@ class Controller(controller.Controller):
         }
         so.status.setdefault("originalReplicaCount", int(target.spec.get("replicas", 1)))
 
-    # ---- the HPA (hpa.go) -----------------------------------------------------------------------
-    def hpa_spec(self, so: store.Generic) -> dict[str, Any]:
-        """newHPAForScaledObject's spec (and the status fields getScaledObjectMetricSpecs writes)."""
-        sc = self.handler.scalers(so)
-        external = [t.metric_name for t in sc.triggers if t.external]
-        metrics = []
-        for t in sc.triggers:
-            spec = t.metric_spec()
-            if t.external:
-                spec["external"]["metric"]["selector"] = {
-                    "matchLabels": {kedaadapter.OWNER_LABEL: so.meta.name}
-                }
-            metrics.append(spec)
-        metrics.sort(key=lambda m: m["type"])
-        so.status["externalMetricNames"] = external
-        so.status["resourceMetricNames"] = [t.type for t in sc.triggers if not t.external]
-        if "health" in so.status:
-            so.status["health"] = {k: v for k, v in so.status["health"].items() if k in external}
-        sm = kedaadapter.modifiers(so)
-        if kedaadapter.using_modifiers(so) and float(sm.get("target") or 0) > 0:
-            metric_type = sm.get("metricType") or "AverageValue"
-            composite = {
-                "type": "External",
-                "external": {
-                    "metric": {
-                        "name": kedaadapter.COMPOSITE,
-                        "selector": {"matchLabels": {kedaadapter.OWNER_LABEL: so.meta.name}},
-                    },
-                    "target": {
-                        "type": metric_type,
-                        "averageValue" if metric_type == "AverageValue" else "value": quantity(sm["target"]),
-                    },
-                },
-            }
-            so.status["compositeScalerName"] = kedaadapter.COMPOSITE
-            metrics = [m for m in metrics if m["type"] != "External"] + [composite]
-        ref = so.spec["scaleTargetRef"]
-        out: dict[str, Any] = {
-            "scaleTargetRef": {
-                "name": ref["name"],
-                "kind": ref.get("kind") or "Deployment",
-                "apiVersion": ref.get("apiVersion") or "apps/v1",
-            },
-            "minReplicas": kedaspec.hpa_min_replicas(so.spec),
-            "maxReplicas": int(so.spec.get("maxReplicaCount", 100)),
-            "metrics": metrics,
-        }
-        behavior = ((so.spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get(
-            "behavior"
-        )
-        if behavior is not None:
-            out["behavior"] = copy.deepcopy(behavior)
-        return out
-
-    def hpa_labels(self, so: store.Generic) -> dict[str, str]:
-        name = kedaspec.hpa_name(so.meta.name, so.spec)[:63].rstrip("-_.")
-        labels = {
-            "app.kubernetes.io/name": name,
-            "app.kubernetes.io/version": VERSION,
-            "app.kubernetes.io/part-of": so.meta.name,
-            "app.kubernetes.io/managed-by": "keda-operator",
-        }
-        return {**labels, **so.meta.labels}
-
-    def _ensure_hpa(self, so: store.Generic) -> bool:
-        """ensureHPAForScaledObjectExists: True when it created the HPA."""
-        name = kedaspec.hpa_name(so.meta.name, so.spec)
-        old_name = so.status.get("hpaName") or name
-        found = self.api.store.get(*HPA, old_name, so.meta.namespace)
-        spec, labels = self.hpa_spec(so), self.hpa_labels(so)
-        annotations = dict(so.meta.annotations)
-        if found is not None and found.meta.name != name:  # renameHPA
-            self.api.store.delete(found)
-            found = None
-        so.status["hpaName"] = name
-        if found is None:
-            ref = store.OwnerReference(API_VERSION, so.kind, so.meta.name, so.meta.uid)
-            meta = store.Meta(
-                name=name,
-                namespace=so.meta.namespace,
-                labels=labels,
-                annotations=annotations,
-                owner_references=[ref],
-            )
-            self.api.store.create(hpa.new(meta, spec))  # the API server stores it defaulted
-            return True
-        spec = hpa.defaulted(spec)  # DeepDerivative: what the API server filled in is no change
-        if found.spec != spec or found.meta.labels != labels or found.meta.annotations != annotations:
-            changed = found.spec != spec
-            found.spec, found.meta.labels, found.meta.annotations = spec, labels, annotations
-            self.api.store.update(found, spec_changed=changed)
-        return False
-
     # ---- the scale loop (checkScalers, RequestScale, handleResult) -----------------------------
     def check(self, so: store.Generic) -> None:
         """One poll of the ScaledObject's triggers and KEDA's own scaling decision."""
@@ -339,7 +295,7 @@ class Controller(controller.Controller):
             )
         else:
             self._request_scale(so, state)
-            self._hpa_health(so)
+            kedahpa.health(self.api, so)
         if not state.is_error:
             self.handler.forget(so)
         if so.status != before:
@@ -426,27 +382,6 @@ class Controller(controller.Controller):
             f"from {current} to {replicas}",
         )
 
-    def _hpa_health(self, so: store.Generic) -> None:
-        """checkHPAHealth: HPAActive mirrors the HPA's ScalingActive (left alone until it has one)."""
-        found = self.api.store.get(*HPA, so.status.get("hpaName", ""), so.meta.namespace)
-        status = getattr(found, "status", None) or {}
-        for cond in status.get("conditions") or []:
-            if cond.get("type") != "ScalingActive":
-                continue
-            if cond.get("status") == "True":
-                kedaadapter.set_condition(so, "HPAActive", "True", "HPAActive", "HPA is actively scaling")
-            elif cond.get("reason") == "ScalingDisabled":
-                kedaadapter.set_condition(so, "HPAActive", "True", "ScalingDisabled", cond.get("message", ""))
-            else:
-                kedaadapter.set_condition(
-                    so,
-                    "HPAActive",
-                    "False",
-                    cond.get("reason") or "HPAMetricsUnavailable",
-                    f"HPA is not actively scaling: {cond.get('message', '')}",
-                )
-            return
-
     def _scale(self, so: store.Generic, replicas: int) -> None:
         target = self.handler.target_of(so)
         if target is not None:
@@ -458,8 +393,3 @@ class Controller(controller.Controller):
 
     def _target_path(self, so: store.Generic) -> str:
         return f"{so.meta.namespace}/{so.spec['scaleTargetRef']['name']}"
-
-
-def quantity(text: Any) -> str:
-    """resource.NewMilliQuantity(int64(target*1000)) as the API writes it."""
-    return kedascaler.quantity(float(str(text)))

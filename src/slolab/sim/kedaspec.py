@@ -10,11 +10,12 @@ verifyFallback, verifyReplicaCount, verifyTriggers, scale-to-zero with only cpu/
 ValidateAndCompileScalingModifiers). Its errors are what ``kubectl apply`` prints, so they are
 raised when the workspace is applied, naming file, line and field.
 
-Not modelled (refused, naming the field): the pause and other KEDA annotations
-(autoscaling.keda.sh/*, scaledobject.keda.sh/*), advanced.restoreToOriginalReplicaCount,
-fallback.behavior scalingModifiers, triggers' authenticationRef. The webhook's checks that need
-the cluster (another HPA or ScaledObject already scaling the same workload, the target's
-containers declaring a cpu/memory request) are not made.
+Not modelled (refused, naming the field): KEDA's annotations other than the four pause ones
+(force-activation, transfer-hpa-ownership, hpa-excluded-labels, ...),
+advanced.restoreToOriginalReplicaCount, fallback.behavior scalingModifiers, triggers'
+authenticationRef. The webhook's checks against stored objects (another HPA or ScaledObject already scaling the workload) are ``admit``, which needs an
+admission hook in the simulator's apply to run in order with the other documents; the check
+that the target's containers declare a cpu/memory request is not made.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from slolab.sim import controller, kedaformula, kedascaler
 API_VERSION = "keda.sh/v1alpha1"
 WEBHOOK = 'admission webhook "vscaledobject.kb.io" denied the request: '
 MAX_LABEL = 63
+MODELLED_ANNOTATIONS = (
+    "autoscaling.keda.sh/paused",
+    "autoscaling.keda.sh/paused-replicas",
+    "autoscaling.keda.sh/paused-scale-in",
+    "autoscaling.keda.sh/paused-scale-out",
+)
 FALLBACK_BEHAVIORS = ("static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower")
 _RULES = (
     "stabilizationWindowSeconds",
@@ -105,6 +112,8 @@ def validate(doc: yamlfile.Document) -> list[errors.Problem]:
 
     meta = data.get("metadata") or {}
     for key in meta.get("annotations") or {}:
+        if key in MODELLED_ANNOTATIONS:
+            continue
         if key.startswith(("autoscaling.keda.sh/", "scaledobject.keda.sh/", "validations.keda.sh/")):
             problem(("metadata", "annotations", key), "is not modelled by the simulator", webhook=False)
     name = str(meta.get("name", ""))
