@@ -7,7 +7,7 @@ from sim_support import NS, SOUND, events, manifest, start
 
 from slolab import errors
 from slolab.catalog import yamlfile
-from slolab.sim import kedaadapter, kedascaler, metricsapi
+from slolab.sim import kedaadapter, kedascaler, metricsapi, scrape
 
 PROM = kedascaler.PROMETHEUS_URL
 SELECTOR = {"matchLabels": {"scaledobject.keda.sh/name": "llm"}}
@@ -72,7 +72,7 @@ def replicas(sim):
 
 def set_metric(sim, value, name="demand"):
     """A gauge the tests control, as if scraped now."""
-    sim.tsdb.append({"__name__": name}, sim.env.now, value)
+    sim.tsdb.append({"__name__": name}, scrape.STAMP_OFFSET_S + sim.env.now, value)
 
 
 # ---- the generated HPA -----------------------------------------------------------------------------
