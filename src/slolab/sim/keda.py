@@ -9,12 +9,6 @@ Upstream: kedacore/keda v2.20.2
   Ready True ScaledObjectReady, or False ScaledObjectCheckFailed with the error; Fallback False
   NoFallbackFound without a valid fallback), :508-590 (the HPA renamed when
   horizontalPodAutoscalerConfig.name changes);
-- controllers/keda/hpa.go:73-191 (the HPA: labels app.kubernetes.io/{name,version,part-of,
-  managed-by} plus the ScaledObject's, its annotations, minReplicas = max(minReplicaCount, 1),
-  maxReplicaCount (100), the triggers' metrics sorted by type, behavior copied, the ScaledObject
-  as controller owner), :261-379 (External metrics carry the selector
-  ``scaledobject.keda.sh/name: <name>``; with scalingModifiers one External ``composite-metric``
-  replaces them; status externalMetricNames, resourceMetricNames, health kept for live metrics);
 - pkg/scaling/scale_handler.go:120-213 (the loop: a check at once, then every pollingInterval
   (default 30 s); "Started scalers watch" the first time), :285-403 (checkScalers, the fallback
   events, handleResult: conditions, lastActiveTime, triggersActivity);
@@ -24,8 +18,8 @@ Upstream: kedacore/keda v2.20.2
   (default 0) since creation when it never was active (KEDAScaleTargetDeactivated; meanwhile
   Active False ScalerCooldown); Ready False TriggerError on errors without fallback, Unknown
   PartialTriggerError on errors while active; HPAActive mirrors the HPA's ScalingActive).
-Triggers, fallback and the metrics adapter are in sim/kedascaler.py and sim/kedaadapter.py; the
-fields and the webhook in sim/kedaspec.py.
+The HPA it owns is built in sim/kedahpa.py; triggers, fallback and the metrics adapter are in
+sim/kedascaler.py and sim/kedaadapter.py; the fields and the webhook in sim/kedaspec.py.
 
 Pausing (scaledobject_controller.go:240-426): ``autoscaling.keda.sh/paused`` (a boolean; a
 non-boolean value counts as true) or ``paused-replicas`` stop the loop, delete the HPA and hold
