@@ -562,3 +562,57 @@ def test_paused_scale_in_disables_the_hpas_scale_down():
     sim = run([so_doc(annotations={"autoscaling.keda.sh/paused-scale-in": "true"})], until=1)
     assert hpa(sim)["spec"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
     assert cond(so_status(sim), "Paused")[:2] == ("True", "ScaledObjectPaused")
+
+
+@pytest.mark.parametrize(
+    ("trigger", "metric"),
+    [
+        (
+            {
+                "type": "cpu",
+                "metricType": "Utilization",
+                "metadata": {"value": "50", "containerName": "server"},
+            },
+            {
+                "type": "ContainerResource",
+                "containerResource": {
+                    "name": "cpu",
+                    "container": "server",
+                    "target": {"type": "Utilization", "averageUtilization": 50},
+                },
+            },
+        ),
+        (
+            {"type": "memory", "metricType": "AverageValue", "metadata": {"value": "8Gi"}},
+            {
+                "type": "Resource",
+                "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "8Gi"}},
+            },
+        ),
+        (
+            {
+                "type": "prometheus",
+                "metricType": "Value",
+                "metadata": {"serverAddress": PROM, "query": "q", "threshold": "2500"},
+            },
+            {
+                "type": "External",
+                "external": {
+                    "metric": {"name": "s0-prometheus"},
+                    "target": {"type": "Value", "value": "2500"},
+                },
+            },
+        ),
+    ],
+)
+def test_each_trigger_becomes_the_metric_keda_gives_the_hpa(trigger, metric):
+    doc = so_doc(triggers=[trigger], minReplicaCount=1)
+    parsed, problems = kedascaler.parse(doc, 0)
+    assert problems == [] and parsed.metric_spec() == metric
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(4, "4"), (0.5, "500m"), (1.5, "1500m"), (2000, "2k"), (0.0004, "0")]
+)
+def test_targets_are_quantities_of_milli_precision(value, text):
+    assert kedascaler.quantity(value) == text
