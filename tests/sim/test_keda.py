@@ -228,6 +228,7 @@ def test_a_server_that_is_not_the_lab_prometheus_is_unreachable(address, error):
         "http://kps-prometheus.slolab-system.svc:9090",
         "http://kps-prometheus.slolab-system.svc.cluster.local:9090",
         "http://prometheus-operated.slolab-system:9090",
+        "http://kps-prometheus:9090",  # KEDA runs in slolab-system too
     ],
 )
 def test_the_lab_prometheus_answers_at_its_service_names(address):

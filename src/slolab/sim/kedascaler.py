@@ -20,9 +20,10 @@ The lab's Prometheus is the one charts/slolab-platform installs: kube-prometheus
 ``fullnameOverride: kps`` in namespace slolab-system (make cluster), so its Service answers at
 ``http://kps-prometheus.slolab-system.svc:9090`` (charts/slolab-platform/templates/endpoints.yaml,
 charts/llm-serving values ``prometheus.address``); the operator's governing Service
-``prometheus-operated`` serves the same Prometheus. Any other serverAddress is a server KEDA
-cannot reach: a name the cluster DNS does not know gives "no such host", loopback gives
-"connection refused", as Go's HTTP client words them.
+``prometheus-operated`` serves the same Prometheus. KEDA's operator, which runs the queries, is
+installed by the same chart into the same namespace, so the short names resolve too. Any other
+serverAddress is a server KEDA cannot reach: a name the cluster DNS does not know gives "no such
+host", loopback gives "connection refused", as Go's HTTP client words them.
 
 Not modelled (refused when applied, naming the field): authenticationRef and every auth,
 TLS, header and query-parameter setting (unsafeSsl, timeout, namespace, customHeaders,
@@ -47,6 +48,8 @@ PROMETHEUS_NAMESPACE = "slolab-system"
 PROMETHEUS_PORT = 9090
 PROMETHEUS_URL = f"http://kps-prometheus.{PROMETHEUS_NAMESPACE}.svc:{PROMETHEUS_PORT}"
 PROMETHEUS_SERVICES = ("kps-prometheus", "prometheus-operated")
+#: how a Service's name resolves from a pod of its own namespace (the DNS search path)
+_DNS_SUFFIXES = ("", *(f".{PROMETHEUS_NAMESPACE}{d}" for d in ("", ".svc", ".svc.cluster.local")))
 #: kube-dns on kind (the resolver Go's error names)
 CLUSTER_DNS = "10.96.0.10:53"
 
@@ -259,11 +262,7 @@ def _unreachable(address: str) -> str | None:
         return f'unsupported protocol scheme "{address.partition(":")[0] if "://" in address else ""}"'
     scheme, host, path = m["scheme"], m["host"], m["path"] or ""
     port = int(m["port"]) if m["port"] else (443 if scheme == "https" else 80)
-    names = {
-        f"{s}.{PROMETHEUS_NAMESPACE}{d}"
-        for s in PROMETHEUS_SERVICES
-        for d in ("", ".svc", ".svc.cluster.local")
-    }
+    names = {f"{s}{d}" for s in PROMETHEUS_SERVICES for d in _DNS_SUFFIXES}
     if host in ("localhost", "127.0.0.1", "::1"):
         return f"dial tcp 127.0.0.1:{port}: connect: connection refused"
     if host not in names:
