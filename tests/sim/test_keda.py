@@ -139,6 +139,18 @@ def test_the_hpa_is_generated_as_keda_generates_it():
     ]
 
 
+@pytest.mark.parametrize(("restore", "after"), [(True, 1), (False, 4)])
+def test_deleting_restores_the_original_replica_count_only_when_asked(restore, after):
+    doc = so_doc(query="vector(20)", advanced={"restoreToOriginalReplicaCount": restore})
+    sim = run([doc], until=20)
+    assert replicas(sim) == 4 and so_status(sim)["originalReplicaCount"] == 1
+    sim.delete("keda.sh/v1alpha1", "ScaledObject", "llm")
+    sim.env.run(until=40)
+    assert replicas(sim) == after and hpa(sim) is None
+    (gone,) = events(sim, "ScaledObjectDeleted")
+    assert (gone.type, gone.message) == ("Warning", "ScaledObject was deleted")
+
+
 def test_the_hpa_is_renamed_and_deleted_with_the_scaledobject():
     sim = run([so_doc()], until=1)
     doc = so_doc(advanced={"horizontalPodAutoscalerConfig": {"name": "llm-hpa"}})

@@ -25,8 +25,10 @@ Pausing (scaledobject_controller.go:240-426): ``autoscaling.keda.sh/paused`` (a 
 non-boolean value counts as true) or ``paused-replicas`` stop the loop, delete the HPA and hold
 the paused replica count (status pausedReplicaCount); ``paused-scale-in``/``-out`` keep both
 and disable that direction in the HPA's behavior; removing them unpauses (Paused False
-ScaledObjectUnpaused). Not modelled: ScaledJobs, push scalers, the HPA's
-ownership transfer, restoring the original replica count on delete, HPA edits made by hand (KEDA
+ScaledObjectUnpaused). Deleting it stops the loop and, with
+advanced.restoreToOriginalReplicaCount, scales the target back to status.originalReplicaCount
+(scaledobject_finalizer.go:39-101); its HPA goes with it (garbage collection). Not modelled:
+ScaledJobs, push scalers, the HPA's ownership transfer, HPA edits made by hand (KEDA
 watches its HPA and puts the spec back; here nothing else writes it).
 """
 
@@ -87,9 +89,21 @@ class Controller(controller.Controller):
         """GenerationChangedPredicate: status writes do not reconcile."""
         so = event.obj
         uid = so.meta.uid
-        if event.type == store.DELETED:
+        if event.type == store.DELETED:  # finalizeScaledObject
             self._stop_loop(so)
-            self.api.record(so.kind, so.meta.name, timeline.SCALED_OBJECT_DELETED, "ScaledObject was deleted")
+            advanced = so.spec.get("advanced") or {}
+            original = so.status.get("originalReplicaCount")
+            if advanced.get("restoreToOriginalReplicaCount") and "scaleTargetGVKR" in so.status:
+                target = self.handler.target_of(so)
+                if target is not None and original is not None:
+                    self.api.store.scale(target, int(original))
+            self.api.record(
+                so.kind,
+                so.meta.name,
+                timeline.SCALED_OBJECT_DELETED,
+                "ScaledObject was deleted",
+                timeline.WARNING,
+            )
             self.handler.clear(so)
             self._observed.pop(uid, None)
             return

@@ -11,12 +11,11 @@ ValidateAndCompileScalingModifiers). Its errors are what ``kubectl apply`` print
 raised when the workspace is applied, naming file, line and field.
 
 Not modelled (refused, naming the field): KEDA's annotations other than the four pause ones
-(force-activation, transfer-hpa-ownership, hpa-excluded-labels, ...),
-advanced.restoreToOriginalReplicaCount, fallback.behavior scalingModifiers, triggers'
-authenticationRef. The webhook's checks against stored objects (another HPA or ScaledObject
-already scaling the workload) are ``admit``, which needs an admission hook in the simulator's
-apply to run in order with the other documents; the check that the target's containers declare
-a cpu/memory request is not made.
+(force-activation, transfer-hpa-ownership, hpa-excluded-labels, ...), fallback.behavior
+scalingModifiers, triggers' authenticationRef. The webhook's checks against stored objects
+(another HPA or ScaledObject already scaling the workload) are ``admit``, which needs an
+admission hook in the simulator's apply to run in order with the other documents; the check that
+the target's containers declare a cpu/memory request is not made.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ FIELDS = (
     "spec.fallback.replicas",
     "spec.fallback.behavior",
     "spec.advanced.horizontalPodAutoscalerConfig.name",
+    "spec.advanced.restoreToOriginalReplicaCount",
     *(
         f"spec.advanced.horizontalPodAutoscalerConfig.behavior.{d}.{r}"
         for d in ("scaleUp", "scaleDown")
