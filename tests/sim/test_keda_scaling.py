@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sim_support import SOUND, events, manifest, start
 
 from slolab.catalog import yamlfile
-from slolab.sim import kedascaler, traffic
+from slolab.sim import kedascaler, registry, traffic
+
+pytestmark = pytest.mark.skipif(
+    ("autoscaling/v2", "HorizontalPodAutoscaler") not in registry.kinds(),
+    reason="needs the HPA controller (sim/hpa.py) to act on the HPA KEDA makes",
+)
 
 
 def scaledobject(query: str) -> yamlfile.Document:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from slolab.sim import controller, hpa, kedaadapter, kedascaler, kedaspec, store
+from slolab.sim import controller, kedaadapter, kedascaler, kedaspec, store
 
-HPA = hpa.HPA
+HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
 VERSION = "2.20.2"
 PAUSED_SCALE_IN = "autoscaling.keda.sh/paused-scale-in"
 PAUSED_SCALE_OUT = "autoscaling.keda.sh/paused-scale-out"
@@ -117,14 +117,25 @@ def ensure(api: controller.API, so: store.Generic, sc: kedaadapter.Scalers) -> b
             annotations=annotations,
             owner_references=[ref],
         )
-        api.store.create(hpa.new(meta, spec))  # the API server stores it defaulted
+        api.store.create(stored(meta, spec))
         return True
-    spec = hpa.defaulted(spec)  # DeepDerivative: what the API server filled in is no change
+    spec = stored(store.Meta(name=name), spec).spec  # DeepDerivative: defaults are no difference
     if found.spec != spec or found.meta.labels != labels or found.meta.annotations != annotations:
         changed = found.spec != spec
         found.spec, found.meta.labels, found.meta.annotations = spec, labels, annotations
         api.store.update(found, spec_changed=changed)
     return False
+
+
+def stored(meta: store.Meta, spec: dict[str, Any]) -> Any:
+    """The HPA as the API server stores it: the registered HPA kind's constructor (it defaults
+    the spec), or a plain object while no controller owns the kind."""
+    from slolab.sim import registry  # registry lists the KEDA controller: import on use
+
+    kind = registry.kinds().get(HPA)
+    if kind is not None and kind.new is not None:
+        return kind.new(meta, spec)
+    return store.Generic(*HPA, meta, spec)
 
 
 def delete(api: controller.API, so: store.Generic) -> None:
