@@ -228,6 +228,8 @@ def test_a_bad_query_is_prometheus_http_400():
             "http://kps-prometheus.monitoring.svc:9090",
             "lookup kps-prometheus.monitoring.svc on 10.96.0.10:53",
         ),
+        ("http://kps-prometheus.slolab-system.svc:9091", "(Client.Timeout exceeded while awaiting headers)"),
+        ("https://kps-prometheus.slolab-system.svc:9090", "http: server gave HTTP response to HTTPS client"),
     ],
 )
 def test_a_server_that_is_not_the_lab_prometheus_is_unreachable(address, error):

@@ -23,7 +23,8 @@ charts/llm-serving values ``prometheus.address``); the operator's governing Serv
 ``prometheus-operated`` serves the same Prometheus. KEDA's operator, which runs the queries, is
 installed by the same chart into the same namespace, so the short names resolve too. Any other
 serverAddress is a server KEDA cannot reach: a name the cluster DNS does not know gives "no such
-host", loopback gives "connection refused", as Go's HTTP client words them.
+host", loopback gives "connection refused", another port of the Service times out (KEDA's HTTP
+client gives up after its 3 s default), as Go's HTTP client words them.
 
 Not modelled (refused when applied, naming the field): authenticationRef and every auth,
 TLS, header and query-parameter setting (unsafeSsl, timeout, namespace, customHeaders,
@@ -270,7 +271,7 @@ def _unreachable(address: str) -> str | None:
     if scheme != "http":
         return "http: server gave HTTP response to HTTPS client"
     if port != PROMETHEUS_PORT:
-        return f"dial tcp {host}:{port}: i/o timeout"
+        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     if path not in ("", "/"):
         return "prometheus query api returned error. status: 404"
     return None
