@@ -9,7 +9,8 @@ Reasons are Kubernetes' own where Kubernetes has the event (the Event ``reason``
 write; upstream kubernetes v1.35: pkg/kubelet/events/event.go for the kubelet's Pod and Node
 reasons, pkg/scheduler/schedule_one.go, pkg/controller/controller_utils.go for a ReplicaSet's
 pods, pkg/controller/deployment/sync.go and util/deployment_util.go, and
-pkg/controller/disruption/disruption.go), and slolab's own, in the same CamelCase, where a lab
+pkg/controller/disruption/disruption.go; KEDA's for a ScaledObject, kedacore/keda v2.20.2
+pkg/eventreason/eventreason.go), and slolab's own, in the same CamelCase, where a lab
 needs a moment Kubernetes does not report as an event (a model that finished loading, a pod's
 Ready condition changing, a pod object gone, a load run, a grader's action).
 """
