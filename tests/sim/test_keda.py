@@ -464,6 +464,17 @@ def test_scaling_modifiers_feed_the_hpa_one_composite_metric():
         ),
         (so_doc(spec_x=1), "spec.spec_x", "not modelled"),
         (so_doc(pollingInterval=0), "spec.pollingInterval", "greater than or equal to 1"),
+        (
+            so_doc(annotations={"autoscaling.keda.sh/force-activation": "true"}),
+            "metadata.annotations.autoscaling.keda.sh/force-activation",
+            "not modelled",
+        ),
+        (
+            so_doc(fallback={"failureThreshold": 1, "replicas": 2, "behavior": "scalingModifiers"}),
+            "spec.fallback.behavior",
+            "not modelled",
+        ),
+        (so_doc(fallback={"replicas": 2}), "spec.fallback.failureThreshold", "Required value"),
     ],
 )
 def test_what_keda_or_the_simulator_refuses_is_an_error_naming_the_field(doc, field, text):
