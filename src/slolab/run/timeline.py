@@ -9,7 +9,8 @@ Reasons are Kubernetes' own where Kubernetes has the event (the Event ``reason``
 write; upstream kubernetes v1.35: pkg/kubelet/events/event.go for the kubelet's Pod and Node
 reasons, pkg/scheduler/schedule_one.go, pkg/controller/controller_utils.go for a ReplicaSet's
 pods, pkg/controller/deployment/sync.go and util/deployment_util.go, and
-pkg/controller/disruption/disruption.go), and slolab's own, in the same CamelCase, where a lab
+pkg/controller/disruption/disruption.go; KEDA's for a ScaledObject, kedacore/keda v2.20.2
+pkg/eventreason/eventreason.go), and slolab's own, in the same CamelCase, where a lab
 needs a moment Kubernetes does not report as an event (a model that finished loading, a pod's
 Ready condition changing, a pod object gone, a load run, a grader's action).
 """
@@ -68,6 +69,23 @@ NO_PODS = "NoPods"
 CALCULATE_EXPECTED_POD_COUNT_FAILED = "CalculateExpectedPodCountFailed"
 #: a pod the eviction API admitted was not deleted in time (slolab's)
 NOT_DELETED = "NotDeleted"
+
+# ---- ScaledObject (KEDA reasons, kedacore/keda v2.20.2 pkg/eventreason/eventreason.go)
+KEDA_SCALERS_STARTED = "KEDAScalersStarted"
+KEDA_SCALER_INFO = "KEDAScalerInfo"
+KEDA_SCALERS_STOPPED = "KEDAScalersStopped"
+KEDA_SCALER_FAILED = "KEDAScalerFailed"
+KEDA_METRIC_SOURCE_FAILED = "KEDAMetricSourceFailed"
+KEDA_SCALE_TARGET_ACTIVATED = "KEDAScaleTargetActivated"
+KEDA_SCALE_TARGET_DEACTIVATED = "KEDAScaleTargetDeactivated"
+SCALED_OBJECT_READY = "ScaledObjectReady"
+SCALED_OBJECT_CHECK_FAILED = "ScaledObjectCheckFailed"
+SCALED_OBJECT_UPDATE_FAILED = "ScaledObjectUpdateFailed"
+SCALED_OBJECT_DELETED = "ScaledObjectDeleted"
+SCALED_OBJECT_PAUSED = "ScaledObjectPaused"
+SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
+SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
+SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
 
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"
