@@ -644,3 +644,35 @@ def test_each_trigger_becomes_the_metric_keda_gives_the_hpa(trigger, metric):
 )
 def test_targets_are_quantities_of_milli_precision(value, text):
     assert kedascaler.quantity(value) == text
+
+
+def _cpu_hpa() -> yamlfile.Document:
+    data = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "llm"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"},
+            "minReplicas": 1,
+            "maxReplicas": 4,
+        },
+    }
+    return yamlfile.Document(data, "hpa.yaml", {})
+
+
+def test_a_scaledobject_on_a_workload_an_hpa_already_scales_is_denied_by_the_webhook() -> None:
+    """As kubectl apply -f meets it: hpa.yaml first (applied), then scaledobject.yaml (Forbidden)."""
+    with pytest.raises(errors.ManifestError) as caught:
+        start([*manifest(replicas=1, probes=SOUND), _cpu_hpa(), so_doc()])
+    text = str(caught.value)
+    assert "scaledobject.yaml" in text and "spec.scaleTargetRef" in text
+    assert (
+        "admission webhook \"vscaledobject.kb.io\" denied the request: the workload 'llm' of type "
+        "'apps/v1.Deployment' is already managed by the hpa 'llm'" in text
+    )
+
+
+def test_the_same_scaledobject_applied_again_is_admitted() -> None:
+    sim = run([so_doc()], until=40)
+    sim.apply([so_doc()])  # its own HPA (keda-hpa-llm) does not count against it
+    assert hpa(sim) is not None

@@ -181,10 +181,16 @@ class Cluster:
                 problems,
                 "Fix or remove those fields; the simulator models slolab/serve and vllm/vllm-openai servers.",
             )
+        denied: list[errors.Problem] = []
         for doc in docs:
             data = copy.deepcopy(doc.data)
             kind = applyable[(data["apiVersion"], data["kind"])]
             assert kind.new is not None  # applyable() holds only kinds with a constructor
+            if kind.admit is not None:
+                refused = kind.admit(self.store, self.namespace, doc)
+                if refused:  # kubectl reports it and goes on with the next document
+                    denied.extend(refused)
+                    continue
             meta = data.get("metadata") or {}
             self._docs[(kind.kind, meta["name"])] = doc
             obj = kind.new(
@@ -197,6 +203,12 @@ class Cluster:
                 data.get("spec") or {},
             )
             self.store.apply(obj)
+        if denied:
+            raise errors.ManifestError(
+                denied,
+                "The API server refused these objects (Error from server (Forbidden) in kubectl); "
+                "the others were applied. Fix them and apply again.",
+            )
 
     # ---- public operations --------------------------------------------------------------------
     def get(self, api_version: str, kind: str, name: str) -> Any:

@@ -68,6 +68,7 @@ class Kind:
     ``new`` builds the stored object from an applied manifest's metadata and spec; a kind without
     it (ReplicaSet, Pod, Endpoints) is made only by controllers and cannot be applied.
     ``validate`` adds value checks the field list cannot express (errors name file, line, field).
+    ``admit`` is a validating admission webhook (KEDA's for ScaledObjects).
     """
 
     api_version: str
@@ -79,6 +80,9 @@ class Kind:
     pod_template: tuple[str, ...] | None = None  # path of a pod template in the manifest
     new: Callable[[store.Meta, dict[str, Any]], Any] | None = None
     validate: Callable[[yamlfile.Document], list[errors.Problem]] | None = None
+    #: an admission webhook: checks against what is stored (earlier documents of the same apply
+    #: included, as kubectl applies them in order); its problems deny that document
+    admit: Callable[[store.Store, str, yamlfile.Document], list[errors.Problem]] | None = None
 
     @property
     def key(self) -> tuple[str, str]:

@@ -56,6 +56,7 @@ KIND = controller.Kind(
     inert=kedaspec.INERT,
     new=lambda meta, spec: store.Generic(*SCALEDOBJECT, meta, spec),
     validate=kedaspec.validate,
+    admit=kedaspec.admit,
 )
 
 
