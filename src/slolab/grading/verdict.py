@@ -242,11 +242,15 @@ class Verdict:
         min_requests: int = MIN_REQUESTS,
         min_rate_fraction: float = 0.9,
         checks: str | Sequence[str] | None = None,
+        expected: float | None = None,
     ) -> requestlog.RequestLog:
         """The requests of ``log`` inside ``window``, or Inconclusive unless they prove the load ran.
 
         The load ran when at least ``min_requests`` arrived in the window and the achieved rate
         was at least ``min_rate_fraction`` of ``log.rate_rps`` (when the log knows its rate).
+        For a profile whose rate changes (a rate curve) pass ``expected``, the mean number of
+        arrivals in the window (``ratecurve.expected_requests``): then at least
+        ``min_rate_fraction`` of that many must have arrived, and the base rate is not compared.
         Inconclusive is recorded against ``checks``, by default the checks this test names.
         """
         __tracebackhide__ = True
@@ -256,7 +260,13 @@ class Verdict:
         problems = []
         if n < min_requests:
             problems.append(f"only {n} requests arrived in the window; at least {min_requests} are needed")
-        if log.rate_rps and achieved < min_rate_fraction * log.rate_rps:
+        if expected is not None:
+            if n < min_rate_fraction * expected:
+                problems.append(
+                    f"{n} requests arrived, {n / expected if expected else 0:.0%} of the {expected:.0f} the "
+                    f"profile's rate curve sends in the window; at least {min_rate_fraction:.0%} is needed"
+                )
+        elif log.rate_rps and achieved < min_rate_fraction * log.rate_rps:
             problems.append(
                 f"the load achieved {achieved:.2f} req/s, {achieved / log.rate_rps:.0%} of the "
                 f"{log.rate_rps:g} req/s asked; at least {min_rate_fraction:.0%} is needed"
@@ -264,6 +274,8 @@ class Verdict:
         if not problems:
             return part
         asked = f" of {log.rate_rps:g} req/s asked" if log.rate_rps else ""
+        if expected is not None:
+            asked = f"; the rate curve sends {expected:.0f} on average"
         evidence = [
             f"{problems[0]} — {NO_LOAD}",
             *problems[1:],

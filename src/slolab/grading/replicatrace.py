@@ -1,0 +1,181 @@
+"""What an autoscaled Deployment did while the load ran: its replicas and the GPUs it held, sampled.
+
+A grader of an autoscaling lab judges the autoscaler by its effects on the workload, whoever
+scales it (an HPA on CPU, KEDA's HPA, a person with ``kubectl scale``): how often the replica
+count changed direction, how long it took to come back down, what the GPUs cost. ``follow``
+lets time pass in steps of ``every_s`` and looks at the Deployment and its pods after each
+step, through ``lab.cluster`` (API-shaped dicts), so it reads the same on every backend. The
+HPA's own sync period is 15 s (kubernetes v1.35 --horizontal-pod-autoscaler-sync-period), so
+a look every 5 s sees every change of ``spec.replicas`` one by one.
+
+Per look (``Sample``):
+
+* ``desired``: the Deployment's ``spec.replicas``, what the autoscaler last set;
+* ``pods``: ``status.replicas``, the pods that exist (terminating ones excluded, as the
+  deployment controller counts them);
+* ``ready``: ``status.readyReplicas``;
+* ``gpus``: the ``nvidia.com/gpu`` the Deployment's pods hold: requests (else limits) of the
+  containers of each pod bound to a node (``spec.nodeName``) that has not finished
+  (``status.phase`` not Succeeded/Failed), terminating pods included: a GPU is paid for
+  from scheduling until the pod is gone, model load and grace period included; a Pending pod
+  holds none.
+
+Between two looks a sample's values are taken to hold (a step function), the way a Prometheus
+range query would read a gauge scraped at those instants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+from slolab.backends import base
+from slolab.sim import quantity
+
+GPU = "nvidia.com/gpu"
+_FINISHED = ("Succeeded", "Failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One look at the Deployment (see the module docstring); ``desired`` None: no Deployment."""
+
+    t_s: float
+    desired: int | None
+    pods: int
+    ready: int
+    gpus: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A change of ``spec.replicas`` between two looks."""
+
+    t_s: float
+    before: int
+    after: int
+
+    @property
+    def direction(self) -> int:
+        return 1 if self.after > self.before else -1
+
+    def __str__(self) -> str:
+        return f"{self.t_s:.0f} s: {self.before} → {self.after}"
+
+
+def _gpus(pod: dict[str, Any]) -> float:
+    total = 0.0
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        resources = c.get("resources") or {}
+        amount = (resources.get("requests") or {}).get(GPU, (resources.get("limits") or {}).get(GPU))
+        if amount is not None:
+            total += float(quantity.parse(amount))
+    return total
+
+
+def holds_gpu(pod: dict[str, Any]) -> bool:
+    """A pod bound to a node and not finished holds its GPUs (terminating included)."""
+    bound = bool((pod.get("spec") or {}).get("nodeName"))
+    return bound and (pod.get("status") or {}).get("phase") not in _FINISHED
+
+
+def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
+    """One ``Sample`` of ``deployment`` at run second ``t_s``."""
+    d = cluster.get("Deployment", deployment)
+    if d is None:
+        return Sample(t_s, None, 0, 0, 0.0)
+    spec, status = d.get("spec") or {}, d.get("status") or {}
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    pods = cluster.list("Pod", labels=selector) if selector else []
+    gpus = sum(_gpus(p) for p in pods if holds_gpu(p))
+    return Sample(
+        t_s,
+        int(spec.get("replicas", 1)),
+        int(status.get("replicas") or 0),
+        int(status.get("readyReplicas") or 0),
+        gpus,
+    )
+
+
+@dataclasses.dataclass
+class Trace:
+    """The looks taken at one Deployment, in time order."""
+
+    deployment: str
+    samples: list[Sample] = dataclasses.field(default_factory=list)
+
+    def follow(self, lab: base.Backend, duration_s: float, every_s: float) -> None:
+        """Let ``duration_s`` pass in steps of ``every_s``, looking after each (and once first)."""
+        if every_s <= 0:
+            raise ValueError(f"every_s must be > 0 (got {every_s!r})")
+        clock = lab.clock
+        end_s = clock.now_s() + duration_s
+        if not self.samples or self.samples[-1].t_s < clock.now_s():
+            self.samples.append(look(lab.cluster, self.deployment, clock.now_s()))
+        while (left := end_s - clock.now_s()) > 1e-9:
+            clock.sleep(min(every_s, left))
+            self.samples.append(look(lab.cluster, self.deployment, clock.now_s()))
+
+    def between(self, start_s: float, end_s: float) -> list[Sample]:
+        """The looks in ``[start_s, end_s]``, with the last look before ``start_s`` first (its
+        values held at ``start_s``)."""
+        before = [s for s in self.samples if s.t_s < start_s]
+        inside = [s for s in self.samples if start_s <= s.t_s <= end_s]
+        return ([dataclasses.replace(before[-1], t_s=start_s)] if before else []) + inside
+
+    def changes(self, start_s: float, end_s: float) -> list[Change]:
+        """Every change of ``spec.replicas`` seen in ``[start_s, end_s]``."""
+        out = []
+        looks = [s for s in self.between(start_s, end_s) if s.desired is not None]
+        for a, b in itertools.pairwise(looks):
+            if a.desired is not None and b.desired is not None and b.desired != a.desired:
+                out.append(Change(b.t_s, a.desired, b.desired))
+        return out
+
+    def direction_changes(self, start_s: float, end_s: float) -> tuple[int, list[Change]]:
+        """How often the replica count turned around (up after down or down after up), and the
+        changes it made."""
+        changes = self.changes(start_s, end_s)
+        turns = sum(1 for a, b in itertools.pairwise(changes) if a.direction != b.direction)
+        return turns, changes
+
+    def gpu_seconds(self, start_s: float, end_s: float) -> float:
+        """GPU-seconds held in ``[start_s, end_s]``, each look's GPUs held until the next look."""
+        looks = self.between(start_s, end_s)
+        total = 0.0
+        for a, b in zip(looks, [*looks[1:], None], strict=True):
+            until = end_s if b is None else b.t_s
+            total += a.gpus * max(0.0, until - a.t_s)
+        return total
+
+    def settled_s(self, at_most: int, start_s: float, end_s: float) -> float | None:
+        """The first run second in ``[start_s, end_s]`` from which the Deployment had at most
+        ``at_most`` pods at every later look; None if it never settled there."""
+        looks = self.between(start_s, end_s)
+        settled: float | None = None
+        for s in looks:
+            if s.pods <= at_most and s.desired is not None and s.desired <= at_most:
+                settled = s.t_s if settled is None else settled
+            else:
+                settled = None
+        return settled
+
+    def peak(self, start_s: float, end_s: float) -> Sample | None:
+        """The look with the most pods in ``[start_s, end_s]``."""
+        looks = self.between(start_s, end_s)
+        return max(looks, key=lambda s: (s.pods, s.desired or 0)) if looks else None
+
+
+def summary(samples: Iterable[Sample]) -> str:
+    """``desired 1→3→1, at most 3 pods (3 GPUs)`` for evidence lines."""
+    samples = list(samples)
+    desired: list[int] = []
+    for s in samples:
+        if s.desired is not None and (not desired or desired[-1] != s.desired):
+            desired.append(s.desired)
+    most = max(samples, key=lambda s: s.pods, default=None)
+    if most is None:
+        return "no looks"
+    return f"desired {'→'.join(map(str, desired)) or '—'}, at most {most.pods} pods ({most.gpus:g} GPUs)"
