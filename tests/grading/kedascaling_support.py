@@ -68,7 +68,7 @@ CASES: dict[str, Case] = {
     ),
     "failed-requests": dataclasses.replace(GOOD, fail=lambda t: AFTER_S + 100 <= t < AFTER_S + 105),
     "late-scale-down": dataclasses.replace(
-        GOOD, steps=[(0.0, 1), (RAMP_S + 30, 2), (RAMP_S + 75, 3), (AFTER_S + 660, 2), (AFTER_S + 720, 1)]
+        GOOD, steps=[(0.0, 1), (RAMP_S + 30, 2), (RAMP_S + 75, 3), (AFTER_S + 420, 2), (AFTER_S + 480, 1)]
     ),
     "overprovisioned": dataclasses.replace(GOOD, steps=[(0.0, 1), (WARM_S + 30, 4)]),
     "flapping": dataclasses.replace(
@@ -89,7 +89,7 @@ class Scaled(fakescript.Workload):
         self.steps = steps
 
     def desired(self, t_s: float) -> int:
-        return [n for at, n in self.steps if at <= t_s][-1]
+        return ([n for at, n in self.steps if at <= t_s] or [self.steps[0][1]])[-1]
 
     def objects_at(self, t_s: float) -> list[dict[str, Any]]:
         objects = super().objects_at(t_s)

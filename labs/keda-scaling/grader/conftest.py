@@ -45,6 +45,12 @@ class AutoscaleRun:
 def autoscale(lab, params, target, wait_serving, load_session) -> AutoscaleRun:
     """The rate curve driven once through a serving Deployment, with its replicas traced."""
     profile = lab.scenario.profile(params.profile)
+    if profile.duration_s is not None and params.load_s > profile.duration_s:
+        raise ValueError(
+            f"grading.params.load_s ({params.load_s:g} s) is longer than profile {params.profile}'s "
+            f"duration_s ({profile.duration_s:g} s): the load would stop before the grader does. "
+            "Lower load_s in lab.yaml."
+        )
     phases = ratecurve.phases(profile)
     judged = ratecurve.span(phases, ratecurve.RAMP, ratecurve.PLATEAU)
     after = ratecurve.find(phases, ratecurve.AFTER)

@@ -1,0 +1,194 @@
+"""The keda-scaling lab's real grader on the fake backend: scripted runs, the right verdicts.
+
+The grader's files (labs/keda-scaling/grader/conftest.py and test_*.py) are copied as they are
+into a pytester folder whose root conftest.py opens a scripted FakeBackend instead of the
+simulator (kedascaling_support.py scripts the runs over a short rate curve). The good run passes
+every check; each bad run changes one thing and must fail exactly the checks about it, with
+evidence; a run without enough load is Inconclusive, never a pass.
+
+The last test grades the other correct fixes of labs/keda-scaling/alternatives/ on the
+simulator, with every seed of lab.yaml: the grader judges outcomes, not the reference's YAML.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import kedascaling_support as support
+import pytest
+from _support import ROOT, grade
+
+from slolab.catalog import lab as lab_mod
+from slolab.grading import runner
+from slolab.workspace import variants
+
+LAB = ROOT / "labs" / "keda-scaling"
+GRADER = LAB / "grader"
+
+CONFTEST = """
+import pytest
+
+import kedascaling_support
+
+
+@pytest.fixture(scope="session")
+def slolab_backend_factory():
+    def open_scripted(lab, options):
+        return kedascaling_support.backend(lab, {case!r})
+
+    return open_scripted
+"""
+
+
+@pytest.fixture
+def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Grade keda-scaling on the scripted ``case``; the JSON report."""
+    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
+    monkeypatch.setenv("COLUMNS", "120")
+    lab_mod.load.cache_clear()
+
+    def run(case: str) -> dict:
+        folder = pytester.path / "grader"
+        folder.mkdir()
+        for file in [GRADER / "conftest.py", *GRADER.glob("test_*.py")]:
+            shutil.copy(file, folder / file.name)
+        (pytester.path / "conftest.py").write_text(textwrap.dedent(CONFTEST.format(case=case)))
+        workspace = pytester.path / "workspace"
+        result = pytester.runpytest(
+            "grader",
+            "--slolab-lab=keda-scaling",
+            f"--slolab-workspace={workspace}",
+            "--slolab-no-plot",
+            "-p",
+            "no:cacheprovider",
+            *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
+        )
+        report = json.loads((workspace / "reports" / "latest.json").read_text(encoding="utf-8"))
+        assert result.ret == (0 if report["passed"] else 1), result.stdout.str()
+        return report
+
+    yield run
+    lab_mod.load.cache_clear()
+
+
+def checks(report: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def not_passed(report: dict) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in report["checks"] if c["status"] != "passed"}
+
+
+def test_the_script_serves_from_warm_s_and_follows_its_steps() -> None:
+    lab = lab_mod.load("keda-scaling")
+    backend = support.backend(lab, "good")
+    assert backend.cluster.get("Deployment", "llm")["status"]["availableReplicas"] == 0
+    backend.clock.t_s = support.WARM_S
+    assert backend.cluster.get("Deployment", "llm")["status"]["availableReplicas"] == 1
+    backend.clock.t_s = support.RAMP_S + 80
+    assert backend.cluster.get("Deployment", "llm")["spec"]["replicas"] == 3
+    assert len([p for p in backend.cluster.list("Pod") if p["spec"].get("nodeName")]) == 3
+
+
+def test_a_good_run_passes_every_check(grade_case) -> None:
+    report = grade_case("good")
+    assert not_passed(report) == {}
+    got = checks(report)
+    params = lab_mod.load("keda-scaling").grading.params
+    # the judged window: from the allowance after the ramp's start to the plateau's end
+    ttft = got["ttft_p99_s"]
+    assert (ttft["window_start_s"], ttft["window_end_s"]) == (
+        support.RAMP_S + params.cold_start_allowance_s,
+        support.PLATEAU_END_S,
+    )
+    assert ttft["observed"] == 0.3  # the cold start's 5 s TTFTs fall inside the allowance
+    # back to one replica 360 s after the drop's end
+    assert got["scale_down_s"]["observed"] == 360.0
+    assert got["scale_down_s"]["window_start_s"] == support.AFTER_S
+    assert got["scale_direction_changes"]["observed"] == 1
+    assert got["failed_requests"]["observed"] == 0
+    # 1 GPU from the load's start, 2 from RAMP_S + 30, 3 from RAMP_S + 75, 2 from AFTER_S + 300,
+    # 1 from AFTER_S + 360 to the end of the load (WARM_S + load_s)
+    end_s = support.WARM_S + params.load_s
+    gpu_s = (
+        (support.RAMP_S + 30 - support.WARM_S)
+        + 2 * 45
+        + 3 * (support.AFTER_S + 300 - support.RAMP_S - 75)
+        + 2 * 60
+        + (end_s - support.AFTER_S - 360)
+    )
+    assert got["gpu_minutes"]["observed"] == round(gpu_s / 60, 1)
+
+
+def test_a_slow_plateau_fails_the_ttft_check_only(grade_case) -> None:
+    report = grade_case("slow-plateau")
+    assert not_passed(report) == {"ttft_p99_s": "failed"}
+    check = checks(report)["ttft_p99_s"]
+    assert check["observed"] == 8.0
+    assert any("over 2 s" in line for line in check["evidence"])
+
+
+def test_failed_requests_fail_their_check_only(grade_case) -> None:
+    report = grade_case("failed-requests")
+    assert not_passed(report) == {"failed_requests": "failed"}
+    check = checks(report)["failed_requests"]
+    assert check["observed"] == 20  # 5 s at the base rate of 4 req/s
+    assert check["evidence"][0].endswith("requests failed: 20 × HTTP 503")
+
+
+def test_a_late_scale_down_fails_its_check_only(grade_case) -> None:
+    report = grade_case("late-scale-down")
+    assert not_passed(report) == {"scale_down_s": "failed"}
+    check = checks(report)["scale_down_s"]
+    assert check["observed"] == 480.0
+    assert check["evidence"][0] == "back to 1 replica(s) 480 s after the drop and stayed there"
+
+
+def test_holding_the_pool_fails_cost_and_scale_down(grade_case) -> None:
+    report = grade_case("overprovisioned")
+    assert not_passed(report) == {"scale_down_s": "failed", "gpu_minutes": "failed"}
+    got = checks(report)
+    params = lab_mod.load("keda-scaling").grading.params
+    after_s = params.load_s - (support.AFTER_S - support.WARM_S)
+    assert got["scale_down_s"]["observed"] == after_s
+    assert got["scale_down_s"]["evidence"][0].startswith("not back to 1 replica(s) by the end of the run")
+    assert got["gpu_minutes"]["observed"] == round((30 + 4 * (params.load_s - 30)) / 60, 1)
+
+
+def test_flapping_fails_its_check_only(grade_case) -> None:
+    report = grade_case("flapping")
+    assert not_passed(report) == {"scale_direction_changes": "failed"}
+    check = checks(report)["scale_direction_changes"]
+    assert check["observed"] == 5  # up, then down-up twice, then down: six changes, five turns
+    assert "3 → 1" in check["evidence"][1]
+
+
+def test_too_little_load_is_inconclusive_never_a_pass(grade_case) -> None:
+    report = grade_case("no-load")
+    assert set(not_passed(report).values()) == {"inconclusive"}
+    assert set(not_passed(report)) == set(lab_mod.load("keda-scaling").slos)
+    evidence = checks(report)["ttft_p99_s"]["evidence"]
+    assert any("of the 3120 the profile's rate curve sends in the window" in line for line in evidence)
+    assert report["passed"] is False
+
+
+ALTERNATIVES = sorted((LAB / "alternatives").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+@pytest.mark.parametrize("fix", ALTERNATIVES, ids=[p.stem for p in ALTERNATIVES])
+def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
+    lab = lab_mod.load("keda-scaling")
+    files = variants.solution_files(lab)
+    files["scaledobject.yaml"] = fix.read_text(encoding="utf-8")
+    failing = {}
+    for seed in lab.seeds:
+        ws = tmp_path / str(seed) / lab.name
+        variants.write(files, ws)
+        report = grade(lab.name, ws, seed)
+        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
+                        if c["status"] != "passed"})  # fmt: skip
+    assert not failing, failing
