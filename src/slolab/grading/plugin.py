@@ -28,6 +28,7 @@ pytest.register_assert_rewrite("slolab.grading.verdict")
 
 from slolab import errors  # noqa: E402
 from slolab.catalog import lab as lab_mod  # noqa: E402
+from slolab.catalog import scenario as scenario_mod  # noqa: E402
 from slolab.grading import graderun  # noqa: E402
 from slolab.grading import options as options_mod  # noqa: E402
 from slolab.grading import verdict as verdict_mod  # noqa: E402
@@ -235,6 +236,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 prom=snap.prom_series,
                 logs=snap.logs,
                 slo_lines_ms=slo_lines_ms(run.lab),
+                profiles=dict(scenario_mod.load(run.lab.scenario).traffic),
             )
             if run.plot_worker is not None:
                 run.plot_worker.send(png, data)  # it draws while the metrics are kept below

@@ -5,7 +5,8 @@ TSDB), kind/cluster (the platform's Prometheus) and fake (scripted answers):
 
 * replicas: ``kube_deployment_spec_replicas`` (desired), ``kube_deployment_status_replicas``
   (all pods, surge included) and ``kube_deployment_status_replicas_available`` of the lab's
-  Deployment (kube-state-metrics);
+  Deployment, and ``kube_horizontalpodautoscaler_status_desired_replicas`` of the namespace's
+  HPAs when there are any (kube-state-metrics);
 * queue: ``vllm:num_requests_waiting`` and ``vllm:num_requests_running`` summed over the lab's
   namespace (vLLM, research/components.md §1);
 * TTFT p99: ``histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket
@@ -30,6 +31,9 @@ MAX_POINTS = 400
 #: The step of the range queries: the default scrape interval of kube-prometheus-stack.
 STEP_S = 15.0
 PANELS = ("replicas", "queue", "ttft")
+#: The label of the Deployment's desired replicas on the replicas panel (scale markers use it).
+DESIRED = "desired"
+HPA_DESIRED = "kube_horizontalpodautoscaler_status_desired_replicas"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +54,15 @@ def queries(namespace: str, deployment: str) -> list[Query]:
     ns = _matcher(namespace=namespace)
     ttft = f"rate(vllm:time_to_first_token_seconds_bucket{{{ns}}}[1m])"
     return [
-        Query("replicas", "desired", f"sum(kube_deployment_spec_replicas{{{deploy}}})"),
+        Query("replicas", DESIRED, f"sum(kube_deployment_spec_replicas{{{deploy}}})"),
         Query("replicas", "all pods", f"sum(kube_deployment_status_replicas{{{deploy}}})"),
         Query("replicas", "available", f"sum(kube_deployment_status_replicas_available{{{deploy}}})"),
         Query("queue", "waiting", f"sum(vllm:num_requests_waiting{{{ns}}})"),
         Query("queue", "running", f"sum(vllm:num_requests_running{{{ns}}})"),
         Query("ttft", "TTFT p99 (server)", f"histogram_quantile(0.99, sum by (le) ({ttft}))", 1000.0),
+        # what the autoscalers in the namespace want (an HPA's, or the one KEDA made); no series
+        # and no line when there is none
+        Query("replicas", "HPA desired", f"sum({HPA_DESIRED}{{{ns}}})"),
     ]
 
 

@@ -7,6 +7,12 @@ plots, and the queue (requests waiting, running). From the load's request log: r
 client's p50/p99 per 10 s bucket thinner, on a log scale with a line for each absolute TTFT
 target. A panel whose queries gave nothing says so ("no metrics: ...") instead of a line.
 Grader markers (e.g. "rollout restart") are dashed vertical lines; Warning events are red ticks.
+Scale events are triangles on the replicas panel at their new size (up ▲, down ▼): the HPA's
+``SuccessfulRescale`` events ("New size: N; reason: ...", kubernetes v1.35
+pkg/controller/podautoscaler/horizontal.go) and KEDA's ``KEDAScaleTargetActivated`` /
+``KEDAScaleTargetDeactivated`` (kedacore/keda v2.20 pkg/eventreason), or, on a backend whose
+timeline has none of them, every change of the Deployment's desired replicas (PromQL). The
+requests panel draws the rate the load asked for (a profile's rate curve) as a line.
 matplotlib is imported inside ``draw`` and drawn through ``matplotlib.figure.Figure`` on Agg,
 never pyplot: importing slolab stays fast. ``prepare`` reduces the run to small plain data, so
 ``draw`` can run in the plot worker (``slolab.report.plotworker``), which imports matplotlib
@@ -15,8 +21,10 @@ while the grade is still running.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,11 @@ from slolab.run import timeline as run_timeline
 
 COUNT_BUCKET_S = 5.0
 TTFT_BUCKET_S = 10.0
+#: Event reasons that change a workload's replicas: the HPA's, then KEDA's (0 <-> 1).
+RESCALE = "SuccessfulRescale"
+KEDA_ACTIVATED = "KEDAScaleTargetActivated"
+KEDA_DEACTIVATED = "KEDAScaleTargetDeactivated"
+_NEW_SIZE = re.compile(r"New size: (\d+)")
 
 
 def _buckets(end_s: float, width_s: float) -> list[float]:
@@ -72,6 +85,46 @@ def ttft_quantiles_ms(
     return centres, out
 
 
+def asked_rate(logs: Iterable[requestlog.RequestLog], profiles: dict[str, Any]) -> list[tuple[float, float]]:
+    """The rate each load asked for (req/s), every COUNT_BUCKET_S of its run, from its profile's
+    ``rate_at`` (a rate curve); empty for loads whose profile has no curve (their rate is flat)."""
+    points: list[tuple[float, float]] = []
+    for log in logs:
+        profile = profiles.get(log.profile)
+        if profile is None or not getattr(profile, "rate_curve", None):
+            continue
+        t = log.started_s
+        while t <= log.stopped_s:
+            points.append((t, float(profile.rate_at(t - log.started_s))))
+            t += COUNT_BUCKET_S
+        points.append((log.stopped_s, float(profile.rate_at(log.stopped_s - log.started_s))))
+    return points
+
+
+def scale_events(
+    events: list[dict[str, Any]], desired: list[tuple[float, float]]
+) -> list[tuple[float, int, int]]:
+    """(time_s, new size, direction +1/-1) of every scale of the workload: the HPA's and KEDA's
+    events when the timeline has them, else each change of the ``desired`` series (PromQL)."""
+    out: list[tuple[float, int, int]] = []
+    size: int | None = None
+    for e in events:
+        if e["reason"] == RESCALE and (m := _NEW_SIZE.search(e.get("message") or "")):
+            new = int(m.group(1))
+            out.append((e["time_s"], new, 1 if size is None or new > size else -1))
+            size = new
+        elif e["reason"] in (KEDA_ACTIVATED, KEDA_DEACTIVATED):
+            up = e["reason"] == KEDA_ACTIVATED
+            out.append((e["time_s"], 1 if up else 0, 1 if up else -1))
+            size = 1 if up else 0
+    if out:
+        return out
+    for (_, a), (t, b) in itertools.pairwise(desired):
+        if b != a:
+            out.append((t, int(b), 1 if b > a else -1))
+    return out
+
+
 def _ms_label(value: float, _pos: int | None = None, *, minor: bool = False) -> str:
     """Plain numbers on the log axis (``300``, ``2000``); minor ticks only at 2×, 3× and 5× a decade."""
     if value <= 0:
@@ -94,13 +147,18 @@ def prepare(
     prom: dict[str, Any] | None,
     logs: list[requestlog.RequestLog],
     slo_lines_ms: dict[str, float] | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``draw`` needs, as small plain data (it crosses to the plot worker by pickle).
-    ``prom`` is ``promseries.fetch``'s answer (None: the run's metrics were not queried)."""
+    ``prom`` is ``promseries.fetch``'s answer (None: the run's metrics were not queried);
+    ``profiles`` the scenario's traffic profiles by name (for the asked rate of a rate curve)."""
     prom = prom if prom is not None else promseries.empty("the run's metrics were not queried")
     end_s = _end_s(doc, prom, logs)
     events = doc.get("events", [])
+    desired = prom["series"].get("replicas", {}).get(promseries.DESIRED, [])
     return {
+        "scales": scale_events(events, desired),
+        "asked": asked_rate(logs, profiles or {}),
         "title": (
             f"{doc['lab']} · backend {doc['backend']} · seed {doc['seed']} · grade {doc.get('score', '?')}"
         ),
@@ -125,9 +183,10 @@ def plot(
     prom: dict[str, Any] | None,
     logs: list[requestlog.RequestLog],
     slo_lines_ms: dict[str, float] | None = None,
+    profiles: dict[str, Any] | None = None,
 ) -> Path:
     """Draw the timeline of the grade ``doc`` to ``path`` (PNG), atomically; returns ``path``."""
-    return draw(path, prepare(doc, prom=prom, logs=logs, slo_lines_ms=slo_lines_ms))
+    return draw(path, prepare(doc, prom=prom, logs=logs, slo_lines_ms=slo_lines_ms, profiles=profiles))
 
 
 Panels = tuple[Any, Any, Any, Any]
@@ -195,8 +254,13 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
     total = [a + b for a, b in zip(ok, failed, strict=True)]
     ax_req.stairs(ok, edges, fill=True, color="tab:blue", label="ok")
     ax_req.stairs(total, edges, baseline=ok, fill=True, color="tab:red", label="failed")
+    asked = data.get("asked") or []
+    if asked:
+        ts, rates = zip(*asked, strict=True)
+        per_bucket = [r * COUNT_BUCKET_S for r in rates]
+        ax_req.plot(ts, per_bucket, color="0.2", linewidth=1.2, linestyle="--", label="asked (rate curve)")
     ax_req.set_ylim(bottom=0)
-    ax_req.legend(loc="upper left", fontsize="small", ncols=2)
+    ax_req.legend(loc="upper left", fontsize="small", ncols=3 if asked else 2)
 
     drew = False
     for label, points in prom["series"]["ttft"].items():
@@ -248,6 +312,15 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
             va="bottom",
             fontsize="small",
         )
+    scales = data.get("scales") or []
+    for marker, color, direction in (("^", "tab:green", 1), ("v", "tab:orange", -1)):
+        picked = [(t, n) for t, n, d in scales if d == direction]
+        if picked:
+            ts, sizes = zip(*picked, strict=True)
+            word = "scale up" if direction > 0 else "scale down"
+            ax_pods.plot(ts, sizes, marker, color=color, markersize=7, linestyle="none", label=word)
+    if scales:
+        ax_pods.legend(loc="upper right", fontsize="small", ncols=3)
     warnings = data["warnings"]
     if warnings:
         ax_pods.plot(
