@@ -24,8 +24,8 @@ from slolab.catalog import lab as lab_mod
 from slolab.grading import runner
 from slolab.workspace import variants
 
-LAB = ROOT / "labs" / "keda-scaling"
-GRADER = LAB / "grader"
+GRADER = ROOT / "labs" / "keda-scaling" / "grader"
+ALTERNATIVES_DIR = ROOT / "labs" / "keda-scaling" / "alternatives"
 
 CONFTEST = """
 import pytest
@@ -174,7 +174,7 @@ def test_too_little_load_is_inconclusive_never_a_pass(grade_case) -> None:
     assert report["passed"] is False
 
 
-ALTERNATIVES = sorted((LAB / "alternatives").glob("*.yaml"))
+ALTERNATIVES = sorted(ALTERNATIVES_DIR.glob("*.yaml"))
 
 
 @pytest.mark.slow
