@@ -127,6 +127,22 @@ def test_require_load_checks_the_achieved_rate(judged: list[verdict_mod.Check]) 
     assert [c.id for c in judged] == ["ttft_p99"]
 
 
+def test_require_load_on_a_curve_compares_the_count_with_the_expected_one(
+    judged: list[verdict_mod.Check],
+) -> None:
+    log = _log(2.0, 0, 600)  # 540 requests in ROLLOUT at 2 req/s, the base rate asked
+    assert len(make(judged).require_load(log, window=ROLLOUT, expected=590.0)) == 540  # 92% of 590
+    with pytest.raises(verdict_mod.Judged) as info:  # a curve that sent three times the base there
+        make(judged).require_load(log, window=ROLLOUT, expected=1620.0, checks="ttft_p99")
+    (check,) = judged
+    assert check.evidence[0].startswith(
+        "540 requests arrived, 33% of the 1620 the profile's rate curve sends in the window; "
+        "at least 90% is needed"
+    )
+    assert check.evidence[-1].endswith("; the rate curve sends 1620 on average")
+    assert info.value.status == "inconclusive"
+
+
 def test_require_load_without_checks_is_left_to_the_tally(judged: list[verdict_mod.Check]) -> None:
     with pytest.raises(verdict_mod.Judged) as info:
         make(judged).require_load(_log(0.1, 0, 600), window=ROLLOUT)
