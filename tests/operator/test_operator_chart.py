@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from slolab import paths
-from slolab.catalog import k8svalidate, yamlfile
+from slolab.catalog import k8svalidate, kindmanifests, yamlfile
 from slolab_operator import config
 
 CHART = paths.charts_dir() / "slolab-operator"
@@ -61,6 +61,8 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
             "ClusterRole",
             "ClusterRoleBinding",
             "Role",
+            "Role",
+            "RoleBinding",
             "RoleBinding",
             "Deployment",
         ]
@@ -184,6 +186,14 @@ def test_rbac_has_no_wildcards_and_no_cluster_wide_secrets(rendered: dict) -> No
     bind = next(r for r in _rules(rendered)["slolab-operator"] if "bind" in r["verbs"])
     assert bind["resourceNames"] == ["slolab-operator-lab", "slolab-operator-grader"]
     assert rendered["Role", "slolab-operator-events"]["metadata"]["namespace"] == NAMESPACE
+    # a scenario's kind-only objects: only the kinds the catalog admits, only in its namespace
+    kind_only = rendered["Role", "slolab-operator-kind-manifests"]
+    assert kind_only["metadata"]["namespace"] == NAMESPACE == kindmanifests.NAMESPACE
+    granted = {(g, r) for rule in kind_only["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    admitted = {
+        (v.split("/")[0] if "/" in v else "", plural) for (v, _), plural in kindmanifests.KINDS.items()
+    }
+    assert granted == admitted
 
 
 def test_every_rbac_rule_has_a_comment(helm: Path) -> None:
