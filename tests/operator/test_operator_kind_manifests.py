@@ -16,8 +16,8 @@ import yaml
 from operator_support import create_lab, delete_lab, lab, patch_lab, wait_condition, wait_for
 from rbac import access, allows
 
-from slolab import errors, paths
-from slolab.catalog import kindmanifests
+from slolab import errors, lint, paths
+from slolab.catalog import k8svalidate, kindmanifests, yamlfile
 from slolab.catalog import scenario as scenario_mod
 from slolab_operator import LAB_LABEL
 
@@ -87,6 +87,16 @@ def test_bad_kind_manifests_name_file_field_and_line(
         assert "topology.kind_manifests[0]" in text and "scenario.yaml:" in text
     else:  # the problem is in the manifest: its file and line
         assert "extra.yaml:" in text
+
+
+@pytest.mark.parametrize("name", scenario_mod.names())
+def test_every_kind_manifest_is_strictly_valid(name: str) -> None:
+    """What the operator would apply passes strict Kubernetes validation (kubernetes-validate)."""
+    for manifest in scenario_mod.load(name).kind_manifests():
+        problems = k8svalidate.validate(
+            yamlfile.Document(manifest.data, manifest.file, {}), lint.KUBE_VERSION
+        )
+        assert not problems, "\n".join(map(str, problems))
 
 
 def test_unsupported_kinds_are_refused_not_ignored() -> None:
