@@ -27,7 +27,7 @@ async def clean_up(deps: deps_mod.Deps, name: str, logger: logging.Logger, spec_
         run = None
         logger.info("Lab %s has no scenario to clean up after (%s)", name, exc.message)
     try:
-        if run is not None:
+        if run is not None and cfg.kind_manifests:
             await kindmanifests.delete(api, run, logger)
         existing = await api.read_namespace(namespace)
         if existing is None:

@@ -2,9 +2,9 @@
 
 A Lab ``<name>`` gets namespace ``lab-<name>`` (never one the operator did not create), the
 grader's ServiceAccount and two RoleBindings there, and one Helm release ``llm`` holding the
-scenario and the fault; raising ``spec.resetGeneration`` re-installs it. A scenario's
-kind-only objects (``topology.kind_manifests``, kindmanifests.py) are applied just before each
-install of that release. Conditions Installed,
+scenario and the fault; raising ``spec.resetGeneration`` re-installs it. On kind
+(``Config.kind_manifests``), a scenario's kind-only objects (``topology.kind_manifests``,
+kindmanifests.py) are applied just before each install of that release. Conditions Installed,
 FaultInjected and Ready, the briefing, ``startedAt`` and ``deadline`` report the result. The
 release is read back (``helm get values``) before FaultInjected is set, and an existing
 revision of this reset generation is adopted, so a restarted operator converges.
@@ -99,7 +99,8 @@ async def _install(
         await helm.uninstall(ns, spec.RELEASE)
         current = None
     if current is None:
-        await kindmanifests.apply(deps.api(), run, logger)
+        if deps.config.kind_manifests:
+            await kindmanifests.apply(deps.api(), run, logger)
         current = await helm.install(ns, spec.RELEASE, run.chart_dir, run.values(), marker)
         logger.info("installed release %s revision %d in %s (%s)", spec.RELEASE, current.revision, ns, marker)
     else:

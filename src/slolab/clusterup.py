@@ -93,6 +93,9 @@ def plan() -> list[tuple[str, list[str]]]:
                 # the lab Service on the node port kind-config.yaml publishes on 127.0.0.1
                 "--set-json",
                 'labValues={"service":{"type":"NodePort","nodePort":30080}}',
+                # the scenarios' kind-only manifests (e.g. the GPU reservation of llama-8b-h100-autoscale)
+                "--set",
+                "kindManifests=true",
                 "--wait",
                 "--timeout",
                 "5m",

@@ -6,6 +6,7 @@ scenario is the GPU reservation of llama-8b-h100-autoscale put into a copy of ll
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +20,7 @@ from rbac import access, allows
 from slolab import errors, lint, paths
 from slolab.catalog import k8svalidate, kindmanifests, yamlfile
 from slolab.catalog import scenario as scenario_mod
-from slolab_operator import LAB_LABEL
+from slolab_operator import LAB_LABEL, config
 
 DEPLOYMENTS = "apps/v1/deployments"
 RESERVATION = "/apis/apps/v1/namespaces/slolab-system/deployments"
@@ -34,6 +35,12 @@ def _with_manifests(root: Path, files: list[str], scenario: str = "llama-8b-h100
     file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     scenario_mod.load.cache_clear()
     return file
+
+
+@pytest.fixture
+def operator_config(operator_config: config.Config) -> config.Config:
+    """The operator as make cluster installs it on kind: kind-only manifests on."""
+    return dataclasses.replace(operator_config, kind_manifests=True)
 
 
 @pytest.fixture
@@ -144,6 +151,20 @@ def test_applied_once_before_the_release_and_removed_at_cleanup(
     assert [m for _, m, _ in _writes(emulator, RESERVATION)] == ["POST", "DELETE"]
 
 
+def test_off_the_kind_cluster_nothing_is_applied(
+    reserving: Path, emulator, operator_config: config.Config, api
+) -> None:
+    """An operator installed without kindManifests (a real cluster) holds no GPUs of its own."""
+    from operator_support import Operator
+
+    with Operator(dataclasses.replace(operator_config, kind_manifests=False)):
+        create_lab(api, "mike", lab="readiness-probes")
+        wait_condition(emulator, "mike", "Ready")
+        delete_lab(api, "mike")
+        wait_for("the Lab to be gone", lambda: lab(emulator, "mike") is None)
+    assert not [r for r in emulator.requests() if r.path.startswith(RESERVATION)]
+
+
 def test_reset_restores_it_and_another_labs_cleanup_leaves_it(
     reserving: Path, emulator, operator, api
 ) -> None:
@@ -197,6 +218,8 @@ def test_chart_rbac_covers_the_kind_only_objects(
             str(paths.charts_dir() / "slolab-operator"),
             "-n",
             "slolab-system",
+            "--set",
+            "kindManifests=true",
         ],
         capture_output=True,
         text=True,
