@@ -41,6 +41,8 @@ from slolab.workspace import variants
 pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
 
 LAB = "keda-scaling"
+if LAB not in lab_mod.names():  # until branch kedalab is merged
+    pytest.skip(f"labs/{LAB} is not in this checkout", allow_module_level=True)
 NAMESPACE = f"lab-{LAB}"
 DEPLOYMENT = "llm"
 PODS = ("llm-6d4b9c7f8-a1b2c", "llm-6d4b9c7f8-d3e4f")

@@ -30,6 +30,8 @@ from slolab_operator import LAB_LABEL, MANAGED_BY, namespace_for
 PLATFORM = paths.charts_dir() / "slolab-platform"
 PLATFORM_RELEASE, PLATFORM_NAMESPACE = "slolab-platform", "slolab-system"  # clusterup.py
 LAB = "keda-scaling"
+if LAB not in lab_mod.names():  # until branch kedalab is merged
+    pytest.skip(f"labs/{LAB} is not in this checkout", allow_module_level=True)
 
 
 def platform_values() -> dict[str, Any]:
