@@ -2,10 +2,11 @@
 
 The scenario llama-8b-h100-autoscale holds 4 of the fake GPU worker's 8 GPUs with a Deployment
 in slolab-system (kind-gpu-reservation.yaml), so that the 5th model-server replica is Pending
-as on the simulator. :func:`apply` runs on every install of the lab's starting state (create
-and each reset) before the Helm release: it creates each object, or replaces it with the
-scenario's manifest when it is there (a reset restores what a learner changed). :func:`delete`
-runs from the cleanup handler before the release is uninstalled.
+as on the simulator. Only when ``Config.kind_manifests`` is on (chart value kindManifests, set
+by make cluster): on a real cluster such a pod would hold real GPUs. :func:`apply` runs on every
+install of the lab's starting state (create and each reset) before the Helm release: it creates
+each object, or replaces it with the scenario's manifest when it is there (a reset restores what
+a learner changed). :func:`delete` runs from the cleanup handler before the release is uninstalled.
 
 Each object gets the label ``slolab.dev/lab: <Lab name>``. Two Labs of the same scenario share
 one object: the one applied last holds it, and the cleanup of a Lab deletes only what it holds,

@@ -3,10 +3,11 @@
 Some of what a scenario states as capacity on the simulator has to be made on a real cluster
 by objects of its own. The llama-8b-h100-autoscale scenario's pool of 4 GPUs is one: on kind
 the fake GPU worker advertises 8 (charts/slolab-platform), and ``kind-gpu-reservation.yaml``
-holds 4 of them with a pod. The operator applies these objects once per install (create and
-reset) before the lab's Helm release, and deletes them when the Lab is deleted
-(operator/slolab_operator/kindmanifests.py). The simulator never reads them: there the pool's
-size is the scenario's capacity.
+holds 4 of them with a pod. On kind (the operator chart's ``kindManifests``, which make cluster
+sets) the operator applies these objects once per install (create and reset) before the lab's
+Helm release, and deletes them when the Lab is deleted (operator/slolab_operator/kindmanifests.py);
+on a real cluster it leaves them out, as such a pod would hold real GPUs. The simulator never
+reads them: there the pool's size is the scenario's capacity.
 
 Each file is a path relative to the scenario's folder; each document in it must be one of
 :data:`KINDS` (those the operator's RBAC in charts/slolab-operator lets it manage), name its

@@ -78,10 +78,11 @@ class Topology(schema.Strict):
     kind_manifests: list[str] = pydantic.Field(
         default_factory=list,
         description=(
-            "kind/cluster only: manifest files, relative to the scenario's folder, that the operator "
-            "applies before the lab's release (on create and reset) and deletes with the Lab, e.g. a "
-            "pod holding GPUs so that kind's pool matches the capacity above. Ignored on sim by design: "
-            "there the pool's size is the capacity above (catalog/kindmanifests.py)"
+            "kind only: manifest files, relative to the scenario's folder, that the operator applies "
+            "before the lab's release (on create and reset) and deletes with the Lab, e.g. a pod holding "
+            "GPUs so that kind's pool matches the capacity above (the operator chart's kindManifests, "
+            "which make cluster sets). Ignored on sim by design: there the pool's size is the capacity "
+            "above (catalog/kindmanifests.py)"
         ),
     )
 
