@@ -35,13 +35,19 @@ SERVING = paths.charts_dir() / "llm-serving"
 WORKFLOW = paths.root() / ".github" / "workflows" / "e2e-kind.yaml"
 RELEASE, NAMESPACE = "slolab-platform", "slolab-system"  # as make cluster installs it (clusterup.py)
 
-#: Chart, version and repository of each dependency, from shared/research/components.md.
+#: Chart, version and repository of each dependency, from shared/research/components.md, but
+#: metrics-server, whose pin cites its upstream release tag in Chart.yaml (UPSTREAM_TAGS).
 PINS = {
     "keda": ("2.20.2", "https://kedacore.github.io/charts", "components.keda.enabled"),
     "kube-prometheus-stack": (
         "88.5.3",
         "oci://ghcr.io/prometheus-community/charts",
         "components.kubePrometheusStack.enabled",
+    ),
+    "metrics-server": (
+        "3.13.1",
+        "https://kubernetes-sigs.github.io/metrics-server/",
+        "components.metricsServer.enabled",
     ),
     "argo-rollouts": ("2.41.0", "https://argoproj.github.io/argo-helm", "components.argoRollouts.enabled"),
     "chaos-mesh": ("2.8.3", "https://charts.chaos-mesh.org", "components.chaosMesh.enabled"),
@@ -50,6 +56,11 @@ PINS = {
         "oci://ghcr.io/run-ai/fake-gpu-operator",
         "components.fakeGpuOperator.enabled",
     ),
+}
+
+#: Pins not in components.md: the release tag and commit Chart.yaml's comment must cite.
+UPSTREAM_TAGS = {
+    "metrics-server": ("metrics-server-helm-chart-3.13.1", "842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0"),
 }
 
 
@@ -107,9 +118,26 @@ def test_pins_match_the_research() -> None:
         pytest.skip(f"components.md not found (tried {', '.join(map(str, candidates))})")
     text = notes.read_text(encoding="utf-8")
     for name, (version, repository, _) in PINS.items():
+        if name in UPSTREAM_TAGS:
+            continue  # test_pins_not_in_the_research_cite_their_tag
         assert version in text, f"{name} {version} is not in {notes}"
         host = repository.split("://", 1)[1].split("/", 1)[0]
         assert host in text, f"{name}'s repository host {host} is not in {notes}"
+
+
+def test_pins_not_in_the_research_cite_their_tag() -> None:
+    """The comment above such a dependency in Chart.yaml names its release tag and commit."""
+    lines = (CHART / "Chart.yaml").read_text(encoding="utf-8").splitlines()
+    for name, (tag, commit) in UPSTREAM_TAGS.items():
+        at = lines.index(f"  - name: {name}")
+        comment = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("#"):
+                break
+            comment.append(line)
+        cited = " ".join(comment)
+        assert tag in cited and commit in cited, f"{name}: cite {tag} ({commit}) above it in Chart.yaml"
+        assert PINS[name][0] in tag
 
 
 def test_chart_lock_if_any_matches_the_pins() -> None:
@@ -161,7 +189,9 @@ def test_endpoints_name_the_prometheus_the_labs_use(helm: Path) -> None:
         == "http://kps-prometheus.slolab-system.svc:9090"
     )
     assert data["prometheus-node-port"] == "30090"
-    assert {data[k] for k in ("keda", "argo-rollouts", "chaos-mesh", "fake-gpu-operator")} == {"true"}
+    assert {
+        data[k] for k in ("keda", "metrics-server", "argo-rollouts", "chaos-mesh", "fake-gpu-operator")
+    } == {"true"}
 
 
 def test_components_can_be_switched_off(helm: Path) -> None:
@@ -169,7 +199,7 @@ def test_components_can_be_switched_off(helm: Path) -> None:
     assert data["kube-prometheus-stack"] == "false"
     assert "prometheus-url" not in data
     data = render(CHART / "ci" / "02-observability-only-values.yaml")["ConfigMap"]["data"]
-    assert data["keda"] == data["chaos-mesh"] == "false"
+    assert data["keda"] == data["metrics-server"] == data["chaos-mesh"] == "false"
     assert "prometheus-node-port" not in data  # a ClusterIP Service
 
 
@@ -275,6 +305,32 @@ def test_chaos_mesh_uses_containerd_and_reaches_the_gpu_worker() -> None:
     for node in kind_nodes():
         if node.role == "worker":
             assert all(tolerates(daemon["tolerations"], t) for t in node.taints), node.name
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    """The value of ``--name=value`` in a container's args (the last one wins, as pflag does)."""
+    found = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+    return found[-1] if found else None
+
+
+def test_metrics_server_reads_kind_kubelets_at_the_simulators_resolution() -> None:
+    """kind's kubelets have self-signed certificates; the resolution is the simulator's."""
+    metricsserver = pytest.importorskip(
+        "slolab.sim.metricsserver", reason="the simulator's metrics-server (branch hpa) is not merged"
+    )
+    ms = values()["metrics-server"]
+    args = [*ms["defaultArgs"], *ms["args"]]
+    assert "--kubelet-insecure-tls" in args
+    resolution = _flag(args, "metric-resolution")
+    assert resolution is not None and re.fullmatch(r"\d+s", resolution), resolution
+    assert float(resolution[:-1]) == metricsserver.METRIC_RESOLUTION_S
+    # the upstream chart's own defaultArgs, which this list replaces, are all kept
+    for upstream in (
+        "--cert-dir=/tmp",
+        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+        "--kubelet-use-node-status-port",
+    ):
+        assert upstream in ms["defaultArgs"], upstream
 
 
 def test_prometheus_selects_every_monitor() -> None:

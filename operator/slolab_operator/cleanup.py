@@ -1,4 +1,5 @@
-"""Clean up a deleted Lab (through the operator's finalizer): uninstall, delete the namespace.
+"""Clean up a deleted Lab (through the operator's finalizer): delete its scenario's kind-only
+objects that it holds (kindmanifests.py), uninstall, delete the namespace.
 
 Only a namespace labelled for this Lab is touched. The handler retries until the namespace is
 gone, so the Lab (and its finalizer) disappears only after everything it made.
@@ -7,17 +8,27 @@ gone, so the Lab (and its finalizer) disappears only after everything it made.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import kopf
 
-from slolab_operator import LAB_LABEL, kube, namespace_for, releases, spec
+from slolab_operator import LAB_LABEL, kindmanifests, kube, namespace_for, releases, spec
 from slolab_operator import deps as deps_mod
 
 
-async def clean_up(deps: deps_mod.Deps, name: str, logger: logging.Logger) -> None:
-    """Uninstall Lab ``name``'s release and delete its namespace; TemporaryError until it is gone."""
+async def clean_up(deps: deps_mod.Deps, name: str, logger: logging.Logger, spec_: Any = None) -> None:
+    """Uninstall Lab ``name``'s release and delete its namespace; TemporaryError until it is gone.
+
+    ``spec_``: the Lab's spec, to find its scenario's kind-only objects (none when it does not parse)."""
     cfg, api, namespace = deps.config, deps.api(), namespace_for(name)
     try:
+        run = spec.parse(name, spec_, deps.config.lab_overlay())
+    except spec.SpecError as exc:
+        run = None
+        logger.info("Lab %s has no scenario to clean up after (%s)", name, exc.message)
+    try:
+        if run is not None and cfg.kind_manifests:
+            await kindmanifests.delete(api, run, logger)
         existing = await api.read_namespace(namespace)
         if existing is None:
             return

@@ -50,6 +50,10 @@ class Config:
     #: charts/llm-serving values layered over every lab's (JSON), for what the cluster needs:
     #: on kind, the lab's Service as NodePort 30080, which kind-config.yaml publishes on the laptop.
     lab_values: str = ""
+    #: Apply each scenario's kind-only manifests (scenario.yaml topology.kind_manifests, e.g. a pod
+    #: that holds fake GPUs) with its labs. On for kind (make cluster sets it); off elsewhere, where
+    #: such a pod would hold real GPUs.
+    kind_manifests: bool = False
 
     def lab_overlay(self) -> dict[str, object]:
         """``lab_values`` as a dict; ValueError names the setting when it is not a JSON object."""

@@ -105,8 +105,8 @@ def register(
         await grade.grade(deps, name, spec, status, patch, meta.get("generation"), logger)
 
     @kopf.on.delete(*LAB, registry=registry, id="cleanup")
-    async def on_delete(name: str, logger: logging.Logger, **_: Any) -> None:
-        await cleanup.clean_up(deps, name, logger)
+    async def on_delete(name: str, spec: Any, logger: logging.Logger, **_: Any) -> None:
+        await cleanup.clean_up(deps, name, logger, spec)
 
     @kopf.timer(
         *LAB,

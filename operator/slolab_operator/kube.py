@@ -1,6 +1,7 @@
 """The Kubernetes objects the operator manages besides Helm releases, with the official client.
 
-Namespaces, the grader's ServiceAccount and RoleBindings, grading Jobs and pods. The client
+Namespaces, the grader's ServiceAccount and RoleBindings, grading Jobs and pods, and a
+scenario's kind-only objects (the kinds of slolab.catalog.kindmanifests.KINDS). The client
 (kubernetes 3x, https://github.com/kubernetes-client/python) is synchronous; each call runs
 in a worker thread so the operator's event loop keeps serving other Labs. Responses are read
 as plain JSON dicts (``_preload_content=False``): the operator only needs a few fields, and
@@ -173,6 +174,66 @@ class Kube:
                 return False
             raise
         return True
+
+    # -- a scenario's kind-only objects -------------------------------------------------------
+    # Raw JSON requests: the typed clients validate bodies against their models, which refuse
+    # what the API server accepts (an integer quantity such as ``nvidia.com/gpu: 4``).
+
+    async def _raw(self, what: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        def call() -> Any:
+            headers = {"Accept": "application/json"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            method_, url, headers, data, _ = self.api.param_serialize(
+                method=method,
+                resource_path=path,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(method_, url, header_params=headers, body=data)
+            response.read()
+            return response
+
+        try:
+            response = await asyncio.to_thread(call)
+        except (OSError, urllib3.exceptions.HTTPError) as exc:  # the server was not reached
+            raise KubeError(f"{what}: {exc}", 0) from None
+        if not 200 <= response.status < 300:
+            exc = ApiException(status=response.status, reason=response.reason, body=response.data)
+            raise KubeError(f"{what}: {response.status} {response.reason}: {_reason(exc)}", response.status)
+        return response
+
+    async def apply_object(self, path: str, body: dict[str, Any]) -> bool:
+        """Create the object at collection ``path``, or replace it (unconditionally) with ``body``.
+
+        True when created."""
+        name = body["metadata"]["name"]
+        try:
+            await self._raw(f"create {path}/{name}", "POST", path, body)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            await self._raw(f"replace {path}/{name}", "PUT", f"{path}/{name}", body)
+            return False
+        return True
+
+    async def read_object(self, path: str) -> dict[str, Any] | None:
+        """The object at ``path``, or None when it is not there."""
+        try:
+            return _json(await self._raw(f"get {path}", "GET", path))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def delete_object(self, path: str) -> None:
+        """Delete the object at ``path``; one already gone counts as deleted."""
+        try:
+            await self._raw(f"delete {path}", "DELETE", path)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
 
     # -- grading Jobs and pods ---------------------------------------------------------------
 

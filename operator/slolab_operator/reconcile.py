@@ -2,7 +2,9 @@
 
 A Lab ``<name>`` gets namespace ``lab-<name>`` (never one the operator did not create), the
 grader's ServiceAccount and two RoleBindings there, and one Helm release ``llm`` holding the
-scenario and the fault; raising ``spec.resetGeneration`` re-installs it. Conditions Installed,
+scenario and the fault; raising ``spec.resetGeneration`` re-installs it. On kind
+(``Config.kind_manifests``), a scenario's kind-only objects (``topology.kind_manifests``,
+kindmanifests.py) are applied just before each install of that release. Conditions Installed,
 FaultInjected and Ready, the briefing, ``startedAt`` and ``deadline`` report the result. The
 release is read back (``helm get values``) before FaultInjected is set, and an existing
 revision of this reset generation is adopted, so a restarted operator converges.
@@ -18,7 +20,17 @@ from typing import Any
 
 import kopf
 
-from slolab_operator import LAB_LABEL, MANAGED_BY, briefing, conditions, kube, namespace_for, releases, spec
+from slolab_operator import (
+    LAB_LABEL,
+    MANAGED_BY,
+    briefing,
+    conditions,
+    kindmanifests,
+    kube,
+    namespace_for,
+    releases,
+    spec,
+)
 from slolab_operator import deps as deps_mod
 from slolab_operator.conditions import FAULT_INJECTED, INSTALLED, READY
 
@@ -87,6 +99,8 @@ async def _install(
         await helm.uninstall(ns, spec.RELEASE)
         current = None
     if current is None:
+        if deps.config.kind_manifests:
+            await kindmanifests.apply(deps.api(), run, logger)
         current = await helm.install(ns, spec.RELEASE, run.chart_dir, run.values(), marker)
         logger.info("installed release %s revision %d in %s (%s)", spec.RELEASE, current.revision, ns, marker)
     else:
@@ -212,7 +226,7 @@ async def reconcile(
 
     try:
         revision = await _ensure_release(deps, run, status, patch, cond, logger)
-    except releases.ReleaseError as exc:
+    except (releases.ReleaseError, kube.KubeError) as exc:  # KubeError: a kind-only object
         reason = "Installing" if exc.transient else "InstallFailed"
         cond.set(INSTALLED, "False", reason, deps_mod.short(exc))
         failure = f"Installing lab {run.lab.name} in {namespace} failed: {deps_mod.short(exc)}"

@@ -4,9 +4,9 @@
 2. ``docker build`` of the operator image (operator/Dockerfile) and the model-server image
    (images/slolab-serve/Dockerfile), then ``kind load docker-image`` of both
    (https://kind.sigs.k8s.io/docs/user/quick-start/#loading-an-image-into-your-cluster);
-3. ``helm dependency build charts/slolab-platform`` (fetches the pinned KEDA, Prometheus, Argo
-   Rollouts, Chaos Mesh and fake-gpu-operator charts) and ``helm upgrade --install`` of the
-   platform, then of the operator, both with ``--wait``;
+3. ``helm dependency build charts/slolab-platform`` (fetches the pinned KEDA, Prometheus,
+   metrics-server, Argo Rollouts, Chaos Mesh and fake-gpu-operator charts) and ``helm upgrade
+   --install`` of the platform, then of the operator, both with ``--wait``;
 4. say what to run next.
 
 Every step is idempotent, so after a failure the fix is to rerun ``make cluster``. Commands are
@@ -61,7 +61,7 @@ def plan() -> list[tuple[str, list[str]]]:
             [helm, "dependency", "build", str(root / "charts/slolab-platform")],
         ),
         (
-            "install the platform (KEDA, Prometheus, Argo Rollouts, Chaos Mesh, fake GPUs)",
+            "install the platform (KEDA, Prometheus, metrics-server, Argo Rollouts, Chaos Mesh, fake GPUs)",
             [
                 helm,
                 "upgrade",
@@ -93,6 +93,9 @@ def plan() -> list[tuple[str, list[str]]]:
                 # the lab Service on the node port kind-config.yaml publishes on 127.0.0.1
                 "--set-json",
                 'labValues={"service":{"type":"NodePort","nodePort":30080}}',
+                # the scenarios' kind-only manifests (e.g. the GPU reservation of llama-8b-h100-autoscale)
+                "--set",
+                "kindManifests=true",
                 "--wait",
                 "--timeout",
                 "5m",

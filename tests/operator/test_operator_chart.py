@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from slolab import paths
-from slolab.catalog import k8svalidate, yamlfile
+from slolab.catalog import k8svalidate, kindmanifests, yamlfile
 from slolab_operator import config
 
 CHART = paths.charts_dir() / "slolab-operator"
@@ -52,6 +52,7 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
     out.write_text(template(helm, case), encoding="utf-8")
     docs = yamlfile.load_all(out, display=f"helm template -f {case.name}")
     kinds = sorted(d.data["kind"] for d in docs)
+    kind_only = ["Role", "RoleBinding"] if yaml.safe_load(case.read_text()).get("kindManifests") else []
     assert kinds == sorted(
         [
             "CustomResourceDefinition",
@@ -63,6 +64,7 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
             "Role",
             "RoleBinding",
             "Deployment",
+            *kind_only,
         ]
     )
     for doc in docs:
@@ -166,7 +168,7 @@ def _rules(rendered: dict) -> dict[str, list[dict]]:
     return {name: obj["rules"] for (kind, name), obj in rendered.items() if kind in ("ClusterRole", "Role")}
 
 
-def test_rbac_has_no_wildcards_and_no_cluster_wide_secrets(rendered: dict) -> None:
+def test_rbac_has_no_wildcards_and_no_cluster_wide_secrets(rendered: dict, helm: Path) -> None:
     for name, rules in _rules(rendered).items():
         for rule in rules:
             for key in ("apiGroups", "resources", "verbs"):
@@ -184,6 +186,26 @@ def test_rbac_has_no_wildcards_and_no_cluster_wide_secrets(rendered: dict) -> No
     bind = next(r for r in _rules(rendered)["slolab-operator"] if "bind" in r["verbs"])
     assert bind["resourceNames"] == ["slolab-operator-lab", "slolab-operator-grader"]
     assert rendered["Role", "slolab-operator-events"]["metadata"]["namespace"] == NAMESPACE
+    # a scenario's kind-only objects: only on kind, only the kinds the catalog admits, only in
+    # its namespace
+    assert ("Role", "slolab-operator-kind-manifests") not in rendered
+    on_kind = objects(template(helm, CHART / "ci" / "03-kind-values.yaml"))
+    kind_only = on_kind["Role", "slolab-operator-kind-manifests"]
+    assert (
+        on_kind["RoleBinding", "slolab-operator-kind-manifests"]["roleRef"]["name"]
+        == kind_only["metadata"]["name"]
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in on_kind["Deployment", "slolab-operator"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SLOLAB_OPERATOR_KIND_MANIFESTS"] == "true"
+    assert kind_only["metadata"]["namespace"] == NAMESPACE == kindmanifests.NAMESPACE
+    granted = {(g, r) for rule in kind_only["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    admitted = {
+        (v.split("/")[0] if "/" in v else "", plural) for (v, _), plural in kindmanifests.KINDS.items()
+    }
+    assert granted == admitted
 
 
 def test_every_rbac_rule_has_a_comment(helm: Path) -> None:

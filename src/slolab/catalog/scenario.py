@@ -15,7 +15,7 @@ from typing import Literal
 import pydantic
 
 from slolab import errors, paths
-from slolab.catalog import schema, yamlfile
+from slolab.catalog import kindmanifests, schema, yamlfile
 
 Engine = Literal["slolab-serve", "vllm", "llm-d-inference-sim"]
 
@@ -75,6 +75,16 @@ class Topology(schema.Strict):
         default_factory=list, description="images already on every node (image pull takes no time)"
     )
     image_pull_s: schema.Distribution = schema.Distribution(distribution="constant", value=60.0)
+    kind_manifests: list[str] = pydantic.Field(
+        default_factory=list,
+        description=(
+            "kind only: manifest files, relative to the scenario's folder, that the operator applies "
+            "before the lab's release (on create and reset) and deletes with the Lab, e.g. a pod holding "
+            "GPUs so that kind's pool matches the capacity above (the operator chart's kindManifests, "
+            "which make cluster sets). Ignored on sim by design: there the pool's size is the capacity "
+            "above (catalog/kindmanifests.py)"
+        ),
+    )
 
 
 class RatePoint(schema.Strict):
@@ -228,6 +238,12 @@ class Scenario(schema.Strict):
     def directory(self) -> Path:
         return paths.scenarios_dir() / self.name
 
+    def kind_manifests(self) -> list[kindmanifests.Manifest]:
+        """The objects of ``topology.kind_manifests`` (checked when the scenario loaded)."""
+        files = self.topology.kind_manifests
+        source = paths.relative(self.directory / "scenario.yaml")
+        return kindmanifests.load(self.directory, files, [None] * len(files), source)
+
     def profile(self, name: str) -> TrafficProfile:
         try:
             return self.traffic[name]
@@ -263,4 +279,7 @@ def load(name: str) -> Scenario:
                 display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",))
             )
         )
+    files = scenario.topology.kind_manifests
+    lines = [doc.line_of(("topology", "kind_manifests", i)) for i in range(len(files))]
+    kindmanifests.load(file.parent, files, lines, display)  # every problem now, named by line
     return scenario
