@@ -185,8 +185,16 @@ class TSDB:
     def scrape(self, target: str, t_s: float, samples: Mapping[Labels, float]) -> None:
         """One scrape of ``target``: its samples, and staleness markers for the series it dropped."""
         seen = set(samples)
+        t_ms = to_ms(t_s)
+        known = self._series
         for labels, value in samples.items():
-            self.append_ms(labels, to_ms(t_s), float(value))
+            series = known.get(labels)
+            if series is None or not series.t_ms or series.t_ms[-1] >= t_ms:
+                self.append_ms(labels, t_ms, float(value))  # a new series, or the checks of append
+            else:  # the common case: a later sample of a known series
+                series.t_ms.append(t_ms)
+                series.values.append(float(value))
+                series._cache = series._clean = None
         for gone in sorted(self._exposed.get(target, set()) - seen):
             self.append_ms(gone, to_ms(t_s), STALE_NAN)
         self._exposed[target] = seen
