@@ -139,3 +139,17 @@ def open_backend(
     from slolab import errors
 
     raise errors.BackendError(f"unknown backend {name!r}", "Use BACKEND=sim, kind or cluster.")
+
+
+def shift(result: list[dict[str, Any]], by_s: float) -> list[dict[str, Any]]:
+    """The same series with every sample's timestamp moved by ``by_s``."""
+    out = []
+    for series in result:
+        moved = dict(series)
+        if "value" in series:
+            t, v = series["value"]
+            moved["value"] = [float(t) + by_s, v]
+        if "values" in series:
+            moved["values"] = [[float(t) + by_s, v] for t, v in series["values"]]
+        out.append(moved)
+    return out

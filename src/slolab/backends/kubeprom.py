@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slolab import errors
+from slolab.backends import base
 from slolab.catalog import kindconfig
 from slolab.metrics import query
 
@@ -51,20 +52,6 @@ def prometheus_url(backend: str, *, in_cluster: bool) -> str:
     )
 
 
-def shift(result: list[dict[str, Any]], by_s: float) -> list[dict[str, Any]]:
-    """The same series with every sample's timestamp moved by ``by_s``."""
-    out = []
-    for series in result:
-        moved = dict(series)
-        if "value" in series:
-            t, v = series["value"]
-            moved["value"] = [float(t) + by_s, v]
-        if "values" in series:
-            moved["values"] = [[float(t) + by_s, v] for t, v in series["values"]]
-        out.append(moved)
-    return out
-
-
 class KubeProm:
     """``base.Prom`` over a real Prometheus, in run seconds."""
 
@@ -88,11 +75,11 @@ class KubeProm:
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
         at = self._t0_epoch + (self._now_s() if at_s is None else at_s)
-        return shift(self._prometheus().query(expr, at), -self._t0_epoch)
+        return base.shift(self._prometheus().query(expr, at), -self._t0_epoch)
 
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
         t0 = self._t0_epoch
-        return shift(self._prometheus().query_range(expr, t0 + start_s, t0 + end_s, step_s), -t0)
+        return base.shift(self._prometheus().query_range(expr, t0 + start_s, t0 + end_s, step_s), -t0)
 
     def close(self) -> None:
         if self._client is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab import errors, paths
-from slolab.backends import base, kubeprom
+from slolab.backends import base
 from slolab.catalog import apivalidation, kindconfig
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
@@ -162,11 +162,11 @@ class SimProm:
 
     def query(self, expr: str, at_s: float | None = None) -> list[dict[str, Any]]:
         at = self._sim.env.now if at_s is None else at_s
-        return kubeprom.shift(self.engine.query(expr, OFFSET_S + at), -OFFSET_S)
+        return base.shift(self.engine.query(expr, OFFSET_S + at), -OFFSET_S)
 
     def query_range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
         result = self.engine.query_range(expr, OFFSET_S + start_s, OFFSET_S + end_s, step_s)
-        return kubeprom.shift(result, -OFFSET_S)
+        return base.shift(result, -OFFSET_S)
 
     def save_tsdb(self, path: Path) -> None:
         """Save the run's TSDB (promql/snapshot.py), as report/runmetrics.py's ``Exporter`` asks."""
