@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -177,6 +177,25 @@ class Calculator:
         metrics = {n: dataclasses.replace(m, value=milli(m.value)) for n, m in raw.items()}
         return metrics, next(iter(metrics.values())).timestamp_s
 
+    def _counted(
+        self,
+        namespace: str,
+        selector: dict[str, Any],
+        metrics: dict[str, metricsapi.PodMetric],
+        resource: str,
+    ) -> tuple[list[Any], Groups]:
+        """The selected pods and their groups; ``metrics`` keeps only those of pods that count
+        (the start GetResourceReplicas and calcPlainMetricReplicas share)."""
+        pods = self.pods(namespace, selector)
+        if not pods:
+            raise MetricError("no pods returned by selector while calculating replica count")
+        groups = self.group_pods(pods, metrics, resource)
+        for name in groups.ignored | groups.unready:
+            metrics.pop(name, None)
+        if not metrics:
+            raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+        return pods, groups
+
     def resource_replicas(
         self,
         current: int,
@@ -189,32 +208,15 @@ class Calculator:
     ) -> tuple[int, int, int, float]:
         """``GetResourceReplicas``: (replicas, utilization %, raw average milli-value, timestamp)."""
         metrics, timestamp_s = self._resource_metrics(resource, namespace, selector, container)
-        pods = self.pods(namespace, selector)
-        if not pods:
-            raise MetricError("no pods returned by selector while calculating replica count")
-        groups = self.group_pods(pods, metrics, resource)
-        for name in groups.ignored | groups.unready:
-            metrics.pop(name, None)
-        if not metrics:
-            raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+        pods, groups = self._counted(namespace, selector, metrics, resource)
         requests = self.requests(pods, container, resource)
         ratio, utilization, raw = _utilization_ratio(metrics, requests, target_utilization)
-        scale_up_with_unready = bool(groups.unready) and ratio > 1.0
-        if not scale_up_with_unready and not groups.missing:
+        if not _fills_in(groups, ratio):
             if tolerances.is_within(ratio):
                 return current, utilization, raw, timestamp_s
             return math.ceil(ratio * groups.ready_count), utilization, raw, timestamp_s
-        if groups.missing:
-            if ratio < 1.0:
-                fallback = max(100, target_utilization)
-                for name in groups.missing:
-                    metrics[name] = metricsapi.PodMetric(requests[name] * fallback // 100, 0.0, 0.0)
-            elif ratio > 1.0:
-                for name in groups.missing:
-                    metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
-        if scale_up_with_unready:
-            for name in groups.unready:
-                metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
+        fallback = max(100, target_utilization)
+        _fill_in(metrics, groups, ratio, lambda name: requests[name] * fallback // 100)
         new_ratio, _, _ = _utilization_ratio(metrics, requests, target_utilization)
         replicas = _rebalanced(current, ratio, new_ratio, len(metrics), tolerances)
         return replicas, utilization, raw, timestamp_s
@@ -248,30 +250,13 @@ class Calculator:
         resource: str,
     ) -> tuple[int, int]:
         """``calcPlainMetricReplicas``: (replicas, average milli-value)."""
-        pods = self.pods(namespace, selector)
-        if not pods:
-            raise MetricError("no pods returned by selector while calculating replica count")
-        groups = self.group_pods(pods, metrics, resource)
-        for name in groups.ignored | groups.unready:
-            metrics.pop(name, None)
-        if not metrics:
-            raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+        _, groups = self._counted(namespace, selector, metrics, resource)
         ratio, usage = _usage_ratio(metrics, target_milli)
-        scale_up_with_unready = bool(groups.unready) and ratio > 1.0
-        if not scale_up_with_unready and not groups.missing:
+        if not _fills_in(groups, ratio):
             if tolerances.is_within(ratio):
                 return current, usage
             return math.ceil(ratio * groups.ready_count), usage
-        if groups.missing:
-            if ratio < 1.0:
-                for name in groups.missing:
-                    metrics[name] = metricsapi.PodMetric(target_milli, 0.0, 0.0)
-            elif ratio > 1.0:
-                for name in groups.missing:
-                    metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
-        if scale_up_with_unready:
-            for name in groups.unready:
-                metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
+        _fill_in(metrics, groups, ratio, lambda name: target_milli)
         new_ratio, _ = _usage_ratio(metrics, target_milli)
         return _rebalanced(current, ratio, new_ratio, len(metrics), tolerances), usage
 
@@ -329,6 +314,29 @@ def _usage_ratio(metrics: Mapping[str, metricsapi.PodMetric], target_milli: int)
     """``GetMetricUsageRatio``: (ratio, average milli-value)."""
     usage = sum(int(m.value) for m in metrics.values()) // len(metrics)
     return usage / target_milli, usage
+
+
+def _fills_in(groups: Groups, ratio: float) -> bool:
+    """Whether missing or unready pods must be filled in before the ratio is recomputed: some
+    are missing, or some are unready while the ratio would scale up."""
+    return bool(groups.missing) or (bool(groups.unready) and ratio > 1.0)
+
+
+def _fill_in(
+    metrics: dict[str, metricsapi.PodMetric], groups: Groups, ratio: float, at_target: Callable[[str], int]
+) -> None:
+    """Upstream's conservative assumption: a missing pod uses ``at_target(name)`` when scaling down
+    and 0 when scaling up; an unready pod uses 0 when scaling up."""
+    if groups.missing:
+        if ratio < 1.0:
+            for name in groups.missing:
+                metrics[name] = metricsapi.PodMetric(at_target(name), 0.0, 0.0)
+        elif ratio > 1.0:
+            for name in groups.missing:
+                metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
+    if groups.unready and ratio > 1.0:
+        for name in groups.unready:
+            metrics[name] = metricsapi.PodMetric(0, 0.0, 0.0)
 
 
 def _rebalanced(current: int, ratio: float, new_ratio: float, counted: int, tolerances: Tolerances) -> int:
