@@ -11,7 +11,10 @@ Ready. Every case is the good run with one thing changed, named for the check it
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from pathlib import Path
+from typing import Any
 
 from slolab.backends import fake, fakescript
 from slolab.catalog import lab as lab_mod
@@ -102,3 +105,37 @@ def readiness_backend(lab: lab_mod.Lab, case: str) -> fake.FakeBackend:
     return workload(case).backend(
         lab, scenario_mod.load(lab.scenario), requests=requests(case), rate_rps=RATE_RPS
     )
+
+
+def grade_scripted(pytester: Any, lab: str, grader: Path, conftest: str, case: str) -> dict:
+    """Grade ``lab`` with its real grader's files (``grader``: conftest.py and test_*.py, copied as
+    they are) under a root ``conftest`` (its ``{case}`` filled with ``repr(case)``) that opens a
+    scripted backend; the JSON report. pytest's exit status must agree with the report."""
+    folder = pytester.path / "grader"
+    folder.mkdir()
+    for file in [grader / "conftest.py", *grader.glob("test_*.py")]:
+        shutil.copy(file, folder / file.name)
+    (pytester.path / "conftest.py").write_text(textwrap.dedent(conftest.format(case=case)))
+    workspace = pytester.path / "workspace"
+    result = pytester.runpytest(
+        "grader",
+        f"--slolab-lab={lab}",
+        f"--slolab-workspace={workspace}",
+        "--slolab-no-plot",
+        "-p",
+        "no:cacheprovider",
+        *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
+    )
+    report = json.loads((workspace / "reports" / "latest.json").read_text(encoding="utf-8"))
+    assert result.ret == (0 if report["passed"] else 1), result.stdout.str()
+    return report
+
+
+def checks(report: dict) -> dict[str, dict]:
+    """A grade report's checks by id."""
+    return {c["id"]: c for c in report["checks"]}
+
+
+def not_passed(report: dict) -> dict[str, str]:
+    """id -> status of every check that did not pass."""
+    return {c["id"]: c["status"] for c in report["checks"] if c["status"] != "passed"}

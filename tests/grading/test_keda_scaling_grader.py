@@ -12,16 +12,12 @@ simulator, with every seed of lab.yaml: the grader judges outcomes, not the refe
 
 from __future__ import annotations
 
-import json
-import shutil
-import textwrap
-
+import grading_support
 import kedascaling_support as support
 import pytest
 from _support import ROOT, grade
 
 from slolab.catalog import lab as lab_mod
-from slolab.grading import runner
 from slolab.workspace import variants
 
 GRADER = ROOT / "labs" / "keda-scaling" / "grader"
@@ -48,37 +44,12 @@ def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
     monkeypatch.setenv("COLUMNS", "120")
     lab_mod.load.cache_clear()
-
-    def run(case: str) -> dict:
-        folder = pytester.path / "grader"
-        folder.mkdir()
-        for file in [GRADER / "conftest.py", *GRADER.glob("test_*.py")]:
-            shutil.copy(file, folder / file.name)
-        (pytester.path / "conftest.py").write_text(textwrap.dedent(CONFTEST.format(case=case)))
-        workspace = pytester.path / "workspace"
-        result = pytester.runpytest(
-            "grader",
-            "--slolab-lab=keda-scaling",
-            f"--slolab-workspace={workspace}",
-            "--slolab-no-plot",
-            "-p",
-            "no:cacheprovider",
-            *(arg for name in runner.NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
-        )
-        report = json.loads((workspace / "reports" / "latest.json").read_text(encoding="utf-8"))
-        assert result.ret == (0 if report["passed"] else 1), result.stdout.str()
-        return report
-
-    yield run
+    yield lambda case: grading_support.grade_scripted(pytester, "keda-scaling", GRADER, CONFTEST, case)
     lab_mod.load.cache_clear()
 
 
-def checks(report: dict) -> dict[str, dict]:
-    return {c["id"]: c for c in report["checks"]}
-
-
-def not_passed(report: dict) -> dict[str, str]:
-    return {c["id"]: c["status"] for c in report["checks"] if c["status"] != "passed"}
+checks = grading_support.checks
+not_passed = grading_support.not_passed
 
 
 def test_the_script_serves_from_warm_s_and_follows_its_steps() -> None:
