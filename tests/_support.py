@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import simpy
@@ -82,3 +84,31 @@ def submit_at(
 
     env.process(arrive(env))
     return reqs
+
+
+@contextlib.contextmanager
+def serving(preset: str, served_model_name: str, log_path: Path, seed: int) -> Iterator[str]:
+    """A fresh `slolab serve` process on 127.0.0.1 (a 0.2 s model load); its host:port once it
+    logged that the model loaded (at most 30 s). Terminated on exit, killed if it does not stop."""
+    from slolab.serve import server as serve_server
+
+    port = free_port()
+    argv = [sys.executable, "-m", "slolab.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--preset", preset, "--served-model-name", served_model_name]
+    argv += ["--load-time-s", "0.2", "--seed", str(seed)]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not serve_server.LOADED_RE.search(log_path.read_text()):
+            assert proc.poll() is None, f"slolab serve exited {proc.returncode}:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"slolab serve did not load in 30 s:\n{log_path.read_text()}"
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -19,23 +19,20 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import _support
 import pytest
 import yaml
-from _support import free_port
 
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.metrics import local
 from slolab.report import promseries
-from slolab.serve import server as serve_server
 from slolab.workspace import variants
 
 pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
@@ -101,28 +98,9 @@ class PodMonitorPrometheus(local.LocalPrometheus):
         return config
 
 
-@contextlib.contextmanager
-def serving(scenario: scenario_mod.Scenario, log_path: Path, seed: int) -> Iterator[str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "slolab.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--preset", scenario.model.preset, "--served-model-name", scenario.model.served_model_name]
-    argv += ["--load-time-s", "0.2", "--seed", str(seed)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not serve_server.LOADED_RE.search(log_path.read_text()):
-            assert proc.poll() is None, f"slolab serve exited {proc.returncode}:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"slolab serve did not load in 30 s:\n{log_path.read_text()}"
-            time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def serving(scenario: scenario_mod.Scenario, log_path: Path, seed: int):
+    """A fresh `slolab serve` for the scenario's model; its host:port once loaded."""
+    return _support.serving(scenario.model.preset, scenario.model.served_model_name, log_path, seed)
 
 
 def _drive(address: str, model: str, stop: threading.Event, errors_: list[str]) -> None:

@@ -20,15 +20,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import _support
 import pytest
 import simpy
-from _support import free_port, submit_at
+from _support import submit_at
 
 from slolab.catalog import presets
 from slolab.catalog import scenario as scenario_mod
@@ -36,7 +35,6 @@ from slolab.load import process, requestlog
 from slolab.metrics import local
 from slolab.run import request as request_mod
 from slolab.run import vllm_metrics as vm
-from slolab.serve import server as serve_server
 from slolab.sim import engine as engine_mod
 
 pytestmark = [pytest.mark.wallclock, pytest.mark.slow]
@@ -72,26 +70,8 @@ def serve(scenario, tmp_path_factory) -> Iterator[str]:
 @contextlib.contextmanager
 def serving(scenario: scenario_mod.Scenario, log_path: Path) -> Iterator[str]:
     """A fresh `slolab serve` (seed SEED) for the scenario's model; its host:port once loaded."""
-    port = free_port()
-    argv = [sys.executable, "-m", "slolab.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--preset", scenario.model.preset, "--served-model-name", scenario.model.served_model_name]
-    argv += ["--load-time-s", "0.2", "--seed", str(SEED)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not serve_server.LOADED_RE.search(log_path.read_text()):
-            assert proc.poll() is None, f"slolab serve exited {proc.returncode}:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"slolab serve did not load in 30 s:\n{log_path.read_text()}"
-            time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with _support.serving(scenario.model.preset, scenario.model.served_model_name, log_path, SEED) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
