@@ -10,8 +10,14 @@ system:discovery role allows them to every authenticated user.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from slolab import paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +79,16 @@ def allows(rules: Iterable[Mapping[str, Any]], request: Access) -> bool:
             continue
         return True
     return False
+
+
+def chart_rules(helm: Path, *set_values: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The rules of every Role and ClusterRole charts/slolab-operator renders (``helm template``
+    in slolab-system, with ``--set`` for each of ``set_values``), by (kind, name)."""
+    argv = [str(helm), "template", "slolab-operator", str(paths.charts_dir() / "slolab-operator")]
+    argv += ["-n", "slolab-system", *(arg for value in set_values for arg in ("--set", value))]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+    return {
+        (d["kind"], d["metadata"]["name"]): d.get("rules") or []
+        for d in yaml.safe_load_all(proc.stdout)
+        if d and d.get("kind") in ("Role", "ClusterRole")
+    }

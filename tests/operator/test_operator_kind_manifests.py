@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 from pathlib import Path
 
 import kubernetes
 import pytest
 import yaml
 from operator_support import create_lab, delete_lab, lab, patch_lab, wait_condition, wait_for
-from rbac import access, allows
+from rbac import access, allows, chart_rules
 
 from slolab import errors, lint, paths
 from slolab.catalog import k8svalidate, kindmanifests, yamlfile
@@ -210,24 +209,7 @@ def test_chart_rbac_covers_the_kind_only_objects(
         wait_for("the reset", lambda: lab(emulator, "lena")["status"].get("observedResetGeneration") == 1)
         delete_lab(api, "lena")
         wait_for("the Lab to be gone", lambda: lab(emulator, "lena") is None)
-    proc = subprocess.run(
-        [
-            str(helm),
-            "template",
-            "slolab-operator",
-            str(paths.charts_dir() / "slolab-operator"),
-            "-n",
-            "slolab-system",
-            "--set",
-            "kindManifests=true",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    roles = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(proc.stdout) if d}
-    rules = roles["Role", "slolab-operator-kind-manifests"]["rules"]
+    rules = chart_rules(helm, "kindManifests=true")["Role", "slolab-operator-kind-manifests"]
     wanted = [
         access(r.method, r.path, r.params) for r in emulator.requests() if r.path.startswith(RESERVATION)
     ]

@@ -5,7 +5,6 @@ covering every request the operator made."""
 from __future__ import annotations
 
 import datetime
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from operator_support import (
     wait_condition,
     wait_for,
 )
-from rbac import access, allows
+from rbac import access, allows, chart_rules
 
-from slolab import paths
 from slolab.workspace import render
 from slolab_operator import LAB_LABEL, spec
 
@@ -286,24 +284,10 @@ def test_chart_rbac_covers_every_request_the_operator_makes(emulator, operator, 
         delete_lab(api, "heidi")
         wait_for("the Lab to be gone", lambda: lab(emulator, "heidi") is None)
 
-    proc = subprocess.run(
-        [
-            str(helm),
-            "template",
-            "slolab-operator",
-            str(paths.charts_dir() / "slolab-operator"),
-            "-n",
-            "slolab-system",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    roles = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(proc.stdout) if d}
-    cluster = roles["ClusterRole", "slolab-operator"]["rules"]
-    per_lab = roles["ClusterRole", "slolab-operator-lab"]["rules"]
-    events = roles["Role", "slolab-operator-events"]["rules"]
+    rules = chart_rules(helm)
+    cluster = rules["ClusterRole", "slolab-operator"]
+    per_lab = rules["ClusterRole", "slolab-operator-lab"]
+    events = rules["Role", "slolab-operator-events"]
 
     agents = {"kopf": 0, "Helm": 0, "slolab-operator": 0}
     denied = []
