@@ -333,11 +333,21 @@ class Cluster:
                 if c.engine is not None:
                     c.engine.sync()
 
-    def api_objects(self, kind: str) -> list[dict[str, Any]]:
-        """Every object of ``kind`` (any apiVersion the controllers own) as the API renders it."""
+    def api_objects(
+        self, kind: str, name: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (any apiVersion the controllers own) as the API renders it;
+        only the one called ``name`` and those whose labels match ``labels``, when given (a field
+        and a label selector: only the objects selected are rendered)."""
         now = self.env.now
         out: list[dict[str, Any]] = []
-        for api_version, name in self.kinds:
-            if name == kind:
-                out.extend(o.to_api(now, self.store) for o in self.store.list(api_version, kind))
+        for api_version, k in self.kinds:
+            if k != kind:
+                continue
+            for o in self.store.list(api_version, kind):
+                if name is not None and o.meta.name != name:
+                    continue
+                if labels and not objects.labels_match(labels, o.meta.labels or {}):
+                    continue
+                out.append(o.to_api(now, self.store))
         return out
