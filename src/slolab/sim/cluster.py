@@ -54,6 +54,14 @@ def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec
     return nodes
 
 
+def _spec_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's spec; for a kind without one (PriorityClass: value, globalDefault ...) its
+    top-level fields."""
+    if "spec" in data:
+        return data["spec"] or {}
+    return {k: v for k, v in data.items() if k not in {"apiVersion", "kind", "metadata"}}
+
+
 class Cluster:
     """Everything the simulator runs, for one lab run (the ``controller.API`` of its controllers)."""
 
@@ -200,7 +208,7 @@ class Cluster:
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
                 ),
-                data.get("spec") or {},
+                _spec_of(data),
             )
             self.store.apply(obj)
         if denied:

@@ -167,6 +167,7 @@ class Pod:
     ready_since_s: float | None = None
     first_ready_s: float | None = None
     unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+    nominated_node: str | None = None  # status.nominatedNodeName: set by the scheduler's preemption
 
     @property
     def name(self) -> str:
@@ -268,5 +269,6 @@ class Pod:
                     for k, c in self.conditions.items()
                 ],
                 "containerStatuses": [c.to_api() for c in self.containers],
+                **({"nominatedNodeName": self.nominated_node} if self.nominated_node else {}),
             },
         }

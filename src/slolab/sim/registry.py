@@ -16,6 +16,7 @@ from slolab.sim import (
     keda,
     kubelet,
     metricsserver,
+    priority,
     replicaset,
     scheduler,
     scrape,
@@ -25,6 +26,7 @@ from slolab.sim import (
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
     replicaset.Controller,
+    priority.Controller,
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
