@@ -21,6 +21,7 @@ from slolab.sim import (
     scheduler,
     scrape,
     service,
+    tainteviction,
 )
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
@@ -30,6 +31,7 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
+    tainteviction.Controller,
     keda.Controller,
     hpa.Controller,
     kubelet.Controller,
