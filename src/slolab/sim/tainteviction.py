@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from slolab.run import timeline
-from slolab.sim import controller, objects, sched_taints, store
+from slolab.sim import controller, objects, sched_taints
 
 NO_EXECUTE = frozenset({"NoExecute"})
 
@@ -105,7 +105,4 @@ class Controller(controller.Controller):
             f"Marking for deletion Pod {pod.namespace}/{pod.name}",
             node=pod.node,
         )
-        try:
-            api.store.delete(pod)
-        except store.NotFoundError:
-            pass
+        api.store.delete(pod)
