@@ -49,6 +49,7 @@ class Node:
     ready: bool = True
     unschedulable: bool = False
     spec: dict[str, Any] = dataclasses.field(default_factory=dict)
+    capacity: dict[str, Decimal] | None = None  # status.capacity where it differs from allocatable
 
     @property
     def name(self) -> str:
@@ -76,7 +77,7 @@ class Node:
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
                 "allocatable": {k: str(v) for k, v in self.allocatable.items()},
-                "capacity": {k: str(v) for k, v in self.allocatable.items()},
+                "capacity": {k: str(v) for k, v in (self.capacity or self.allocatable).items()},
                 "conditions": [ready],
             },
         }

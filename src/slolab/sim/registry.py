@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from slolab.sim import (
     controller,
+    daemonset,
     deployment,
+    deviceplugin,
     disruption,
     hpa,
     keda,
@@ -27,6 +29,7 @@ from slolab.sim import (
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
     replicaset.Controller,
+    daemonset.Controller,
     priority.Controller,
     scheduler.Scheduler,
     service.Controller,
@@ -35,6 +38,7 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     keda.Controller,
     hpa.Controller,
     kubelet.Controller,
+    deviceplugin.Controller,
     metricsserver.MetricsServer,
     scrape.Controller,
 )
