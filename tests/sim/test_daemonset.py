@@ -39,7 +39,7 @@ def plugin(tolerations=(GPU_TOLERATION,)) -> yamlfile.Document:
                     "containers": [
                         {
                             "name": "nvidia-device-plugin-ctr",
-                            "image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.1",
+                            "image": "nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
                         }
                     ],
                 },

@@ -141,6 +141,9 @@ class Controller(controller.Controller):
     name = "daemonset"
     owns = (KIND,)
     watches = (DAEMONSET, ("v1", "Pod"), ("v1", "Node"))
+    # node agents mount the host's paths (the device plugin its kubelet socket folder); nothing the
+    # simulator models reads them
+    pod_inert = ("volumes[*].hostPath.**",)
 
     def __init__(self, api: controller.API) -> None:
         super().__init__(api)

@@ -1,7 +1,7 @@
 """The kubelet's device manager with the NVIDIA device plugin: a node advertises its GPUs only
 while the plugin runs there.
 
-Upstream: NVIDIA/k8s-device-plugin v0.17 (the DaemonSet nvidia-device-plugin-daemonset; its
+Upstream: NVIDIA/k8s-device-plugin v0.20.0 (the DaemonSet nvidia-device-plugin-daemonset; its
 server registers the resource nvidia.com/gpu with the kubelet over the device plugin API,
 one device per GPU) and kubernetes v1.35 pkg/kubelet/cm/devicemanager (manager.go:
 GetCapacity: a registered resource appears in status.capacity with every device and in

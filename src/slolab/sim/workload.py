@@ -4,7 +4,7 @@ What the simulator runs for a container whose image is not a model server (sim/s
 - the NVIDIA k8s-device-plugin (images ``nvcr.io/nvidia/k8s-device-plugin`` and
   fake-gpu-operator's ``ghcr.io/run-ai/fake-gpu-operator/device-plugin``, any tag): it runs
   until stopped; while it runs Ready, its node advertises the node pool's GPUs
-  (sim/deviceplugin.py, upstream NVIDIA/k8s-device-plugin v0.17 cmd/nvidia-device-plugin:
+  (sim/deviceplugin.py, upstream NVIDIA/k8s-device-plugin v0.20.0 cmd/nvidia-device-plugin:
   it registers nvidia.com/gpu with the kubelet over the device plugin API);
 - any image whose command is ``sleep N`` or ``sleep infinity`` (directly or as
   ``sh -c "sleep N"``): a CPU batch worker stand-in that runs N seconds, exits 0 and, as
