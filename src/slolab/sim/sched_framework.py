@@ -40,29 +40,36 @@ def unresolvable(*reasons: str) -> Status:
     return Status(UNRESOLVABLE, reasons)
 
 
-class NodeInfo:
-    """A node with the pods assigned to it (bound, or assumed in this cycle) and their requests."""
+def milli(resources: dict[str, Decimal]) -> dict[str, int]:
+    """Quantities as integer thousandths, rounded up as resource.Quantity.MilliValue does: exact
+    integer arithmetic for the fit and the scores."""
+    return {k: int((v * 1000).to_integral_value(rounding="ROUND_CEILING")) for k, v in resources.items()}
 
-    __slots__ = ("node", "pods", "requested")
+
+class NodeInfo:
+    """A node with the pods assigned to it (bound, or assumed in this cycle) and the sum of their
+    requests, in thousandths (``milli``)."""
+
+    __slots__ = ("allocatable", "name", "node", "pods", "requested")
 
     def __init__(self, node: objects.Node) -> None:
         self.node = node
+        self.name = node.name
         self.pods: list[objects.Pod] = []
-        self.requested: dict[str, Decimal] = {}
+        self.requested: dict[str, int] = {}
+        self.allocatable = milli(node.allocatable)
 
-    @property
-    def name(self) -> str:
-        return self.node.name
-
-    def add(self, pod: objects.Pod, requests: dict[str, Decimal]) -> None:
+    def add(self, pod: objects.Pod, requests: dict[str, int]) -> None:
         self.pods.append(pod)
+        req = self.requested
         for k, v in requests.items():
-            self.requested[k] = self.requested.get(k, ZERO) + v
+            req[k] = req.get(k, 0) + v
 
-    def remove(self, pod: objects.Pod, requests: dict[str, Decimal]) -> None:
+    def remove(self, pod: objects.Pod, requests: dict[str, int]) -> None:
         self.pods.remove(pod)
+        req = self.requested
         for k, v in requests.items():
-            self.requested[k] = self.requested.get(k, ZERO) - v
+            req[k] = req.get(k, 0) - v
 
     def clone(self) -> NodeInfo:
         out = NodeInfo(self.node)
@@ -95,6 +102,33 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
         if labels.get(k) != str(v):
             return False
     return all(_expression(e, labels) for e in selector.get("matchExpressions") or [])
+
+
+class Selector:
+    """A compiled metav1.LabelSelector; ``key`` identifies equal selectors (for the caches)."""
+
+    __slots__ = ("exprs", "key", "labels", "nothing")
+
+    def __init__(self, raw: dict[str, Any] | None) -> None:
+        self.nothing = raw is None
+        raw = raw or {}
+        self.labels = tuple(sorted((k, str(v)) for k, v in (raw.get("matchLabels") or {}).items()))
+        self.exprs = tuple(
+            (e["key"], e["operator"], tuple(sorted(str(v) for v in e.get("values") or [])))
+            for e in raw.get("matchExpressions") or []
+        )
+        self.key = repr((self.nothing, self.labels, self.exprs))
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if self.nothing:
+            return False
+        for k, v in self.labels:
+            if labels.get(k) != v:
+                return False
+        for key, op, values in self.exprs:
+            if not _expression({"key": key, "operator": op, "values": values}, labels):
+                return False
+        return True
 
 
 def default_normalize(scores: dict[str, float], reverse: bool = False) -> dict[str, float]:

@@ -12,19 +12,24 @@ anywhere its terms match itself (the first pod of a group). Score: per topology 
 weights of the incoming pod's preferred terms (affinity +, anti-affinity -) for each existing
 pod they match, plus, symmetrically, the existing pods' preferred terms and their required
 affinity terms (hardPodAffinityWeight 1) that match the incoming pod; normalized between the
-lowest and the highest node. A term selects pods by labelSelector in ``namespaces`` (default:
-the pod's own namespace). Not modelled: namespaceSelector, matchLabelKeys, mismatchLabelKeys
-(refused when applied). Docs: "Assigning Pods to Nodes", inter-pod affinity and anti-affinity.
+lowest and the highest node. A term selects pods by labelSelector (a missing one selects none)
+in ``namespaces`` (default: the pod's own namespace). Not modelled: namespaceSelector,
+matchLabelKeys, mismatchLabelKeys (refused when applied). The counts come from the snapshot's
+indexes (sim/sched_snapshot.py) rather than a walk over every pod. Docs: "Assigning Pods to
+Nodes", inter-pod affinity and anti-affinity.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slolab.sim import objects
 from slolab.sim import sched_framework as fw
+
+if TYPE_CHECKING:
+    from slolab.sim import sched_snapshot
 
 EXISTING_ANTI = "node(s) didn't satisfy existing pods anti-affinity rules"
 ANTI = "node(s) didn't match pod anti-affinity rules"
@@ -36,13 +41,17 @@ Pair = tuple[str, str]
 
 @dataclasses.dataclass(frozen=True)
 class Term:
-    selector: dict[str, Any]
+    selector: fw.Selector
     namespaces: frozenset[str]
     topology_key: str
     weight: int = 0
 
+    @property
+    def key(self) -> tuple[str, frozenset[str], str]:
+        return (self.selector.key, self.namespaces, self.topology_key)
+
     def matches(self, pod: objects.Pod) -> bool:
-        return pod.namespace in self.namespaces and fw.selector_matches(self.selector, pod.labels)
+        return pod.namespace in self.namespaces and self.selector.matches(pod.labels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Terms:
 
 def _term(raw: dict[str, Any], namespace: str, weight: int = 0) -> Term:
     return Term(
-        selector=raw.get("labelSelector") or {},
+        selector=fw.Selector(raw.get("labelSelector")),
         namespaces=frozenset(raw.get("namespaces") or [namespace]),
         topology_key=raw["topologyKey"],
         weight=weight,
@@ -94,24 +103,30 @@ class State:
     anti_counts: Counter[Pair]
 
 
-def pre_filter(pod: objects.Pod, terms: Terms, placed: list[tuple[objects.Pod, Terms, fw.NodeInfo]]) -> State:
-    """PreFilter: the topology-pair counts of filtering.go (``placed``: every assigned pod)."""
+def pre_filter(pod: objects.Pod, terms: Terms, snap: sched_snapshot.Snapshot) -> State:
+    """PreFilter: the topology-pair counts of filtering.go."""
     existing_anti: Counter[Pair] = Counter()
-    affinity_counts: Counter[Pair] = Counter()
+    for (role, _, _), (term, counts) in snap.carried.items():
+        if role == "anti" and snap.term_matches(term, pod):
+            for value, n in counts.items():
+                existing_anti[(term.topology_key, value)] += n
     anti_counts: Counter[Pair] = Counter()
-    for other, other_terms, info in placed:
-        labels = info.node.labels
-        for t in other_terms.anti:
-            if t.topology_key in labels and t.matches(pod):
-                existing_anti[(t.topology_key, labels[t.topology_key])] += 1
-        if terms.affinity and all(t.matches(other) for t in terms.affinity):
-            for t in terms.affinity:
-                if t.topology_key in labels:
-                    affinity_counts[(t.topology_key, labels[t.topology_key])] += 1
-        for t in terms.anti:
-            if t.topology_key in labels and t.matches(other):
-                anti_counts[(t.topology_key, labels[t.topology_key])] += 1
-    return State(terms, existing_anti, affinity_counts, anti_counts)
+    for term in terms.anti:
+        for value, n in snap.term_counts(term).items():
+            anti_counts[(term.topology_key, value)] += n
+    affinity_counts: Counter[Pair] = Counter()
+    if len(terms.affinity) == 1:
+        (term,) = terms.affinity
+        for value, n in snap.term_counts(term).items():
+            affinity_counts[(term.topology_key, value)] += n
+    elif terms.affinity:  # a pod counts only when it matches every term
+        for other, info in snap.placed():
+            labels = info.node.labels
+            if all(snap.term_matches(t, other) for t in terms.affinity):
+                for t in terms.affinity:
+                    if t.topology_key in labels:
+                        affinity_counts[(t.topology_key, labels[t.topology_key])] += 1
+    return State(terms, +existing_anti, +affinity_counts, +anti_counts)
 
 
 def filter(pod: objects.Pod, state: State, info: fw.NodeInfo) -> fw.Status | None:
@@ -139,28 +154,41 @@ def filter(pod: objects.Pod, state: State, info: fw.NodeInfo) -> fw.Status | Non
     return None
 
 
-def pre_score(
-    pod: objects.Pod, terms: Terms, placed: list[tuple[objects.Pod, Terms, fw.NodeInfo]]
-) -> Counter[Pair]:
-    """PreScore: weights per topology pair (scoring.go processExistingPod)."""
+def pre_score(pod: objects.Pod, terms: Terms, snap: sched_snapshot.Snapshot) -> Counter[Pair]:
+    """PreScore: weights per topology pair (scoring.go processExistingPod, summed)."""
     scores: Counter[Pair] = Counter()
-    for other, other_terms, info in placed:
-        labels = info.node.labels
-        weighted = [(t, other, t.weight) for t in terms.preferred]
-        weighted += [(t, other, -t.weight) for t in terms.preferred_anti]
-        if not other_terms.empty:
-            weighted += [(t, pod, HARD_POD_AFFINITY_WEIGHT) for t in other_terms.affinity]
-            weighted += [(t, pod, t.weight) for t in other_terms.preferred]
-            weighted += [(t, pod, -t.weight) for t in other_terms.preferred_anti]
-        for term, target, weight in weighted:
-            if term.topology_key in labels and term.matches(target):
-                scores[(term.topology_key, labels[term.topology_key])] += weight
-    return scores
+    for term in terms.preferred:
+        for value, n in snap.term_counts(term).items():
+            scores[(term.topology_key, value)] += term.weight * n
+    for term in terms.preferred_anti:
+        for value, n in snap.term_counts(term).items():
+            scores[(term.topology_key, value)] -= term.weight * n
+    for (role, _, weight), (term, counts) in snap.carried.items():
+        if role == "anti" or not snap.term_matches(term, pod):
+            continue
+        w = (
+            HARD_POD_AFFINITY_WEIGHT
+            if role == "affinity"
+            else -weight
+            if role == "preferred_anti"
+            else weight
+        )
+        for value, n in counts.items():
+            scores[(term.topology_key, value)] += w * n
+    return Counter({k: v for k, v in scores.items() if v})
 
 
-def score(pairs: Counter[Pair], info: fw.NodeInfo) -> float:
+def by_key(pairs: Counter[Pair]) -> dict[str, dict[str, int]]:
+    """The pre-scored pairs grouped by topology key, for ``score``."""
+    out: dict[str, dict[str, int]] = {}
+    for (key, value), weight in pairs.items():
+        out.setdefault(key, {})[value] = weight
+    return out
+
+
+def score(grouped: dict[str, dict[str, int]], info: fw.NodeInfo) -> float:
     labels = info.node.labels
-    return float(sum(v for (k, value), v in pairs.items() if labels.get(k) == value))
+    return float(sum(values.get(labels[k], 0) for k, values in grouped.items() if k in labels))
 
 
 def normalize(scores: dict[str, float]) -> dict[str, float]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 
 from slolab.sim import objects, priority
 from slolab.sim import sched_framework as fw
@@ -62,7 +61,7 @@ def _importance(p: objects.Pod) -> tuple[int, float]:
 def select_victims(
     pod: objects.Pod,
     info: fw.NodeInfo,
-    requests_of: Callable[[objects.Pod], dict[str, Decimal]],
+    requests_of: Callable[[objects.Pod], dict[str, int]],
     fits: Callable[[fw.NodeInfo, list[objects.Pod]], bool],
 ) -> list[objects.Pod] | None:
     """SelectVictimsOnNode: the fewest lower-priority pods whose removal lets ``pod`` fit."""
@@ -91,7 +90,7 @@ def preempt(
     pod: objects.Pod,
     infos: list[fw.NodeInfo],
     statuses: dict[str, fw.Status],
-    requests_of: Callable[[objects.Pod], dict[str, Decimal]],
+    requests_of: Callable[[objects.Pod], dict[str, int]],
     fits: Callable[[fw.NodeInfo, list[objects.Pod]], bool],
 ) -> Result:
     """Evaluator.Preempt up to the choice of a candidate (the caller carries it out)."""

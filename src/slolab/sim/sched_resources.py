@@ -12,37 +12,34 @@ requested whole or not at all (the API refuses fractions: docs "Schedule GPUs").
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from slolab.sim import objects
 from slolab.sim import sched_framework as fw
 
 
-def filter(requests: dict[str, Decimal], info: fw.NodeInfo) -> fw.Status | None:
-    """NodeResourcesFit.Filter (fitsRequest)."""
-    allocatable = info.node.allocatable
+def filter(requests: dict[str, int], info: fw.NodeInfo) -> fw.Status | None:
+    """NodeResourcesFit.Filter (fitsRequest), on thousandths."""
+    allocatable = info.allocatable
     requested = info.requested
     reasons = []
     for name, want in requests.items():
-        if not want and name != "pods":
-            continue
-        have = allocatable.get(name, fw.ZERO)
-        if requested.get(name, fw.ZERO) + want > have:
+        if want and requested.get(name, 0) + want > allocatable.get(name, 0):
             reasons.append("Too many pods" if name == "pods" else f"Insufficient {name}")
     return fw.unschedulable(*reasons) if reasons else None
 
 
-def score(requests: dict[str, Decimal], info: fw.NodeInfo) -> float:
+def score(requests: dict[str, int], info: fw.NodeInfo) -> float:
     """LeastAllocated over cpu and memory (default weights 1:1), 0..100."""
-    scores = []
+    total, n = 0.0, 0
     for name in ("cpu", "memory"):
-        cap = info.node.allocatable.get(name, fw.ZERO)
+        cap = info.allocatable.get(name, 0)
         if cap <= 0:
             continue
-        want = info.requested.get(name, fw.ZERO) + requests.get(name, fw.ZERO)
-        scores.append(float(max(fw.ZERO, cap - want) * 100 / cap))
-    return float(round(sum(scores) / len(scores))) if scores else 0.0
+        want = info.requested.get(name, 0) + requests.get(name, 0)
+        total += max(0, cap - want) * 100 / cap
+        n += 1
+    return float(round(total / n)) if n else 0.0
 
 
-def pod_requests(pod: objects.Pod) -> dict[str, Decimal]:
-    return pod.requests()
+def pod_requests(pod: objects.Pod) -> dict[str, int]:
+    """The pod's requests in thousandths (a limit stands in for a missing request)."""
+    return fw.milli(pod.requests())

@@ -15,7 +15,8 @@ constraints" (Unschedulable); a node without a constraint's key is
 count * log(domains + 2) + (maxSkew - 1), lower better, normalized as
 100 * (max + min - s) / max; nodes without the keys score 0. matchLabelKeys adds the pod's
 values of those labels to the selector. Not modelled: the cluster-level default constraints
-(applied to pods without constraints; scoring only). Docs: "Pod Topology Spread Constraints"
+(applied to pods without constraints; scoring only). Counts come from the snapshot's indexes
+(sim/sched_snapshot.py). Docs: "Pod Topology Spread Constraints"
 (kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/).
 """
 
@@ -23,10 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slolab.sim import objects, sched_nodeaffinity, sched_taints
+from slolab.sim import objects, sched_taints
 from slolab.sim import sched_framework as fw
+
+if TYPE_CHECKING:
+    from slolab.sim import sched_snapshot
 
 SKEW = "node(s) didn't match pod topology spread constraints"
 MISSING_LABEL = "node(s) didn't match pod topology spread constraints (missing required label)"
@@ -37,7 +41,7 @@ class Constraint:
     max_skew: int
     topology_key: str
     hard: bool
-    selector: dict[str, Any]
+    selector: fw.Selector
     min_domains: int | None
     honor_affinity: bool
     honor_taints: bool
@@ -46,17 +50,18 @@ class Constraint:
 def constraints_of(pod: objects.Pod) -> list[Constraint]:
     out = []
     for c in pod.spec.get("topologySpreadConstraints") or []:
-        selector: dict[str, Any] = dict(c.get("labelSelector") or {})
+        raw: dict[str, Any] | None = c.get("labelSelector")
         keys = c.get("matchLabelKeys") or []
         if keys:
+            raw = dict(raw or {})
             extra = [{"key": k, "operator": "In", "values": [pod.labels[k]]} for k in keys if k in pod.labels]
-            selector["matchExpressions"] = [*(selector.get("matchExpressions") or []), *extra]
+            raw["matchExpressions"] = [*(raw.get("matchExpressions") or []), *extra]
         out.append(
             Constraint(
                 max_skew=int(c["maxSkew"]),
                 topology_key=c["topologyKey"],
                 hard=c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule",
-                selector=selector if c.get("labelSelector") is not None or keys else None,  # type: ignore[arg-type]
+                selector=fw.Selector(raw),
                 min_domains=int(c["minDomains"]) if c.get("minDomains") is not None else None,
                 honor_affinity=c.get("nodeAffinityPolicy", "Honor") == "Honor",
                 honor_taints=c.get("nodeTaintsPolicy", "Ignore") == "Honor",
@@ -65,23 +70,29 @@ def constraints_of(pod: objects.Pod) -> list[Constraint]:
     return out
 
 
-def _eligible(pod: objects.Pod, c: Constraint, keys: list[str], info: fw.NodeInfo) -> bool:
+def _eligible(
+    pod: objects.Pod, c: Constraint, keys: list[str], info: fw.NodeInfo, snap: sched_snapshot.Snapshot
+) -> bool:
     node = info.node
     if not all(k in node.labels for k in keys):
         return False
-    if c.honor_affinity and not sched_nodeaffinity.matches(pod.spec, node):
+    if c.honor_affinity and info.name not in snap.affinity_nodes(pod):
         return False
     hard = sched_taints.HARD
     return not (c.honor_taints and sched_taints.untolerated(node.taints, pod.spec.get("tolerations"), hard))
 
 
-def _count(pod: objects.Pod, c: Constraint, info: fw.NodeInfo) -> int:
-    ns = pod.namespace
-    return sum(
-        1
-        for p in info.pods
-        if p.namespace == ns and not p.terminating and fw.selector_matches(c.selector, p.labels)
-    )
+def _domains(
+    pod: objects.Pod, c: Constraint, keys: list[str], nodes: list[fw.NodeInfo], snap: sched_snapshot.Snapshot
+) -> dict[str, int]:
+    """Matching pods per domain over the eligible nodes (every eligible domain listed, 0 or more)."""
+    per_node = snap.node_counts(c.selector, pod.namespace)
+    domains: dict[str, int] = {}
+    for info in nodes:
+        if _eligible(pod, c, keys, info, snap):
+            value = info.node.labels[c.topology_key]
+            domains[value] = domains.get(value, 0) + per_node.get(info.name, 0)
+    return domains
 
 
 @dataclasses.dataclass
@@ -89,36 +100,43 @@ class State:
     constraints: list[Constraint]
     counts: list[dict[str, int]]  # per constraint: domain -> matching pods
     min_match: list[int]
+    self_match: list[int]  # 1 where the pod matches the constraint's own selector
+    checks: list[tuple[str, dict[str, int], int]] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # (topology key, domain counts, the most a domain may hold already): skew <= maxSkew
+        self.checks = [
+            (c.topology_key, d, c.max_skew + low - own)
+            for c, d, low, own in zip(
+                self.constraints, self.counts, self.min_match, self.self_match, strict=True
+            )
+        ]
 
 
-def pre_filter(pod: objects.Pod, constraints: list[Constraint], nodes: list[fw.NodeInfo]) -> State:
+def pre_filter(
+    pod: objects.Pod, constraints: list[Constraint], nodes: list[fw.NodeInfo], snap: sched_snapshot.Snapshot
+) -> State:
     hard = [c for c in constraints if c.hard]
     keys = [c.topology_key for c in hard]
     counts: list[dict[str, int]] = []
     mins: list[int] = []
     for c in hard:
-        domains: dict[str, int] = {}
-        for info in nodes:
-            if not _eligible(pod, c, keys, info):
-                continue
-            value = info.node.labels[c.topology_key]
-            domains[value] = domains.get(value, 0) + _count(pod, c, info)
+        domains = _domains(pod, c, keys, nodes, snap)
         counts.append(domains)
         low = min(domains.values(), default=0)
         if c.min_domains is not None and len(domains) < c.min_domains:
             low = 0
         mins.append(low)
-    return State(hard, counts, mins)
+    return State(hard, counts, mins, [1 if c.selector.matches(pod.labels) else 0 for c in hard])
 
 
 def filter(pod: objects.Pod, state: State, info: fw.NodeInfo) -> fw.Status | None:
     labels = info.node.labels
-    for c in state.constraints:
-        if c.topology_key not in labels:
+    for key, _, _ in state.checks:
+        if key not in labels:
             return fw.unresolvable(MISSING_LABEL)
-    for c, domains, low in zip(state.constraints, state.counts, state.min_match, strict=True):
-        self_match = 1 if fw.selector_matches(c.selector, pod.labels) else 0
-        if domains.get(labels[c.topology_key], 0) + self_match - low > c.max_skew:
+    for key, domains, most in state.checks:
+        if domains.get(labels[key], 0) > most:
             return fw.unschedulable(SKEW)
     return None
 
@@ -131,7 +149,11 @@ class ScoreState:
 
 
 def pre_score(
-    pod: objects.Pod, constraints: list[Constraint], nodes: list[fw.NodeInfo], feasible: list[fw.NodeInfo]
+    pod: objects.Pod,
+    constraints: list[Constraint],
+    nodes: list[fw.NodeInfo],
+    feasible: list[fw.NodeInfo],
+    snap: sched_snapshot.Snapshot,
 ) -> ScoreState:
     soft = [c for c in constraints if not c.hard]
     keys = [c.topology_key for c in soft]
@@ -141,12 +163,7 @@ def pre_score(
             i.node.labels[c.topology_key] for i in feasible if c.topology_key in i.node.labels
         }
         weights.append(math.log(len(domains_feasible) + 2))
-        domains: dict[str, int] = {}
-        for info in nodes:
-            if _eligible(pod, c, keys, info):
-                value = info.node.labels[c.topology_key]
-                domains[value] = domains.get(value, 0) + _count(pod, c, info)
-        counts.append(domains)
+        counts.append(_domains(pod, c, keys, nodes, snap))
     return ScoreState(soft, counts, weights)
 
 

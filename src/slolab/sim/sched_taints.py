@@ -75,6 +75,8 @@ def filter(pod: objects.Pod, info: fw.NodeInfo) -> fw.Status | None:
 
 def score(pod: objects.Pod, info: fw.NodeInfo) -> float:
     """TaintToleration.Score: intolerable PreferNoSchedule taints (fewer is better)."""
+    if not info.node.taints:
+        return 0.0
     prefer = [
         t for t in pod.spec.get("tolerations") or [] if t.get("effect") in (None, "", "PreferNoSchedule")
     ]

@@ -24,8 +24,6 @@ retried on every cluster change), scheduling gates, multiple profiles (scheduler
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
-from typing import Any
 
 from slolab.run import timeline
 from slolab.sim import (
@@ -36,6 +34,7 @@ from slolab.sim import (
     sched_nodeaffinity,
     sched_preemption,
     sched_resources,
+    sched_snapshot,
     sched_spread,
     sched_taints,
 )
@@ -112,40 +111,6 @@ POD_FIELDS = (
 POD_INERT = ("schedulerName",)
 
 
-class Cycle:
-    """One pass of the queue over a snapshot of the cluster (nodes with their assigned pods)."""
-
-    def __init__(self, sched: Scheduler, nodes: list[objects.Node], pods: list[objects.Pod]) -> None:
-        self.sched = sched
-        self.infos = [fw.NodeInfo(n) for n in nodes]
-        self.by_name = {i.name: i for i in self.infos}
-        self.nominated: dict[str, list[objects.Pod]] = {}
-        for p in pods:
-            if p.node is not None:
-                info = self.by_name.get(p.node)
-                if info is not None and p.phase not in {"Succeeded", "Failed"}:
-                    info.add(p, sched.requests_of(p))
-            elif p.nominated_node and not p.terminating:
-                self.nominated.setdefault(p.nominated_node, []).append(p)
-
-    def placed(self) -> list[tuple[objects.Pod, sched_interpod.Terms, fw.NodeInfo]]:
-        return [(p, self.sched.terms_of(p), i) for i in self.infos for p in i.pods]
-
-    def with_nominated(self, pod: objects.Pod, info: fw.NodeInfo) -> fw.NodeInfo:
-        """addGENominatedPods: pods nominated here with priority >= the pod's hold their room."""
-        others = [
-            p
-            for p in self.nominated.get(info.name, ())
-            if p is not pod and priority.of(p) >= priority.of(pod)
-        ]
-        if not others:
-            return info
-        out = info.clone()
-        for p in others:
-            out.add(p, self.sched.requests_of(p))
-        return out
-
-
 class Scheduler(controller.Controller):
     """Schedules pending pods by priority then age, the moment they appear or the cluster changes."""
 
@@ -159,15 +124,16 @@ class Scheduler(controller.Controller):
         self.rng = api.rng("scheduler")
         self.last_failure: dict[str, str] = {}
         self._ip = 0
-        self._requests: dict[str, dict[str, Decimal]] = {}
+        self._requests: dict[str, dict[str, int]] = {}
         self._terms: dict[str, sched_interpod.Terms] = {}
         self._spread: dict[str, list[sched_spread.Constraint]] = {}
 
     # ---- per-pod caches (a pod's spec does not change once created) ----------------------------
-    def requests_of(self, pod: objects.Pod) -> dict[str, Decimal]:
+    def requests_of(self, pod: objects.Pod) -> dict[str, int]:
+        """The pod's requests in thousandths (sched_resources.pod_requests)."""
         r = self._requests.get(pod.meta.uid)
         if r is None:
-            r = self._requests[pod.meta.uid] = pod.requests()
+            r = self._requests[pod.meta.uid] = sched_resources.pod_requests(pod)
         return r
 
     def terms_of(self, pod: objects.Pod) -> sched_interpod.Terms:
@@ -196,16 +162,16 @@ class Scheduler(controller.Controller):
                 self.fail(pod, str(exc))
         pending = [p for p in pending if "priority" in p.spec]
         pending.sort(key=lambda p: (-priority.of(p), p.created_s))
-        cycle = Cycle(self, st.list("v1", "Node"), pods)
+        cycle = sched_snapshot.Snapshot(st.list("v1", "Node"), pods, self.requests_of, self.terms_of)
         changed = False
         for pod in pending:
             changed |= self.schedule_one(cycle, pod)
         return changed
 
-    def schedule_one(self, cycle: Cycle, pod: objects.Pod) -> bool:
+    def schedule_one(self, cycle: sched_snapshot.Snapshot, pod: objects.Pod) -> bool:
         info, statuses, message = self.schedule(cycle, pod)
         if info is not None:
-            info.add(pod, self.requests_of(pod))  # assume: later pods of this pass see it
+            cycle.assume(pod, info)  # later pods of this pass see it
             self.bind(pod, info.node, cycle.infos.index(info))
             return True
         result = sched_preemption.preempt(
@@ -224,22 +190,24 @@ class Scheduler(controller.Controller):
 
     # ---- filter and score ---------------------------------------------------------------------
     def schedule(
-        self, cycle: Cycle, pod: objects.Pod
+        self, cycle: sched_snapshot.Snapshot, pod: objects.Pod
     ) -> tuple[fw.NodeInfo | None, dict[str, fw.Status], str]:
         """findNodesThatFitPod then prioritizeNodes: (node, {}, "") or (None, statuses, message)."""
         requests = self.requests_of(pod)
         terms = self.terms_of(pod)
         constraints = self.spread_of(pod)
-        placed = None
         interpod = None
-        if not terms.empty or any(not self.terms_of(p).empty for i in cycle.infos for p in i.pods):
-            placed = cycle.placed()
-            interpod = sched_interpod.pre_filter(pod, terms, placed)
-        spread = sched_spread.pre_filter(pod, constraints, cycle.infos) if constraints else None
+        if not terms.empty or cycle.carried:
+            interpod = sched_interpod.pre_filter(pod, terms, cycle)
+        spread = sched_spread.pre_filter(pod, constraints, cycle.infos, cycle) if constraints else None
         statuses: dict[str, fw.Status] = {}
         feasible: list[fw.NodeInfo] = []
+        nominated = bool(cycle.nominated)
+        allowed = cycle.affinity_nodes(pod)
         for info in cycle.infos:
-            status = self._filter(pod, requests, interpod, spread, cycle.with_nominated(pod, info))
+            if nominated:
+                info = cycle.with_nominated(pod, info, priority.of)
+            status = self._filter(pod, requests, interpod, spread, info, allowed)
             if status is None:
                 feasible.append(info)
             else:
@@ -248,52 +216,60 @@ class Scheduler(controller.Controller):
             return None, statuses, fit_error(len(cycle.infos), statuses)
         if len(feasible) == 1:
             return feasible[0], {}, ""
-        totals = self._scores(pod, requests, terms, constraints, feasible, cycle, placed)
+        totals = self._scores(pod, requests, terms, constraints, feasible, cycle)
         best = max(totals.values())
         return self.rng.choice([i for i in feasible if totals[i.name] == best]), {}, ""
 
     @staticmethod
     def _filter(
         pod: objects.Pod,
-        requests: dict[str, Decimal],
+        requests: dict[str, int],
         interpod: sched_interpod.State | None,
         spread: sched_spread.State | None,
         info: fw.NodeInfo,
+        allowed: frozenset[str],
     ) -> fw.Status | None:
-        status = (
-            sched_taints.filter_unschedulable(pod, info)
-            or sched_taints.filter(pod, info)
-            or sched_nodeaffinity.filter(pod, info)
-            or sched_resources.filter(requests, info)
-        )
+        """The filters in the default profile's order, up to the first that fails."""
+        node = info.node
+        status = None
+        if node.unschedulable or node.taints:
+            status = sched_taints.filter_unschedulable(pod, info) or sched_taints.filter(pod, info)
+        if status is None and info.name not in allowed:
+            status = fw.unresolvable(sched_nodeaffinity.MISMATCH)
+        if status is None:
+            status = sched_resources.filter(requests, info)
         if status is None and spread is not None:
             status = sched_spread.filter(pod, spread, info)
         if status is None and interpod is not None:
             status = sched_interpod.filter(pod, interpod, info)
         return status
 
-    def _fits(self, cycle: Cycle, pod: objects.Pod, info: fw.NodeInfo, removed: list[objects.Pod]) -> bool:
-        """Would ``pod`` pass every filter on ``info`` with ``removed`` gone (preemption's check)?"""
-        gone = {id(p) for p in removed}
+    def _fits(
+        self, cycle: sched_snapshot.Snapshot, pod: objects.Pod, info: fw.NodeInfo, removed: list[objects.Pod]
+    ) -> bool:
+        """Would ``pod`` pass every filter on ``info`` with ``removed`` gone (preemption's check)?
+        A snapshot without them answers for the plugins that count pods."""
         terms, constraints = self.terms_of(pod), self.spread_of(pod)
-        interpod = spread = None
-        if not terms.empty or any(not self.terms_of(p).empty for i in cycle.infos for p in i.pods):
-            placed = [(p, t, i) for p, t, i in cycle.placed() if id(p) not in gone]
-            interpod = sched_interpod.pre_filter(pod, terms, placed)
-        if constraints:
-            infos = [info if i.name == info.name else i for i in cycle.infos]
-            spread = sched_spread.pre_filter(pod, constraints, infos)
-        return self._filter(pod, self.requests_of(pod), interpod, spread, info) is None
+        snap = cycle
+        if removed and (not terms.empty or cycle.carried or constraints):
+            gone = {id(p) for p in removed}
+            pods = [p for i in cycle.infos for p in i.pods if id(p) not in gone]
+            snap = sched_snapshot.Snapshot(
+                [i.node for i in cycle.infos], pods, self.requests_of, self.terms_of
+            )
+        interpod = sched_interpod.pre_filter(pod, terms, snap) if not terms.empty or snap.carried else None
+        spread = sched_spread.pre_filter(pod, constraints, snap.infos, snap) if constraints else None
+        allowed = snap.affinity_nodes(pod)
+        return self._filter(pod, self.requests_of(pod), interpod, spread, info, allowed) is None
 
     def _scores(
         self,
         pod: objects.Pod,
-        requests: dict[str, Decimal],
+        requests: dict[str, int],
         terms: sched_interpod.Terms,
         constraints: list[sched_spread.Constraint],
         feasible: list[fw.NodeInfo],
-        cycle: Cycle,
-        placed: list[Any] | None,
+        cycle: sched_snapshot.Snapshot,
     ) -> dict[str, float]:
         totals = {i.name: WEIGHTS["NodeResourcesFit"] * sched_resources.score(requests, i) for i in feasible}
 
@@ -304,21 +280,20 @@ class Scheduler(controller.Controller):
         add("TaintToleration", sched_taints.normalize({i.name: sched_taints.score(pod, i) for i in feasible}))
         add(
             "NodeAffinity",
-            sched_nodeaffinity.normalize({i.name: sched_nodeaffinity.score(pod, i) for i in feasible}),
+            sched_nodeaffinity.normalize({i.name: cycle.preferred_score(pod, i) for i in feasible}),
         )
         if any(not c.hard for c in constraints):
-            state = sched_spread.pre_score(pod, constraints, cycle.infos, feasible)
+            state = sched_spread.pre_score(pod, constraints, cycle.infos, feasible, cycle)
             add(
                 "PodTopologySpread",
                 sched_spread.normalize({i.name: sched_spread.score(state, i) for i in feasible}),
             )
-        if placed is not None:
-            pairs = sched_interpod.pre_score(pod, terms, placed)
+        if not terms.empty or cycle.carried:
+            pairs = sched_interpod.pre_score(pod, terms, cycle)
             if pairs:
-                add(
-                    "InterPodAffinity",
-                    sched_interpod.normalize({i.name: sched_interpod.score(pairs, i) for i in feasible}),
-                )
+                grouped = sched_interpod.by_key(pairs)
+                scores = {i.name: sched_interpod.score(grouped, i) for i in feasible}
+                add("InterPodAffinity", sched_interpod.normalize(scores))
         return totals
 
     # ---- act ----------------------------------------------------------------------------------
@@ -349,7 +324,7 @@ class Scheduler(controller.Controller):
         self.api.store.update(pod)
 
     def prepare_candidate(
-        self, cycle: Cycle, pod: objects.Pod, candidate: sched_preemption.Candidate
+        self, cycle: sched_snapshot.Snapshot, pod: objects.Pod, candidate: sched_preemption.Candidate
     ) -> None:
         """prepareCandidate: delete the victims, move lower-priority nominations, nominate."""
         api = self.api
