@@ -321,3 +321,42 @@ def test_unknown_priority_class_is_refused():
     p = add(sim, pod("p", priorityClassName="nope"))
     assert p.node is None
     assert failures(sim, "p") == ['pods "p" is forbidden: no PriorityClass with name nope was found']
+
+
+def test_the_preemptor_is_nominated_while_its_victim_terminates_gracefully():
+    # "Pod Priority and Preemption": the victims get their graceful termination period; the
+    # preemptor's status.nominatedNodeName names the node meanwhile, and it is scheduled there
+    # once the victims are gone
+    import copy
+
+    from sim_support import SOUND, manifest, start
+
+    from slolab.catalog import yamlfile
+
+    low = manifest(
+        replicas=8, probes=SOUND, extra_container={"lifecycle": {"preStop": {"sleep": {"seconds": 20}}}}
+    )
+    sim = start(low)
+    sim.env.run(until=150)
+    assert sum(1 for p in sim.pods.values() if p.node) == 8, "the 8 GPUs are taken"
+    pc = {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "serving"},
+        "value": 1000,
+    }
+    high = copy.deepcopy(low[0].data)
+    high["metadata"]["name"] = "urgent"
+    high["spec"]["replicas"] = 1
+    high["spec"]["selector"]["matchLabels"] = {"app": "urgent"}
+    high["spec"]["template"]["metadata"]["labels"] = {"app": "urgent"}
+    high["spec"]["template"]["spec"]["priorityClassName"] = "serving"
+    sim.apply([yamlfile.Document(pc, "pc.yaml", {}), yamlfile.Document(high, "urgent.yaml", {})])
+    sim.env.run(until=151)
+    (urgent,) = [p for p in sim.pods.values() if p.labels.get("app") == "urgent"]
+    victims = [e.name for e in sim.recorder.events if e.reason == "Preempted"]
+    assert len(victims) == 1, "one GPU is enough: the fewest victims"
+    assert urgent.node is None and urgent.to_api()["status"]["nominatedNodeName"] == "slolab-worker2"
+    assert sim.pods[victims[0]].terminating
+    sim.env.run(until=175)  # the victim's 20 s preStop, then it exits
+    assert urgent.node == "slolab-worker2" and urgent.nominated_node is None
