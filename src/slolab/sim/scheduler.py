@@ -14,8 +14,9 @@ sim/sched_*.py, run in the default profile's order: NodeUnschedulable, TaintTole
 NodeAffinity, NodeResourcesFit, PodTopologySpread, InterPodAffinity; scores TaintToleration
 (weight 3), NodeAffinity (2), PodTopologySpread (2), InterPodAffinity (2), NodeResourcesFit
 LeastAllocated (1); PostFilter DefaultPreemption (sim/sched_preemption.py). Priorities come
-from sim/priority.py. Binding sets spec.nodeName and the pod IP; the node's kubelet picks the
-pod up from its watch.
+from sim/priority.py; each pass works on a snapshot of the nodes and their pods
+(sim/sched_snapshot.py), where a pod bound earlier in the pass counts at once (AssumePod).
+Binding sets spec.nodeName and the pod IP; the node's kubelet picks the pod up from its watch.
 Not modelled: NodeResourcesBalancedAllocation and ImageLocality scores, NodePorts, volume
 plugins, percentageOfNodesToScore (every node is evaluated), backoff between attempts (a pod is
 retried on every cluster change), scheduling gates, multiple profiles (schedulerName is inert).
