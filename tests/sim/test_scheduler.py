@@ -360,3 +360,38 @@ def test_the_preemptor_is_nominated_while_its_victim_terminates_gracefully():
     assert sim.pods[victims[0]].terminating
     sim.env.run(until=175)  # the victim's 20 s preStop, then it exits
     assert urgent.node == "slolab-worker2" and urgent.nominated_node is None
+
+
+def test_an_affinity_term_looks_only_in_its_namespaces():
+    # "Namespace selector": a term applies to the pod's own namespace unless it lists others
+    sim = cluster([node("node-1"), node("node-2")])
+    add(sim, pod("cache", {"app": "store"}), on="node-1")
+    anti_elsewhere = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": "store"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                    "namespaces": ["other"],
+                }
+            ]
+        }
+    }
+    placed = {add(sim, pod(f"web-{i}", affinity=anti_elsewhere)).node for i in range(4)}
+    assert placed >= {"node-1"}, "the cache in lab-test is not in the term's namespaces"
+
+
+def test_node_affinity_policy_ignore_counts_every_node():
+    # nodeAffinityPolicy (the page's "Node affinity policy"): with Honor (the default) only the
+    # nodes the pod's nodeSelector allows count, so zone B (excluded) does not pull the minimum to
+    # 0 and a second pod fits in zone A (skew 1 + 1 - 1 = 1); with Ignore every node counts, the
+    # minimum is zone B's 0 and zone A would reach skew 2
+    nodes = [node("a1", {"zone": "A", "pool": "x"}), node("b1", {"zone": "B", "pool": "y"})]
+    for policy, fits in (("Honor", True), ("Ignore", False)):
+        sim = cluster(nodes)
+        add(sim, pod("p0", {"foo": "bar"}), on="a1")
+        spread = _spread("zone", nodeAffinityPolicy=policy)
+        p = add(
+            sim, pod("mypod", {"foo": "bar"}, nodeSelector={"pool": "x"}, topologySpreadConstraints=[spread])
+        )
+        assert (p.node == "a1") is fits, policy
