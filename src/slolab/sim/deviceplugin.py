@@ -44,10 +44,11 @@ class Controller(controller.Controller):
 
     def __init__(self, api: controller.API) -> None:
         super().__init__(api)
-        self.gpus: dict[str, Decimal] = {}  # node -> GPUs its pool has, for pools with a plugin
+        self.gpus: dict[str, Decimal | None] = {}  # node -> GPUs of its pool (None: no plugin pool)
         self.registered: set[str] = set()
 
     def _pool_gpus(self, node: objects.Node) -> Decimal | None:
+        """The GPUs of the node's pool when the pool has ``device_plugin``, else None (memoized)."""
         if node.name not in self.gpus:
             pool = next(
                 (
@@ -57,19 +58,23 @@ class Controller(controller.Controller):
                 ),
                 None,
             )
-            if pool is None or not pool.device_plugin:
-                return None
-            self.gpus[node.name] = quantity.parse(pool.capacity.get(RESOURCE, "0"))
+            self.gpus[node.name] = (
+                quantity.parse(pool.capacity.get(RESOURCE, "0"))
+                if pool is not None and pool.device_plugin
+                else None
+            )
         return self.gpus[node.name]
 
     def reconcile(self) -> bool:
         st = self.api.store
+        nodes = [n for n in st.list("v1", "Node") if self._pool_gpus(n) is not None]
+        if not nodes:
+            return False
         pods = st.list("v1", "Pod")
         changed = False
-        for node in st.list("v1", "Node"):
+        for node in nodes:
             count = self._pool_gpus(node)
-            if count is None:
-                continue
+            assert count is not None  # filtered above
             running = node.ready and plugin_running(node, pods)
             if running:
                 self.registered.add(node.name)
