@@ -93,17 +93,6 @@ def _expression(expr: dict[str, Any], labels: dict[str, str]) -> bool:
     raise ValueError(f"label selector operator {op!r} is not valid")
 
 
-def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """metav1.LabelSelectorAsSelector(selector).Matches(labels). A nil selector matches nothing;
-    an empty one ({}) matches everything."""
-    if selector is None:
-        return False
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != str(v):
-            return False
-    return all(_expression(e, labels) for e in selector.get("matchExpressions") or [])
-
-
 class Selector:
     """A compiled metav1.LabelSelector; ``key`` identifies equal selectors (for the caches)."""
 
