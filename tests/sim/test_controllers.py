@@ -172,6 +172,8 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("keda.sh/v1alpha1", "ScaledObject"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+        ("apps/v1", "DaemonSet"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:

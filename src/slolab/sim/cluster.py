@@ -30,7 +30,18 @@ from slolab.catalog import scenario as scenario_mod
 from slolab.promql import engine as engine_mod
 from slolab.promql import tsdb as tsdb_mod
 from slolab.run import timeline
-from slolab.sim import controller, kubelet, metricsapi, objects, quantity, registry, scrape, serverargs, store
+from slolab.sim import (
+    controller,
+    deviceplugin,
+    kubelet,
+    metricsapi,
+    objects,
+    quantity,
+    registry,
+    scrape,
+    serverargs,
+    store,
+)
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -44,14 +55,25 @@ def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec
         labels = dict(spec.labels)
         if pool and pool.gpu_product:
             labels["nvidia.com/gpu.product"] = pool.gpu_product
+        allocatable = quantity.resources(capacity)
+        if pool and pool.device_plugin:  # advertised once the device plugin runs (sim/deviceplugin.py)
+            allocatable.pop(deviceplugin.RESOURCE, None)
         nodes.append(
             objects.Node(
                 meta=store.Meta(name=spec.name, labels=labels),
                 taints=[dict(t) for t in spec.taints],
-                allocatable=quantity.resources(capacity),
+                allocatable=allocatable,
             )
         )
     return nodes
+
+
+def _spec_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's spec; for a kind without one (PriorityClass: value, globalDefault ...) its
+    top-level fields."""
+    if "spec" in data:
+        return data["spec"] or {}
+    return {k: v for k, v in data.items() if k not in {"apiVersion", "kind", "metadata"}}
 
 
 class Cluster:
@@ -200,7 +222,7 @@ class Cluster:
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
                 ),
-                data.get("spec") or {},
+                _spec_of(data),
             )
             self.store.apply(obj)
         if denied:

@@ -49,6 +49,7 @@ class Node:
     ready: bool = True
     unschedulable: bool = False
     spec: dict[str, Any] = dataclasses.field(default_factory=dict)
+    capacity: dict[str, Decimal] | None = None  # status.capacity where it differs from allocatable
 
     @property
     def name(self) -> str:
@@ -76,7 +77,7 @@ class Node:
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
                 "allocatable": {k: str(v) for k, v in self.allocatable.items()},
-                "capacity": {k: str(v) for k, v in self.allocatable.items()},
+                "capacity": {k: str(v) for k, v in (self.capacity or self.allocatable).items()},
                 "conditions": [ready],
             },
         }
@@ -167,6 +168,7 @@ class Pod:
     ready_since_s: float | None = None
     first_ready_s: float | None = None
     unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+    nominated_node: str | None = None  # status.nominatedNodeName: set by the scheduler's preemption
 
     @property
     def name(self) -> str:
@@ -268,5 +270,6 @@ class Pod:
                     for k, c in self.conditions.items()
                 ],
                 "containerStatuses": [c.to_api() for c in self.containers],
+                **({"nominatedNodeName": self.nominated_node} if self.nominated_node else {}),
             },
         }

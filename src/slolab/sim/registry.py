@@ -10,27 +10,35 @@ from __future__ import annotations
 
 from slolab.sim import (
     controller,
+    daemonset,
     deployment,
+    deviceplugin,
     disruption,
     hpa,
     keda,
     kubelet,
     metricsserver,
+    priority,
     replicaset,
     scheduler,
     scrape,
     service,
+    tainteviction,
 )
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
     replicaset.Controller,
+    daemonset.Controller,
+    priority.Controller,
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
+    tainteviction.Controller,
     keda.Controller,
     hpa.Controller,
     kubelet.Controller,
+    deviceplugin.Controller,
     metricsserver.MetricsServer,
     scrape.Controller,
 )
