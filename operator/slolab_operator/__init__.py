@@ -14,13 +14,15 @@ A Lab named ``<name>`` runs lab ``spec.lab`` in namespace ``lab-<name>``:
    grader their rights there and nowhere else (see the chart's RBAC).
 2. **Helm releases.** The lab's starting state is one Helm release, ``llm``: the scenario's chart
    (``charts/llm-serving``) with the scenario's values and the lab's fault values layered on top,
-   exactly what ``slolab lab`` renders into a workspace on the simulator
-   (:mod:`slolab.workspace.variants`). The scenario and the fault go in as *one* first revision on
-   purpose: installing the healthy scenario first and the fault as an upgrade would leave a
-   healthy revision that ``helm rollback llm 1`` restores, fixing the lab without understanding
-   it. Every revision the operator ever makes holds the fault, so a rollback only rolls back
-   the learner's own upgrades. (Installing the fault as a second release is not possible:
-   two releases cannot own the same Deployment.)
+   exactly what ``slolab lab`` renders into a workspace on the simulator, and the objects of the
+   lab's plain fault manifests (``fault.manifests``, which the simulator's workspace gets as
+   files) in the chart's ``extraObjects`` (:func:`slolab.workspace.variants.release_values`), so
+   a reset restores them and deleting the Lab removes them with the release. The scenario and
+   the fault go in as *one* first revision on purpose: installing the healthy scenario first
+   and the fault as an upgrade would leave a healthy revision that ``helm rollback llm 1``
+   restores, fixing the lab without understanding it. Every revision the operator ever makes
+   holds the fault, so a rollback only rolls back the learner's own upgrades. (Installing the
+   fault as a second release is not possible: two releases cannot own the same Deployment.)
 
    The two conditions still say two different things. ``Installed`` is about the release:
    deployed, which chart, which revision. ``FaultInjected`` is about its content: the operator

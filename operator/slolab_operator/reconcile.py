@@ -2,7 +2,8 @@
 
 A Lab ``<name>`` gets namespace ``lab-<name>`` (never one the operator did not create), the
 grader's ServiceAccount and two RoleBindings there, and one Helm release ``llm`` holding the
-scenario and the fault; raising ``spec.resetGeneration`` re-installs it. On kind
+scenario and the fault (its plain manifests included, as the chart's ``extraObjects``: spec.py
+``LabRun.values``); raising ``spec.resetGeneration`` re-installs it. On kind
 (``Config.kind_manifests``), a scenario's kind-only objects (``topology.kind_manifests``,
 kindmanifests.py) are applied just before each install of that release. Conditions Installed,
 FaultInjected and Ready, the briefing, ``startedAt`` and ``deadline`` report the result. The

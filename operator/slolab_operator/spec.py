@@ -18,7 +18,7 @@ from slolab import errors, paths
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import yamlfile
-from slolab.workspace import render
+from slolab.workspace import render, variants
 from slolab_operator import crd, namespace_for
 
 #: A Lab runs on a real API server: the lab must list one of these backends.
@@ -64,7 +64,8 @@ class LabRun:
     @property
     def values_source(self) -> str:
         scenario, lab = self.scenario, self.lab
-        return f"scenarios/{scenario.name}/{scenario.values} + labs/{lab.name}/{lab.fault.values}"
+        source = f"scenarios/{scenario.name}/{scenario.values} + labs/{lab.name}/{lab.fault.values}"
+        return source + (f" + labs/{lab.name}/lab.yaml fault.manifests" if lab.fault.manifests else "")
 
     @property
     def chart_dir(self) -> Path:
@@ -78,14 +79,10 @@ class LabRun:
         return f"{self.chart}-{data['version']}"
 
     def values(self) -> dict[str, Any]:
-        """The release's values: the scenario's, then the fault's on top (as ``slolab lab`` renders)."""
-        layers = []
-        for file in (
-            self.scenario.directory / self.scenario.values,
-            self.lab.directory / self.lab.fault.values,
-        ):
-            layers.append(yamlfile.load_one(file, paths.relative(file)).data or {})
-        return render.merge_values(*layers, self.overlay)
+        """The release's values: the scenario's, the fault's on top and the fault's manifests as
+        ``extraObjects`` (slolab's variants.release_values, the starting state ``slolab lab``
+        renders), then the cluster's overlay."""
+        return render.merge_values(variants.release_values(self.lab), self.overlay)
 
     def marker(self) -> str:
         """The Helm revision description that says which starting state a revision holds:

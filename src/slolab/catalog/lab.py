@@ -21,7 +21,7 @@ from typing import Any, Generic, Literal, TypeVar
 import pydantic
 
 from slolab import errors, paths
-from slolab.catalog import graderparams, schema, yamlfile
+from slolab.catalog import faultmanifests, graderparams, schema, yamlfile
 
 Backend = Literal["sim", "kind", "cluster"]
 P = TypeVar("P")
@@ -84,7 +84,9 @@ class Fault(schema.Strict):
         description=(
             "manifest files, relative to the lab's folder, copied into the workspace beside the "
             "rendered chart: workloads the serving chart does not render (a device plugin "
-            "DaemonSet, a batch Deployment)"
+            "DaemonSet, a batch Deployment). apps/v1 DaemonSets and Deployments only, in the lab's "
+            "namespace: on kind and cluster the operator installs them in the lab's Helm release "
+            "(the chart's extraObjects)"
         ),
     )
     fails: list[str] = pydantic.Field(description="the checks the untouched fault must fail, exactly")
@@ -181,6 +183,12 @@ class Lab(schema.Strict):
     def grader_dir(self) -> Path:
         return self.directory / "grader"
 
+    def fault_manifests(self) -> list[faultmanifests.Manifest]:
+        """The files of ``fault.manifests`` and their objects (checked when the lab loaded)."""
+        files = self.fault.manifests
+        source = paths.relative(self.directory / "lab.yaml")
+        return faultmanifests.load(self.name, self.directory, files, [None] * len(files), source)
+
     def hint_texts(self) -> list[str]:
         """The progressive hints of hints.md, split on ``## Hint N`` headings."""
         file = self.directory / self.hints
@@ -221,4 +229,7 @@ def load(name: str) -> Lab:
                 display, f"must equal the folder name {name!r}", field="name", line=doc.line_of(("name",))
             )
         )
+    files = lab.fault.manifests
+    lines = [doc.line_of(("fault", "manifests", i)) for i in range(len(files))]
+    faultmanifests.load(name, file.parent, files, lines, display)  # every problem now, named by line
     return lab

@@ -2,7 +2,10 @@
 and each mutation of the solution (the lab contract's mutation matrix).
 
 All are plain ``{file name: YAML text}`` maps, rendered from the scenario's chart with the
-scenario's values and the fault's values layered on top.
+scenario's values and the fault's values layered on top, plus the fault's own manifests
+(``fault.manifests``) copied as they are. :func:`release_values` is the same starting state as
+the values of one Helm release, which the operator installs on kind and cluster: there the
+fault's manifests travel in the chart's ``extraObjects``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ def _values(file: Path) -> dict:
     return doc.data
 
 
+def _layers(lab: lab_mod.Lab, scenario: scenario_mod.Scenario) -> list[dict]:
+    """The chart values of the starting state, in order: the scenario's, then the fault's."""
+    return [_values(scenario.directory / scenario.values), _values(lab.directory / lab.fault.values)]
+
+
 @functools.cache
 def _fault(lab_name: str) -> tuple[tuple[str, str], ...]:
     lab = lab_mod.load(lab_name)
@@ -39,19 +47,37 @@ def _fault(lab_name: str) -> tuple[tuple[str, str], ...]:
     )
     files = render.render(
         scenario.components.serving.chart,
-        [_values(scenario.directory / scenario.values), _values(lab.directory / lab.fault.values)],
+        _layers(lab, scenario),
         release="llm", namespace=f"lab-{lab.name}", header=header,
         source=f"scenarios/{scenario.name}/{scenario.values} + labs/{lab.name}/{lab.fault.values}",
     )
+    rendered = {f.name for f in files}
     extra = []
-    for rel in lab.fault.manifests:
-        file = lab.directory / rel
-        if not file.is_file():
+    for i, manifest in enumerate(lab.fault_manifests()):
+        if manifest.name in rendered:
             raise errors.CatalogError(
-                errors.Problem(f"labs/{lab.name}/lab.yaml", f"no file {rel!r} in the lab", field="fault.manifests")
+                errors.Problem(
+                    f"labs/{lab.name}/lab.yaml",
+                    f"{manifest.file} would replace the chart's {manifest.name} in the workspace; rename it",
+                    field=f"fault.manifests[{i}]",
+                )
             )
-        extra.append((file.name, file.read_text(encoding="utf-8")))
+        extra.append((manifest.name, manifest.text))
     return (*((f.name, f.text) for f in files), *extra)
+
+
+def release_values(lab: lab_mod.Lab) -> dict:
+    """The values of the lab's starting state as one Helm release, the way the operator installs it
+    on kind and cluster: the scenario's values, the fault's on top, and the objects of the fault's
+    own manifests (``fault.manifests``) appended to the chart's ``extraObjects``, so the release
+    holds them too (a reset restores them, deleting the release removes them). The simulator's
+    workspace has the same objects: rendered from the same layers, the manifests copied as files."""
+    scenario = scenario_mod.load(lab.scenario)
+    values = render.merge_values(*_layers(lab, scenario))
+    objects = [copy.deepcopy(o) for m in lab.fault_manifests() for o in m.objects]
+    if objects:
+        values["extraObjects"] = [*(values.get("extraObjects") or []), *objects]
+    return values
 
 
 def fault_files(lab: lab_mod.Lab) -> Files:
