@@ -122,3 +122,19 @@ def test_every_workspace_is_valid_for_kubernetes_strictly(variant: str) -> None:
     ]
     problems = [p for doc in docs for p in k8svalidate.validate(doc)]
     assert not problems, problems
+
+
+def test_the_solution_applied_over_the_released_fault_still_keeps_the_batch_off_the_gpu_worker() -> None:
+    """On kind the fault's batch Deployment comes from the operator's Helm release, not from
+    `kubectl apply`, so applying the solution's batch.yaml (no toleration, a nodeSelector) removes
+    no field: client-side apply deletes only fields its last-applied-configuration annotation
+    lists ("Declarative Management of Kubernetes Objects Using Configuration Files",
+    kubernetes.io). The batch keeps the copied GPU toleration beside the new nodeSelector, which
+    alone keeps it on the CPU pool (the lab's README, "On kind", says so)."""
+    fault = template(WORKSPACES["fault"], "Deployment", "embeddings-batch")
+    solution = template(WORKSPACES["solution"], "Deployment", "embeddings-batch")
+    assert "tolerations" in fault and "tolerations" not in solution
+    applied = {**fault, **solution}  # keys the file sets win; keys it leaves out stay
+    assert applied["tolerations"] == fault["tolerations"]
+    batch = placeable(applied)
+    assert batch and gpu_worker().name not in batch
