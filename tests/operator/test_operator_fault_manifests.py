@@ -223,3 +223,21 @@ def test_bad_fault_manifests_name_lab_yaml_and_the_field(
     assert expected in problem.message, problem
     if content is not None:  # the document itself is wrong: its file and line are named too
         assert "labs/gpu-taints/fault/extra.yaml:" in problem.message, problem
+
+
+def test_a_manifest_may_not_replace_a_file_the_chart_renders(gpu_taints: Path, helm: Path) -> None:
+    """The workspace holds the chart's files and the manifests side by side, by file name."""
+    (gpu_taints.parents[1] / ".tools").symlink_to(helm.parent.parent)  # helm of the checkout
+    (gpu_taints / "fault" / "deployment.yaml").write_text(
+        (gpu_taints / "fault" / "batch.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    _set_manifests(gpu_taints, ["fault/device-plugin.yaml", "fault/deployment.yaml"])
+    variants._fault.cache_clear()
+    try:
+        with pytest.raises(errors.CatalogError) as info:
+            variants.fault_files(lab_mod.load(LAB))
+    finally:
+        variants._fault.cache_clear()
+    [problem] = info.value.problems
+    assert (problem.file, problem.field) == ("labs/gpu-taints/lab.yaml", "fault.manifests[1]")
+    assert "would replace the chart's deployment.yaml" in problem.message
