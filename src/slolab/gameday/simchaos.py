@@ -1,0 +1,54 @@
+"""The game day's chaos on the simulator: Chaos Mesh objects applied to the simulated cluster,
+node drain and node loss as the simulator's cluster operations.
+
+Chaos Mesh (PodChaos, NetworkChaos, Schedule) is the simulator's own (``slolab.sim`` chaos
+controllers, registered in ``sim/registry.py``); a simulator without them refuses the objects with
+``NotModelledError``, as it refuses any kind it does not model. ``kubectl drain`` is the
+simulator's drain operation (``slolab.sim.drain``); node loss is ``Cluster.set_node_ready``, which
+the node lifecycle controller turns into NotReady, the unreachable taint and evictions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from slolab import errors
+from slolab.backends import sim as sim_backend
+from slolab.catalog import yamlfile
+
+#: Where the applied chaos documents say they came from (errors name it).
+SOURCE = "game day chaos schedule"
+
+
+class SimChaos:
+    """:class:`slolab.gameday.run.Chaos` on a :class:`slolab.backends.sim.SimBackend`."""
+
+    def __init__(self, backend: sim_backend.SimBackend) -> None:
+        self._sim = backend.sim
+
+    def apply(self, manifests: list[dict[str, Any]]) -> None:
+        self._sim.apply(
+            [yamlfile.Document(data=m, file=SOURCE, lines={}, index=i) for i, m in enumerate(manifests)]
+        )
+
+    def drain(self, node: str) -> None:
+        drain = _drain_module()
+        drain.drain(self._sim, node)
+
+    def uncordon(self, node: str) -> None:
+        drain = _drain_module()
+        drain.uncordon(self._sim, node)
+
+    def set_node_ready(self, node: str, ready: bool) -> None:
+        self._sim.set_node_ready(node, ready)
+
+
+def _drain_module() -> Any:
+    try:
+        return importlib.import_module("slolab.sim.drain")
+    except ModuleNotFoundError:
+        raise errors.BackendError(
+            "kubectl drain is not modelled by this simulator (no slolab.sim.drain)",
+            "Use a slolab with the simulator's drain, or a game day without one.",
+        ) from None
