@@ -8,6 +8,7 @@ run log table (time, action, observed, SLO held or not), the hypothesis and the 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -51,7 +52,10 @@ def test_the_page_holds_the_timeline_log_and_verdict(data: dict, page: Path) -> 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it in CI)")
+        message = "chromium is not installed (apt-get install chromium; .ci/run installs it in CI)"
+        if os.environ.get("SLOLAB_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"{message}; SLOLAB_REQUIRE_CHROMIUM=1 requires it", pytrace=False)
+        pytest.skip(message)
     return found
 
 
