@@ -64,6 +64,23 @@ ROLLOUT_RESTART = "RolloutRestart"
 NODE_READY = "NodeReady"
 NODE_NOT_READY = "NodeNotReady"
 
+# ---- Node, from the kubelet (Kubernetes reasons: kubelet_node_status.go recordNodeSchedulableEvent)
+NODE_SCHEDULABLE = "NodeSchedulable"
+NODE_NOT_SCHEDULABLE = "NodeNotSchedulable"
+#: a taint the node lifecycle controller put on or took off (slolab's: upstream writes no Event)
+TAINTED = "Tainted"
+UNTAINTED = "Untainted"
+
+# ---- Pod and Node, from ``kubectl drain`` and the Eviction API (slolab's: kubectl prints these
+# lines, the API server writes no Event)
+#: the Eviction API admitted an eviction: the pod is deleted gracefully
+EVICTED = "Evicted"
+#: the Eviction API refused it (429 TooManyRequests: a PodDisruptionBudget forbids it)
+EVICTION_REFUSED = "EvictionRefused"
+DRAIN_STARTED = "Drain"
+DRAINED = "Drained"
+DRAIN_FAILED = "DrainFailed"
+
 # ---- PodDisruptionBudget (Kubernetes reasons, disruption controller)
 NO_PODS = "NoPods"
 CALCULATE_EXPECTED_POD_COUNT_FAILED = "CalculateExpectedPodCountFailed"
@@ -86,6 +103,21 @@ SCALED_OBJECT_PAUSED = "ScaledObjectPaused"
 SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
 SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
 SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
+
+# ---- Chaos Mesh (chaos-mesh v2.8.3 controllers/utils/recorder: common.go, desiredphase.go,
+# schedule.go, error.go), on PodChaos, NetworkChaos and Schedule objects
+CHAOS_APPLIED = "Applied"
+CHAOS_RECOVERED = "Recovered"
+CHAOS_STARTED = "Started"
+CHAOS_TIME_UP = "TimeUp"
+CHAOS_PAUSED = "Paused"
+CHAOS_DELETED = "Deleted"
+CHAOS_FAILED = "Failed"
+CHAOS_UPDATED = "Updated"
+SCHEDULE_SPAWNED = "Spawned"
+SCHEDULE_FORBID = "Forbid"
+SCHEDULE_MISSED = "MissSchedule"
+SCHEDULE_SKIP = "Skip"
 
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"

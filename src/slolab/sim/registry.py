@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from slolab.sim import (
     controller,
+    defaulttolerations,
     deployment,
     disruption,
     hpa,
     keda,
     kubelet,
     metricsserver,
+    nodelifecycle,
     replicaset,
     scheduler,
     scrape,
@@ -23,11 +25,13 @@ from slolab.sim import (
 )
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
+    defaulttolerations.Controller,  # an admission plugin: first to see each new pod
     deployment.Controller,
     replicaset.Controller,
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
+    nodelifecycle.Controller,
     keda.Controller,
     hpa.Controller,
     kubelet.Controller,
