@@ -115,3 +115,17 @@ def test_slow_first_tokens_count_against_the_window_and_the_run() -> None:
 def test_no_requests_is_never_a_pass() -> None:
     s = score.score([], [], 600, SLO)
     assert not s.availability_met and not s.ttft_met and not s.hypothesis_held
+
+
+def test_a_stream_cut_by_the_next_injection_counts_against_that_one() -> None:
+    # a kill at 100 s hurts [100, 130); a node lost at 300 s cuts 40 streams that arrived in
+    # [290, 300) at 300 s: those failures are the node loss's, so the kill recovered at 150 s
+    reqs = [
+        score.Sample(
+            i / 10, not (1000 <= i < 1300 or 2900 <= i < 3000), 0.2, 300.0 if 2900 <= i < 3000 else None
+        )
+        for i in range(6000)
+    ]
+    kill, lost = score.Injection(100.0, plan.POD_KILL, "kill"), score.Injection(300.0, plan.NODE_DOWN, "lost")
+    s = score.score(reqs, [kill, lost], 600, SLO)
+    assert [r.recovered_s for r in s.recoveries] == [pytest.approx(50.0), pytest.approx(30.0)]

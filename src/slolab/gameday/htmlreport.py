@@ -115,7 +115,7 @@ def timeline_svg(data: dict[str, Any]) -> str:
     ready = [(t, v) for t, v in series.get("ready_pods", [])]
     replicas_max = max([v for _, v in pods + ready] + [1.0]) + 1
     err = [
-        (m, 100.0 * w["failed"] / w["requests"] if w["requests"] else 0.0)
+        (m, min(100.0, 100.0 * w["failed"] / w["requests"]) if w["requests"] else 0.0)
         for m, w in zip(mid, wins, strict=True)
     ]
     budget_pct = 100.0 - data["slo"]["availability_pct"]

@@ -202,7 +202,16 @@ def _from(points: list[tuple[float, float]], t0: float) -> list[tuple[float, flo
 
 
 #: Timeline reasons worth a line in the run log: what the chaos did, seen from the cluster.
-_NOTED = {timeline.DELETED, timeline.NODE_NOT_READY, timeline.NODE_READY, timeline.FAILED_SCHEDULING}
+_NOTED = {
+    timeline.DELETED,
+    timeline.NODE_NOT_READY,
+    timeline.NODE_READY,
+    timeline.FAILED_SCHEDULING,
+    timeline.EVICTED,
+    timeline.EVICTION_REFUSED,
+    timeline.DRAINED,
+    timeline.DRAIN_FAILED,
+}
 
 
 def _note_events(log: list[LogLine], events: list[base.Event], t0: float, duration_s: float) -> None:

@@ -8,12 +8,13 @@ Following research/round2-autoscaling-canary-gameday.md §3:
   dashboard bands: Healthy > 75 %, Observe 50–75 %, Need Attention 25–50 %, Unhealthy 0–25 %,
   Exhausted 0 % (or less: more failures than the budget allows).
 - **Time to recover** after each injection (the FIS/Steadybit run log's "inject → verify"): the
-  run is cut into windows of :data:`WINDOW_S` by arrival time; a window is within SLO when its
-  error rate is at most the error budget and its p99 TTFT (of the requests that got a first
-  token) at most the bound. An injection's recovery is the end of the last window out of SLO
-  between the injection and the next one (or the end), minus the injection time: 0 when no
-  window left the SLO, ``None`` ("not recovered") when the last window before the next injection
-  is still out of it.
+  run is cut into windows of :data:`WINDOW_S`; a window's requests are those that arrived in it,
+  its failures those the client saw fail in it (a stream cut by an injection counts when it is
+  cut, not when it started), and it is within SLO when failures / requests is at most the error
+  budget and the p99 TTFT of its requests that got a first token is at most the bound. An
+  injection's recovery is the end of the last window out of SLO between the injection and the
+  next one (or the end), minus the injection time: 0 when no window left the SLO, ``None`` ("not
+  recovered") when the last window before the next injection is still out of it.
 - **Hypothesis** (Chaos Toolkit's steady-state hypothesis, AWS FIS's template): it held when the
   run's availability met the SLO, the run's p99 TTFT met the bound, and every injection
   recovered.
@@ -55,11 +56,18 @@ def band(remaining_pct: float) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
-    """What the score needs of one request: arrival (seconds after the load started), success, TTFT."""
+    """What the score needs of one request: arrival and, for a failure, when the client saw it
+    fail (seconds after the load started), success, TTFT."""
 
     arrival_s: float
     ok: bool
     ttft_s: float | None
+    failed_s: float | None = None
+
+    @property
+    def outcome_s(self) -> float:
+        """When the request's outcome counts: its failure, else its arrival."""
+        return self.arrival_s if self.ok or self.failed_s is None else self.failed_s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +80,8 @@ class Window:
 
     @property
     def error_rate(self) -> float:
-        return self.failed / self.requests if self.requests else 0.0
+        """Failures seen in the window over requests that arrived in it (capped at 1)."""
+        return min(1.0, self.failed / self.requests) if self.requests else float(self.failed > 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,28 +155,45 @@ class Score:
 
 def samples(log: requestlog.RequestLog, start_s: float) -> list[Sample]:
     """The log's requests as :class:`Sample` s, times relative to ``start_s`` (the load's start)."""
-    return [Sample(r.arrival_s - start_s, r.ok, r.ttft_s if r.ok else None) for r in log]
+    return [
+        Sample(
+            r.arrival_s - start_s,
+            r.ok,
+            r.ttft_s if r.ok else None,
+            None if r.ok or r.finish_s is None else r.finish_s - start_s,
+        )
+        for r in log
+    ]
 
 
 def windows(
     requests: Sequence[Sample], duration_s: float, slo: plan_mod.Slo, width_s: float = WINDOW_S
 ) -> tuple[Window, ...]:
     count = max(1, math.ceil(duration_s / width_s))
-    buckets: list[list[Sample]] = [[] for _ in range(count)]
+
+    def bucket(t_s: float) -> int | None:
+        return min(int(t_s // width_s), count - 1) if 0 <= t_s < duration_s else None
+
+    arrived = [0] * count
+    failed = [0] * count
+    ttfts: list[list[float]] = [[] for _ in range(count)]
     for r in requests:
-        if 0 <= r.arrival_s < duration_s:
-            buckets[min(int(r.arrival_s // width_s), count - 1)].append(r)
+        k = bucket(r.arrival_s)
+        if k is None:
+            continue
+        arrived[k] += 1
+        if r.ttft_s is not None:
+            ttfts[k].append(r.ttft_s)
+        if not r.ok:
+            seen = bucket(r.outcome_s)
+            failed[k if seen is None else seen] += 1
     out = []
-    for k, bucket in enumerate(buckets):
-        failed = sum(1 for r in bucket if not r.ok)
-        p99 = requestlog.quantile([r.ttft_s for r in bucket if r.ttft_s is not None], 0.99)
-        rate_ok = not bucket or failed / len(bucket) <= slo.error_budget
+    for k in range(count):
+        p99 = requestlog.quantile(ttfts[k], 0.99)
+        rate_ok = failed[k] <= slo.error_budget * arrived[k]
         ttft_ok = p99 is None or p99 <= slo.ttft_p99_s
-        out.append(
-            Window(
-                k * width_s, len(bucket), failed, p99, rate_ok and ttft_ok and (p99 is not None or not bucket)
-            )
-        )
+        served = p99 is not None or arrived[k] == failed[k] == 0
+        out.append(Window(k * width_s, arrived[k], failed[k], p99, rate_ok and ttft_ok and served))
     return tuple(out)
 
 

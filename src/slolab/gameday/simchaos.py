@@ -4,18 +4,18 @@ node drain and node loss as the simulator's cluster operations.
 Chaos Mesh (PodChaos, NetworkChaos, Schedule) is the simulator's own (``slolab.sim`` chaos
 controllers, registered in ``sim/registry.py``); a simulator without them refuses the objects with
 ``NotModelledError``, as it refuses any kind it does not model. ``kubectl drain`` is the
-simulator's drain operation (``slolab.sim.drain``); node loss is ``Cluster.set_node_ready``, which
+simulator's drain process (``slolab.sim.drain``: cordon, then evictions through the Eviction API
+that retry every 5 s while a PodDisruptionBudget refuses them); node loss is ``Cluster.set_node_ready``, which
 the node lifecycle controller turns into NotReady, the unreachable taint and evictions.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from slolab import errors
 from slolab.backends import sim as sim_backend
 from slolab.catalog import yamlfile
+from slolab.sim import drain as drain_mod
 
 #: Where the applied chaos documents say they came from (errors name it).
 SOURCE = "game day chaos schedule"
@@ -33,22 +33,12 @@ class SimChaos:
         )
 
     def drain(self, node: str) -> None:
-        drain = _drain_module()
-        drain.drain(self._sim, node)
+        # kubectl drain's defaults but --ignore-daemonsets and --delete-emptydir-data, as an
+        # operator drains a node for maintenance; no --timeout: it retries refused evictions
+        drain_mod.start(self._sim, drain_mod.Drain(node=node))
 
     def uncordon(self, node: str) -> None:
-        drain = _drain_module()
-        drain.uncordon(self._sim, node)
+        drain_mod.cordon(self._sim, node, unschedulable=False)
 
     def set_node_ready(self, node: str, ready: bool) -> None:
         self._sim.set_node_ready(node, ready)
-
-
-def _drain_module() -> Any:
-    try:
-        return importlib.import_module("slolab.sim.drain")
-    except ModuleNotFoundError:
-        raise errors.BackendError(
-            "kubectl drain is not modelled by this simulator (no slolab.sim.drain)",
-            "Use a slolab with the simulator's drain, or a game day without one.",
-        ) from None
