@@ -64,7 +64,7 @@ def test_keda_scaling_game_days_use_the_steady_profile() -> None:
 
 def test_chaos_objects_are_chaos_mesh_v1alpha1() -> None:
     p = plan.make("readiness-probes", team="a", duration_s=1800)
-    schedule = chaosmesh.pod_kill_schedule(p, "lab-readiness-probes", {"app": "llm"})
+    schedule = chaosmesh.pod_kill_schedule("lab-readiness-probes", {"app": "llm"}, p.kill_every_s, p.team)
     assert schedule["spec"]["schedule"] == "@every 5m"
     assert schedule["spec"]["type"] == "PodChaos"
     assert schedule["spec"]["podChaos"] == {
@@ -72,7 +72,7 @@ def test_chaos_objects_are_chaos_mesh_v1alpha1() -> None:
         "mode": "one",
         "selector": {"namespaces": ["lab-readiness-probes"], "labelSelectors": {"app": "llm"}},
     }
-    delay = chaosmesh.network_delay(p, "lab-readiness-probes", {"app": "llm"}, 126)
+    delay = chaosmesh.network_delay("lab-readiness-probes", {"app": "llm"}, 126, p.team)
     assert delay["spec"]["duration"] == "2m6s"
     assert delay["spec"]["delay"]["latency"] == "100ms"
 
@@ -83,7 +83,7 @@ def test_chaos_objects_conform_to_the_upstream_crds() -> None:
     crds = conformance.CRDs(conformance.require_crd_dir(conformance._candidates()))
     p = plan.make("readiness-probes", team="a", duration_s=1800)
     for doc in (
-        chaosmesh.pod_kill_schedule(p, "lab-x", {"app": "llm"}),
-        chaosmesh.network_delay(p, "lab-x", {"app": "llm"}, 126),
+        chaosmesh.pod_kill_schedule("lab-x", {"app": "llm"}, p.kill_every_s, p.team),
+        chaosmesh.network_delay("lab-x", {"app": "llm"}, 126, p.team),
     ):
         assert crds.validate(doc) == [], doc["kind"]

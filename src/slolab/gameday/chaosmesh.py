@@ -20,7 +20,7 @@ from typing import Any
 from slolab.gameday import plan as plan_mod
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
-#: Every object the game day creates carries this label (the operator deletes by it).
+#: Every object the game day creates carries this label (its value: the team).
 LABEL = "slolab.dev/gameday"
 
 
@@ -41,14 +41,16 @@ def _meta(name: str, namespace: str, team: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": {LABEL: team}}
 
 
-def pod_kill_schedule(plan: plan_mod.Plan, namespace: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    """A Schedule that kills one of the selected pods every ``plan.kill_every_s``."""
+def pod_kill_schedule(
+    namespace: str, labels: Mapping[str, str], every_s: float, team: str, name: str = "gameday-pod-kill"
+) -> dict[str, Any]:
+    """A Schedule that kills one of the selected pods every ``every_s``."""
     return {
         "apiVersion": API_VERSION,
         "kind": "Schedule",
-        "metadata": _meta("gameday-pod-kill", namespace, plan.team),
+        "metadata": _meta(name, namespace, team),
         "spec": {
-            "schedule": f"@every {go_duration(plan.kill_every_s)}",
+            "schedule": f"@every {go_duration(every_s)}",
             "concurrencyPolicy": "Forbid",
             "historyLimit": 5,
             "type": "PodChaos",
@@ -58,21 +60,26 @@ def pod_kill_schedule(plan: plan_mod.Plan, namespace: str, labels: Mapping[str, 
 
 
 def network_delay(
-    plan: plan_mod.Plan, namespace: str, labels: Mapping[str, str], duration_s: float
+    namespace: str,
+    labels: Mapping[str, str],
+    duration_s: float,
+    team: str,
+    latency_ms: float = plan_mod.LATENCY_MS,
+    jitter_ms: float = plan_mod.JITTER_MS,
 ) -> dict[str, Any]:
     """A NetworkChaos that delays traffic to every selected pod for ``duration_s``."""
     return {
         "apiVersion": API_VERSION,
         "kind": "NetworkChaos",
-        "metadata": _meta("gameday-network-delay", namespace, plan.team),
+        "metadata": _meta("gameday-network-delay", namespace, team),
         "spec": {
             "action": "delay",
             "mode": "all",
             "selector": _selector(namespace, labels),
             "direction": "to",
             "delay": {
-                "latency": f"{plan.latency_ms:g}ms",
-                "jitter": f"{plan.jitter_ms:g}ms",
+                "latency": f"{latency_ms:g}ms",
+                "jitter": f"{jitter_ms:g}ms",
                 "correlation": "25",
             },
             "duration": go_duration(duration_s),

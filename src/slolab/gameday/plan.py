@@ -43,6 +43,9 @@ DEFAULT_TTFT_P99_S = 2.0
 DEFAULT_DURATION_S = 1800.0
 #: Shortest game day: the schedule's fractions need room for a model reload between steps.
 MIN_DURATION_S = 600.0
+#: NetworkChaos delay of the schedule.
+LATENCY_MS = 100.0
+JITTER_MS = 10.0
 #: How long the workload may take to become Ready before the game day starts.
 WARMUP_TIMEOUT_S = 900.0
 
@@ -134,8 +137,8 @@ class Plan:
     #: PodChaos period (Schedule @every), seconds
     kill_every_s: float = 300.0
     #: NetworkChaos delay
-    latency_ms: float = 100.0
-    jitter_ms: float = 10.0
+    latency_ms: float = LATENCY_MS
+    jitter_ms: float = JITTER_MS
 
     @property
     def name(self) -> str:

@@ -147,7 +147,7 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     injections: list[score.Injection] = []
     manifests: list[dict[str, Any]] = []
     if any(s.action == plan_mod.POD_KILL for s in plan.steps):
-        manifests.append(chaosmesh.pod_kill_schedule(plan, cluster.namespace, labels))
+        manifests.append(chaosmesh.pod_kill_schedule(cluster.namespace, labels, plan.kill_every_s, plan.team))
         chaos.apply(manifests[:1])
         log.append(LogLine(0.0, "schedule", "Schedule/gameday-pod-kill", manifests[0]["spec"]["schedule"]))
     node = ""
@@ -158,7 +158,9 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
             detail = f"Chaos Mesh Schedule kills one pod (ready pods before: {ready})"
             what = "Schedule/gameday-pod-kill"
         elif step.action == plan_mod.NETWORK_DELAY:
-            doc = chaosmesh.network_delay(plan, cluster.namespace, labels, step.duration_s or 60.0)
+            doc = chaosmesh.network_delay(
+                cluster.namespace, labels, step.duration_s or 60.0, plan.team, plan.latency_ms, plan.jitter_ms
+            )
             manifests.append(doc)
             chaos.apply([doc])
             what = "NetworkChaos/gameday-network-delay"
