@@ -172,6 +172,9 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("keda.sh/v1alpha1", "ScaledObject"),
+        ("chaos-mesh.org/v1alpha1", "PodChaos"),
+        ("chaos-mesh.org/v1alpha1", "NetworkChaos"),
+        ("chaos-mesh.org/v1alpha1", "Schedule"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:

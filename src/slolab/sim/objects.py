@@ -170,6 +170,7 @@ class Pod:
     ready_since_s: float | None = None
     first_ready_s: float | None = None
     unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+    netem: Any = None  # sim/netem.py Delay on the pod's traffic (a Chaos Mesh NetworkChaos delay)
 
     @property
     def name(self) -> str:

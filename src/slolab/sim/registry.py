@@ -9,6 +9,7 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 from __future__ import annotations
 
 from slolab.sim import (
+    chaosschedule,
     controller,
     defaulttolerations,
     deployment,
@@ -17,7 +18,9 @@ from slolab.sim import (
     keda,
     kubelet,
     metricsserver,
+    networkchaos,
     nodelifecycle,
+    podchaos,
     replicaset,
     scheduler,
     scrape,
@@ -34,6 +37,9 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     nodelifecycle.Controller,
     keda.Controller,
     hpa.Controller,
+    chaosschedule.Controller,
+    podchaos.Controller,
+    networkchaos.Controller,
     kubelet.Controller,
     metricsserver.MetricsServer,
     scrape.Controller,
