@@ -3,10 +3,11 @@
 The procedure of a facilitated game day (research §3.2: T0 baseline → inject → detect → recover
 → verify → scorecard), on one backend: wait until the target Deployment is Ready (at most
 ``plan.WARMUP_TIMEOUT_S``), start the scenario's steady profile (T0), create the pod-kill
-Schedule, then at each step's time apply the NetworkChaos or drain / uncordon / stop / restart the
-node that holds most of the target's pods, stop the load at T0 + duration and score the request
-log (``slolab.gameday.score``). Every action goes into the run log with what was observed
-(ready pods before and 60 s after).
+Schedule, then at each step's time apply the NetworkChaos, or drain / uncordon / lose / give back
+the node that holds most of the target's pods; at T0 + duration delete the Chaos Mesh objects
+(the end of the experiment), stop the load and score the request log (``slolab.gameday.score``).
+Every action goes into the run log with the ready pods it found, and the timeline's chaos events
+(pods deleted and evicted, nodes NotReady, Chaos Mesh's records) as what was observed.
 
 The chaos itself is done by a :class:`Chaos` (``slolab.gameday.simchaos`` on the simulator).
 """
@@ -32,6 +33,9 @@ class Chaos(Protocol):
 
     def apply(self, manifests: list[dict[str, Any]]) -> None:
         """Create Chaos Mesh objects in the lab's namespace (``kubectl apply``)."""
+
+    def delete(self, manifests: list[dict[str, Any]]) -> None:
+        """Delete Chaos Mesh objects (``kubectl delete``): the end of the experiment."""
 
     def drain(self, node: str) -> None:
         """``kubectl drain`` (cordon, then evict every pod that is not a DaemonSet's)."""
@@ -186,6 +190,9 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
         if step.action in plan_mod.INJECTIONS:
             injections.append(score.Injection(step.at_s, step.action, f"{what}: {detail}"))
     clock.sleep(max(0.0, t0 + plan.duration_s - clock.now_s()))
+    # the end of the experiment: no injection after it (a kill due at the very end would cut
+    # streams while the load drains)
+    chaos.delete(manifests)
     request_log = backend.load.stop(handle)
     result_score = score.score(score.samples(request_log, t0), injections, plan.duration_s, plan.slo)
     series = {name: _from(points, t0) for name, points in backend.series().items() if name in SERIES}
@@ -221,7 +228,7 @@ def _note_events(log: list[LogLine], events: list[base.Event], t0: float, durati
     seen: set[tuple[str, str]] = set()
     for e in events:
         at = e.time_s - t0
-        if not 0 <= at <= duration_s:
+        if not 0 <= at < duration_s:
             continue
         chaos_kind = e.kind in ("PodChaos", "NetworkChaos", "Schedule")
         if not chaos_kind and e.reason not in _NOTED:

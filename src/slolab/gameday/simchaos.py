@@ -32,6 +32,11 @@ class SimChaos:
             [yamlfile.Document(data=m, file=SOURCE, lines={}, index=i) for i, m in enumerate(manifests)]
         )
 
+    def delete(self, manifests: list[dict[str, Any]]) -> None:
+        for m in manifests:
+            if self._sim.store.get(m["apiVersion"], m["kind"], m["metadata"]["name"], self._sim.namespace):
+                self._sim.delete(m["apiVersion"], m["kind"], m["metadata"]["name"])
+
     def drain(self, node: str) -> None:
         # kubectl drain's defaults but --ignore-daemonsets and --delete-emptydir-data, as an
         # operator drains a node for maintenance; no --timeout: it retries refused evictions

@@ -11,7 +11,7 @@ from slolab.gameday import htmlreport, scoreboard
 
 
 def show_run(console: Console, data: dict[str, Any]) -> None:
-    """The score, the verdict, and the run log with whether the SLO held at each line."""
+    """The score, the verdict, and the run log's actions with whether the SLO held at each."""
     s = data["score"]
     held = data["hypothesis"]["held"]
     console.print(
@@ -23,6 +23,8 @@ def show_run(console: Console, data: dict[str, Any]) -> None:
     for col in ("time", "action", "target", "observed", "SLO held"):
         table.add_column(col, overflow="fold")
     for t, action, target, observed, ok in htmlreport.log_rows(data):
+        if action == "observed":  # the cluster's events: in the HTML report's log only
+            continue
         table.add_row(t, action, target, observed, "[green]yes[/green]" if ok else "[red]no[/red]")
     console.print(table)
     ttft = "–" if s["ttft_p99_s"] is None else f"{s['ttft_p99_s']:.2f} s"
