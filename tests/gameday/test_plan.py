@@ -87,3 +87,9 @@ def test_chaos_objects_conform_to_the_upstream_crds() -> None:
         chaosmesh.network_delay("lab-x", {"app": "llm"}, 126, p.team),
     ):
         assert crds.validate(doc) == [], doc["kind"]
+
+
+def test_a_scenario_name_points_at_its_labs() -> None:
+    with pytest.raises(errors.InputError, match="llama-8b-h100 is a scenario") as caught:
+        plan.make("llama-8b-h100")
+    assert "readiness-probes" in str(caught.value)

@@ -210,6 +210,12 @@ def make(
     workspace: Path | None = None,
 ) -> Plan:
     """The plan for lab ``name``: the workspace when it has manifests, else the lab's fault."""
+    if name not in lab_mod.names() and name in scenario_mod.names():
+        labs = [n for n in lab_mod.names() if lab_mod.load(n).scenario == name]
+        raise errors.InputError(
+            errors.Problem("NAME", f"{name} is a scenario; a game day runs a lab's manifests and SLOs"),
+            f"Run `make gameday NAME=<lab>` with a lab of {name}: {', '.join(labs) or '(none yet)'}.",
+        )
     lab = lab_mod.load(name)
     scenario = scenario_mod.load(lab.scenario)
     ws = workspace if workspace is not None else paths.workspace(lab.name)
