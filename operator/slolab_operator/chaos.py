@@ -1,7 +1,8 @@
 """A game day on kind/cluster: the operator's game-day mode, driven by a kopf timer.
 
-With ``spec.gameDay`` the timer (interval ``Config.chaos_interval_s``) runs, from the Lab's
-``startedAt`` until its deadline (``timeLimitMinutes``, the game day's length), the same schedule
+With ``spec.gameDay`` on a Ready Lab the timer (interval ``Config.chaos_interval_s``) runs, from
+its first tick (``status.gameDay.startedAt``) for ``spec.gameDayMinutes`` (default the time limit),
+the same schedule
 ``slolab gameday`` runs on the simulator (``slolab.gameday.plan.schedule``), and never kills a pod
 itself:
 
@@ -65,15 +66,18 @@ async def inject(
         run = spec.parse(name, spec_, deps.config.lab_overlay())
     except spec.SpecError:
         return
-    if not conditions.is_true(status.get("conditions"), READY) or not status.get("startedAt"):
+    if not conditions.is_true(status.get("conditions"), READY):
         return
-    started = conditions.parse_time(status["startedAt"])
     now = conditions.now()
-    elapsed_s = (now - started).total_seconds()
-    duration_s = run.time_limit_minutes * 60.0
-    if elapsed_s > duration_s:
-        return
     state = gameday.State(status.get("gameDay"))
+    if not state.get("startedAt"):
+        state.set("startedAt", conditions.timestamp(now))
+    elapsed_s = (now - conditions.parse_time(state.get("startedAt"))).total_seconds()
+    duration_s = run.game_day_minutes * 60.0
+    if elapsed_s > duration_s:
+        if state.changed:
+            patch.status["gameDay"] = state.data
+        return
     api = deps.api()
     try:
         await _step(api, run, state, elapsed_s, duration_s, now, logger)

@@ -2,11 +2,11 @@
 
 The schedule itself is ``slolab.gameday.plan`` (the same one ``slolab gameday`` runs on sim) and
 ``slolab_operator.chaos`` runs it; this module keeps the operator's record of it, so that no step
-runs twice across operator restarts: ``done`` (per step key, 1 once done: ``schedule`` for the
-pod-kill Schedule, the step's index in the plan, ``chaos-<i>`` for a scenario ``chaos:`` step,
-``drained-<node>``), ``injections`` (how many ran), the latest ``events``, and the nodes the
-schedule acts on: ``draining`` (a drain whose evictions are still refused), ``drainedNode`` and
-``lostNode``.
+runs twice across operator restarts: ``startedAt`` (the game day's clock), ``done`` (per step
+key, 1 once done: ``schedule`` for the pod-kill Schedule, the step's index in the plan,
+``chaos-<i>`` for a scenario ``chaos:`` step, ``drained-<node>``), ``injections`` (how many ran),
+the latest ``events``, and the nodes the schedule acts on: ``draining`` (a drain whose evictions
+are still refused), ``drainedNode`` and ``lostNode``.
 """
 
 from __future__ import annotations

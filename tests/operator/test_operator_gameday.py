@@ -64,7 +64,7 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
     for name in ("gpu-worker", "cpu-worker"):
         core.create_node(_node(name))
     with operator():
-        create_lab(api, "oscar", lab="readiness-probes", gameDay=True, seed=3, timeLimitMinutes=1)
+        create_lab(api, "oscar", lab="readiness-probes", gameDay=True, seed=3, gameDayMinutes=1)
         create_lab(api, "peggy", lab="readiness-probes")  # no game day
         wait_condition(emulator, "oscar", "Ready")
         wait_condition(emulator, "peggy", "Ready")
@@ -81,21 +81,25 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
         }
         assert emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay") is None
 
-        # 50 s into the 60-second game day (as after an operator that was down): every step
-        # due by then runs once, in order
+        def state() -> dict:
+            return (lab(emulator, "oscar").get("status") or {}).get("gameDay") or {}
+
+        # the game day's clock started at the first tick (gameDayMinutes: 1), written with the
+        # Schedule's step (wait for it: a later write of that tick would undo the move below)
+        wait_for("the game day's start", lambda: state().get("done", {}).get(chaos.SCHEDULE_KEY))
+        assert state()["startedAt"]
+        # move it 50 s back (as after an operator that was down): every step due by then runs
+        # once, in order
         started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=50)
         custom.patch_cluster_custom_object_status(
             "slolab.dev",
             "v1alpha1",
             "labs",
             "oscar",
-            {"status": {"startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+            {"status": {"gameDay": {"startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
         )
         steps, _ = plan.schedule(60)
         due = [str(i) for i, s in enumerate(steps) if s.action != plan.POD_KILL and s.at_s <= 50]
-
-        def state() -> dict:
-            return (lab(emulator, "oscar").get("status") or {}).get("gameDay") or {}
 
         wait_for("every step due", lambda: all(k in state().get("done", {}) for k in due))
 
