@@ -81,7 +81,7 @@ promql: setup require-name ## PromQL over lab NAME's last grade on sim: EXPR='..
 metrics: setup require-name ## Write lab NAME's last grade's samples to EXPORT=FILE as OpenMetrics (promtool, then Grafana)
 	@$(SLOLAB) metrics $(NAME) $(if $(EXPORT),--export '$(EXPORT)')
 
-gameday: setup require-name ## Game day on lab NAME: load + chaos, scored by error budget [TEAM=name] [DURATION=30m] [SEED=n]
+gameday: setup require-name ## Game day on lab NAME: load + chaos, scored by error budget [TEAM=name] [DURATION=30m] [SEED=n] [BACKEND=kind]
 	@$(SLOLAB) gameday $(NAME) $(if $(TEAM),--team $(TEAM)) $(if $(DURATION),--duration $(DURATION)) $(if $(SEED),--seed $(SEED)) $(if $(filter kind cluster,$(BACKEND)),--backend $(BACKEND))
 
 scoreboard: setup ## Rank the teams' game days (of lab NAME, or all) in the terminal and reports/gameday/scoreboard.html

@@ -254,12 +254,19 @@ def gameday(
     team: Annotated[str, typer.Option(help="team name, as on the scoreboard")] = "default",
     duration: Annotated[str, typer.Option(help="game-day length: 30m, 1h, 1h30m, 900s")] = "30m",
     seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
-    backend: Annotated[str, typer.Option(help="sim (kind/cluster: the operator's game-day mode)")] = "sim",
+    backend: Annotated[
+        str, typer.Option(help="sim | kind | cluster (kind/cluster: real time, the operator's game-day mode)")
+    ] = "sim",
+    context: Context = None,
     workspace: Annotated[Path | None, typer.Option(help="run this folder instead of workspace/NAME")] = None,
 ) -> None:
     """Run a game day: steady load and a chaos schedule against your manifests; score and report it."""
     from slolab.gameday import plan, play, terminal
 
+    chosen_context = None
+    if backend != "sim":
+        chosen = _choose(backend, context)
+        backend, chosen_context = chosen.backend, chosen.context
     spec = plan.make(
         name,
         team=team,
@@ -273,7 +280,7 @@ def gameday(
         f"• Game day {name} for team {spec.team}: {spec.duration_s / 60:g} min of {spec.profile} load "
         f"with chaos, seed {spec.seed}, {spec.manifests_from} manifests…"
     )
-    played = play.play(spec)
+    played = play.play(spec, chosen_context, console.print)
     terminal.show_run(console, played.data)
     console.print(f"✓ Report: {paths.relative(played.report)}  (record: {paths.relative(played.record)})")
     console.print(f"  Next: `make scoreboard NAME={name}` ranks every team's run on seed {spec.seed}.")

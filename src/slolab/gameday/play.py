@@ -1,9 +1,8 @@
 """``slolab gameday``: run a plan on its backend, keep the record and write the HTML report.
 
-On sim the whole game day runs here in virtual time (seconds). On kind and cluster a game day
-runs in real time in the operator's game-day mode (``spec.gameDay`` of the Lab: the operator
-creates the Chaos Mesh Schedule and drives drain and node loss from its timers), which this
-command does not drive yet: it says so and what to run instead.
+On sim the whole game day runs here in virtual time (seconds, ``slolab.gameday.run``). On kind
+and cluster it runs in real time: the load here, the chaos by the operator's game-day mode
+(``slolab.gameday.kuberun``).
 """
 
 from __future__ import annotations
@@ -25,23 +24,23 @@ class Played:
     report: Path
 
 
-def run(plan: plan_mod.Plan) -> run_mod.Result:
-    """The game day of ``plan`` on its backend."""
+def run(plan: plan_mod.Plan, context: str | None = None, say: Any = print) -> run_mod.Result:
+    """The game day of ``plan`` on its backend (kind/cluster through ``context``)."""
+    if plan.backend in ("kind", "cluster"):
+        from slolab.gameday import kuberun
+
+        live = dataclasses.replace(plan, manifests_from=f"namespace lab-{plan.name}")
+        return kuberun.run(live, context, say)
     if plan.backend != "sim":
-        raise errors.BackendError(
-            f"`slolab gameday` runs game days on sim only; on {plan.backend} the operator runs them "
-            "(Lab spec.gameDay: true)",
-            f"Run `make gameday NAME={plan.name} BACKEND=sim`, or on kind create the Lab with gameDay "
-            "(`kubectl explain lab.spec.gameDay`) and grade it.",
-        )
+        raise errors.BackendError(f"unknown backend {plan.backend!r}", "Use BACKEND=sim, kind or cluster.")
     from slolab.backends import sim
 
     return run_mod.run(plan, sim.SimBackend, simchaos.SimChaos)
 
 
-def play(plan: plan_mod.Plan) -> Played:
+def play(plan: plan_mod.Plan, context: str | None = None, say: Any = print) -> Played:
     """Run ``plan``, write its record and its HTML report (next to the record)."""
-    result = run(plan)
+    result = run(plan, context, say)
     path = record.write(result)
     data = record.read(path)
     report = htmlreport.write(data, path.with_suffix(".html"))

@@ -69,7 +69,7 @@ class Result:
     manifests: list[dict[str, Any]]
 
 
-def _selector(cluster: base.Cluster, name: str) -> dict[str, str]:
+def selector(cluster: base.Cluster, name: str) -> dict[str, str]:
     deployment = cluster.get("Deployment", name)
     labels = (
         ((deployment or {}).get("spec") or {}).get("selector", {}).get("matchLabels") if deployment else None
@@ -82,7 +82,7 @@ def _selector(cluster: base.Cluster, name: str) -> dict[str, str]:
     return dict(labels)
 
 
-def _ready(cluster: base.Cluster, name: str) -> bool:
+def ready(cluster: base.Cluster, name: str) -> bool:
     d = cluster.get("Deployment", name) or {}
     want = (d.get("spec") or {}).get("replicas", 1)
     return bool(d) and (d.get("status") or {}).get("readyReplicas", 0) >= want
@@ -138,8 +138,8 @@ def run(plan: plan_mod.Plan, backend_factory: Any, chaos_factory: Any) -> Result
 def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     target = plan.lab.grading.target.deployment
     cluster, clock = backend.cluster, backend.clock
-    labels = _selector(cluster, target)
-    if not cluster.wait_for(lambda: _ready(cluster, target), timeout_s=plan_mod.WARMUP_TIMEOUT_S, poll_s=5.0):
+    labels = selector(cluster, target)
+    if not cluster.wait_for(lambda: ready(cluster, target), timeout_s=plan_mod.WARMUP_TIMEOUT_S, poll_s=5.0):
         raise errors.BackendError(
             f"Deployment {target!r} was not Ready within {plan_mod.WARMUP_TIMEOUT_S:g} s, so the game day "
             "did not start",
@@ -157,9 +157,9 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     node = ""
     for step in plan.steps:
         clock.sleep(max(0.0, t0 + step.at_s - clock.now_s()))
-        ready = _ready_pods(cluster, labels)
+        ready_now = _ready_pods(cluster, labels)
         if step.action == plan_mod.POD_KILL:
-            detail = f"Chaos Mesh Schedule kills one pod (ready pods before: {ready})"
+            detail = f"Chaos Mesh Schedule kills one pod (ready pods before: {ready_now})"
             what = "Schedule/gameday-pod-kill"
         elif step.action == plan_mod.NETWORK_DELAY:
             doc = chaosmesh.network_delay(
@@ -176,13 +176,13 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
             what = f"Node/{node}"
             if step.action == plan_mod.DRAIN:
                 chaos.drain(node)
-                detail = f"kubectl drain (ready pods before: {ready})"
+                detail = f"kubectl drain (ready pods before: {ready_now})"
             elif step.action == plan_mod.UNCORDON:
                 chaos.uncordon(node)
                 detail = "kubectl uncordon"
             elif step.action == plan_mod.NODE_DOWN:
                 chaos.set_node_ready(node, False)
-                detail = f"kubelet stops: the node is lost (ready pods before: {ready})"
+                detail = f"kubelet stops: the node is lost (ready pods before: {ready_now})"
             else:
                 chaos.set_node_ready(node, True)
                 detail = "kubelet back: the node returns"
@@ -195,8 +195,8 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     chaos.delete(manifests)
     request_log = backend.load.stop(handle)
     result_score = score.score(score.samples(request_log, t0), injections, plan.duration_s, plan.slo)
-    series = {name: _from(points, t0) for name, points in backend.series().items() if name in SERIES}
-    _note_events(log, backend.events, t0, plan.duration_s)
+    series = {name: series_from(points, t0) for name, points in backend.series().items() if name in SERIES}
+    note_events(log, backend.events, t0, plan.duration_s)
     return Result(plan, result_score, log, series, t0, manifests)
 
 
@@ -204,7 +204,7 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
 SERIES = ("pods", "ready_pods")
 
 
-def _from(points: list[tuple[float, float]], t0: float) -> list[tuple[float, float]]:
+def series_from(points: list[tuple[float, float]], t0: float) -> list[tuple[float, float]]:
     """A step series from T0 on, in seconds after T0 (starting with its value at T0)."""
     before = [v for t, v in points if t <= t0]
     return ([(0.0, before[-1])] if before else []) + [(t - t0, v) for t, v in points if t > t0]
@@ -223,7 +223,7 @@ _NOTED = {
 }
 
 
-def _note_events(log: list[LogLine], events: list[base.Event], t0: float, duration_s: float) -> None:
+def note_events(log: list[LogLine], events: list[base.Event], t0: float, duration_s: float) -> None:
     """Add the timeline's chaos-related events (pods killed, nodes lost, pods left Pending)."""
     seen: set[tuple[str, str]] = set()
     for e in events:
