@@ -41,8 +41,9 @@ def show_run(console: Console, data: dict[str, Any]) -> None:
 def show_boards(console: Console, boards: list[scoreboard.Board]) -> None:
     for b in boards:
         table = Table(title=f"Game-day scoreboard: {b.lab} · seed {b.seed}", title_justify="left")
-        for col in scoreboard.COLUMNS:
+        # the terminal leaves out when each run was recorded (scoreboard.html has it)
+        for col in scoreboard.COLUMNS[:-1]:
             table.add_column(col)
         for i, row in enumerate(b.rows, 1):
-            table.add_row(*scoreboard.cells(i, row))
+            table.add_row(*scoreboard.cells(i, row)[:-1])
         console.print(table)
