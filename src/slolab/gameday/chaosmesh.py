@@ -6,7 +6,10 @@ follow chaos-mesh v2.8 api/v1alpha1 (schedule_types.go ``ScheduleSpec``: schedul
 concurrencyPolicy, historyLimit, type and the embedded ``podChaos``; podchaos_types.go
 ``PodChaosSpec``: action, mode, selector, gracePeriod; networkchaos_types.go ``NetworkChaosSpec``:
 action delay, direction, ``delay{latency, jitter, correlation}``, duration; selector.go
-``PodSelectorSpec``: namespaces, labelSelectors).
+``PodSelectorSpec``: namespaces, labelSelectors). A Schedule first fires one period after it is
+created: controllers/schedule/cron ``getRecentUnmetScheduleTime`` counts from the Schedule's
+creationTimestamp (or its status.lastScheduleTime) with robfig/cron, whose ``@every d`` is the
+previous time + d.
 Docs: https://chaos-mesh.org/docs/define-scheduling-rules/ (``@every`` and cron),
 https://chaos-mesh.org/docs/simulate-pod-chaos-on-kubernetes/,
 https://chaos-mesh.org/docs/simulate-network-chaos-on-kubernetes/.

@@ -11,7 +11,8 @@ has none:
 
 - ``pod-kill``: a Chaos Mesh ``Schedule`` of a ``PodChaos`` (action pod-kill, mode one) on the
   target Deployment's pods, ``@every`` a sixth of the run; Chaos Mesh's @every fires one period
-  after the Schedule is created, so the kills come at 1/6, 2/6, … of the run;
+  after the Schedule is created (``slolab.gameday.chaosmesh``), so the kills come at 1/6, 2/6, …
+  of the run;
 - ``network-delay``: a ``NetworkChaos`` (action delay) on the same pods, created at 20 % of the
   run, for 7 % of it (at least 60 s);
 - ``drain``: ``kubectl drain`` of the node that holds most of the target's pods at 40 % of the run,
