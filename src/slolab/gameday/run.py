@@ -154,38 +154,10 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
         manifests.append(chaosmesh.pod_kill_schedule(cluster.namespace, labels, plan.kill_every_s, plan.team))
         chaos.apply(manifests[:1])
         log.append(LogLine(0.0, "schedule", "Schedule/gameday-pod-kill", manifests[0]["spec"]["schedule"]))
-    node = ""
+    nodes: dict[str, str] = {}  # the node drained and the node lost, by action
     for step in plan.steps:
         clock.sleep(max(0.0, t0 + step.at_s - clock.now_s()))
-        ready_now = _ready_pods(cluster, labels)
-        if step.action == plan_mod.POD_KILL:
-            detail = f"Chaos Mesh Schedule kills one pod (ready pods before: {ready_now})"
-            what = "Schedule/gameday-pod-kill"
-        elif step.action == plan_mod.NETWORK_DELAY:
-            doc = chaosmesh.network_delay(
-                cluster.namespace, labels, step.duration_s or 60.0, plan.team, plan.latency_ms, plan.jitter_ms
-            )
-            manifests.append(doc)
-            chaos.apply([doc])
-            what = "NetworkChaos/gameday-network-delay"
-            delay = doc["spec"]["delay"]
-            detail = f"delay {delay['latency']} ± {delay['jitter']} for {doc['spec']['duration']}"
-        else:
-            if step.action in (plan_mod.DRAIN, plan_mod.NODE_DOWN):
-                node = busiest_node(cluster, labels)
-            what = f"Node/{node}"
-            if step.action == plan_mod.DRAIN:
-                chaos.drain(node)
-                detail = f"kubectl drain (ready pods before: {ready_now})"
-            elif step.action == plan_mod.UNCORDON:
-                chaos.uncordon(node)
-                detail = "kubectl uncordon"
-            elif step.action == plan_mod.NODE_DOWN:
-                chaos.set_node_ready(node, False)
-                detail = f"kubelet stops: the node is lost (ready pods before: {ready_now})"
-            else:
-                chaos.set_node_ready(node, True)
-                detail = "kubelet back: the node returns"
+        what, detail = _act(plan, step, cluster, chaos, labels, nodes, manifests)
         log.append(LogLine(step.at_s, step.action, what, detail))
         if step.action in plan_mod.INJECTIONS:
             injections.append(score.Injection(step.at_s, step.action, f"{what}: {detail}"))
@@ -198,6 +170,52 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     series = {name: series_from(points, t0) for name, points in backend.series().items() if name in SERIES}
     note_events(log, backend.events, t0, plan.duration_s)
     return Result(plan, result_score, log, series, t0, manifests)
+
+
+def _act(
+    plan: plan_mod.Plan,
+    step: plan_mod.Step,
+    cluster: base.Cluster,
+    chaos: Chaos,
+    labels: Mapping[str, str],
+    nodes: dict[str, str],
+    manifests: list[dict[str, Any]],
+) -> tuple[str, str]:
+    """Do ``step`` (the pod kills are the Schedule's); what it acted on and what it did."""
+    ready_now = _ready_pods(cluster, labels)
+    if step.action == plan_mod.POD_KILL:
+        return (
+            "Schedule/gameday-pod-kill",
+            f"Chaos Mesh Schedule kills one pod (ready pods before: {ready_now})",
+        )
+    if step.action == plan_mod.NETWORK_DELAY:
+        doc = chaosmesh.network_delay(
+            cluster.namespace, labels, step.duration_s or 60.0, plan.team, plan.latency_ms, plan.jitter_ms
+        )
+        manifests.append(doc)
+        chaos.apply([doc])
+        delay = doc["spec"]["delay"]
+        return (
+            "NetworkChaos/gameday-network-delay",
+            f"delay {delay['latency']} ± {delay['jitter']} for {doc['spec']['duration']}",
+        )
+    if step.action == plan_mod.DRAIN:
+        node = nodes[plan_mod.DRAIN] = busiest_node(cluster, labels)
+        chaos.drain(node)
+        return f"Node/{node}", f"kubectl drain (ready pods before: {ready_now})"
+    if step.action == plan_mod.NODE_DOWN:
+        node = nodes[plan_mod.NODE_DOWN] = busiest_node(cluster, labels)
+        chaos.set_node_ready(node, False)
+        return f"Node/{node}", f"kubelet stops: the node is lost (ready pods before: {ready_now})"
+    undo = plan_mod.DRAIN if step.action == plan_mod.UNCORDON else plan_mod.NODE_DOWN
+    if undo not in nodes:
+        return "Node/-", f"{step.action}: no node was {'drained' if undo == plan_mod.DRAIN else 'lost'}"
+    node = nodes[undo]
+    if step.action == plan_mod.UNCORDON:
+        chaos.uncordon(node)
+        return f"Node/{node}", "kubectl uncordon"
+    chaos.set_node_ready(node, True)
+    return f"Node/{node}", "kubelet back: the node returns"
 
 
 #: The backend's step series the report draws.
