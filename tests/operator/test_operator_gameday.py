@@ -146,3 +146,23 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
             denied.append(str(want))
     assert {"nodes", "pods/eviction", "schedules", "networkchaos"} <= checked
     assert not denied, "requests the chart's RBAC would refuse:\n" + "\n".join(sorted(set(denied)))
+
+
+def test_a_scenario_chaos_step_becomes_a_chaos_mesh_object() -> None:
+    """scenario.yaml ``chaos:`` steps (Chaos Mesh words: pod-kill of ``count`` pods among a label
+    selector): with every_s a Schedule, without it one PodChaos; both valid upstream objects."""
+    import test_crd_conformance as conformance
+
+    from slolab.catalog import scenario
+
+    crds = conformance.CRDs(conformance.require_crd_dir(conformance._candidates()))
+    labels = {"app.kubernetes.io/name": "llm-serving"}
+    every = scenario.ChaosStep(at_s=30, every_s=120, selector=labels, count=2)
+    once = scenario.ChaosStep(at_s=60, selector=labels)
+    schedule = chaos._scenario_chaos("lab-x", 0, every, "team")
+    assert (schedule["kind"], schedule["spec"]["schedule"]) == ("Schedule", "@every 2m")
+    assert schedule["spec"]["podChaos"]["mode"] == "fixed" and schedule["spec"]["podChaos"]["value"] == "2"
+    pod_chaos = chaos._scenario_chaos("lab-x", 1, once, "team")
+    assert (pod_chaos["kind"], pod_chaos["spec"]["mode"]) == ("PodChaos", "one")
+    assert pod_chaos["spec"]["selector"] == {"namespaces": ["lab-x"], "labelSelectors": labels}
+    assert crds.validate(schedule) == [] and crds.validate(pod_chaos) == []
