@@ -70,10 +70,14 @@ class Result:
 
 
 def selector(cluster: base.Cluster, name: str) -> dict[str, str]:
+    """The target Deployment's ``spec.selector.matchLabels``: the pods the chaos selects."""
     deployment = cluster.get("Deployment", name)
-    labels = (
-        ((deployment or {}).get("spec") or {}).get("selector", {}).get("matchLabels") if deployment else None
-    )
+    if deployment is None:
+        raise errors.BackendError(
+            f"no Deployment {name!r} in {cluster.namespace}: nothing for the game day to run against",
+            "Check the workspace's deployment.yaml (metadata.name), or `make reset NAME=<lab>`.",
+        )
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels")
     if not labels:
         raise errors.BackendError(
             f"Deployment {name!r} has no spec.selector.matchLabels for the chaos to select its pods",
