@@ -59,6 +59,8 @@ SCALING_REPLICA_SET = "ScalingReplicaSet"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 #: ``kubectl rollout restart`` (slolab's: kubectl patches the template, no Event is written)
 ROLLOUT_RESTART = "RolloutRestart"
+#: a grader applied manifests that are part of the lab's run (its chaos), slolab's
+APPLIED = "Applied"
 
 # ---- Node (Kubernetes reasons, node lifecycle controller)
 NODE_READY = "NodeReady"

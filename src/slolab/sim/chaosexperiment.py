@@ -18,12 +18,13 @@ Upstream: chaos-mesh v2.8.3, the three reconcilers every chaos kind runs in turn
 - controllers/utils/controller/finished.go ``IsChaosFinishedWithUntilStop`` (what a Schedule's
   Forbid policy and its history limit look at);
 - pkg/selector/pod/selector.go ``SelectAndFilterPods`` (``pods`` names pods directly, else
-  namespaces and labelSelectors; none: "no pod is selected") and pkg/selector/generic/mode.go
-  ``FilterObjectsByMode`` (one, all, fixed, fixed-percent rounding up, random-max-percent; its
-  errors worded as upstream's), drawing from a seeded stream of the run instead of crypto/rand.
+  namespaces and labelSelectors, then podPhaseSelectors; none: "no pod is selected") and
+  pkg/selector/generic/mode.go ``FilterObjectsByMode`` (one, all, fixed, fixed-percent rounding
+  up, random-max-percent; its errors worded as upstream's), drawing from a seeded stream of the
+  run instead of crypto/rand.
 The events are Chaos Mesh's (controllers/utils/recorder); "Updated" events of each status write
 are left out. Not modelled: the other selector fields (fieldSelectors, annotationSelectors,
-expressionSelectors, nodes, nodeSelectors, podPhaseSelectors: refused when applied),
+expressionSelectors, nodes, nodeSelectors: refused when applied),
 remoteCluster, the namespace filter of the controller manager.
 """
 
@@ -51,6 +52,7 @@ SELECTOR_FIELDS = (
     "spec.selector.namespaces[*]",
     "spec.selector.labelSelectors.*",
     "spec.selector.pods.*[*]",
+    "spec.selector.podPhaseSelectors[*]",
 )
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -121,6 +123,9 @@ def select_pods(
         labels = {str(k): str(v) for k, v in (selector.get("labelSelectors") or {}).items()}
         for ns in namespaces:
             pods += [p for p in st.list("v1", "Pod", ns) if objects.labels_match(labels, p.labels)]
+    phases = selector.get("podPhaseSelectors") or []
+    if phases:  # the phase selector (pkg/selector/pod: podPhaseSelectors)
+        pods = [p for p in pods if p.phase in phases]
     if not pods:
         raise SelectError("no pod is selected")
     return [pods[i] for i in filter_by_mode(spec.get("mode", ""), str(spec.get("value", "")), len(pods), rng)]
