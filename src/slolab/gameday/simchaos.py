@@ -15,20 +15,21 @@ from typing import Any
 
 from slolab.backends import sim as sim_backend
 from slolab.catalog import yamlfile
-from slolab.sim import drain as drain_mod
 
 #: Where the applied chaos documents say they came from (errors name it).
 SOURCE = "game day chaos schedule"
 
 
 class SimChaos:
-    """:class:`slolab.gameday.run.Chaos` on a :class:`slolab.backends.sim.SimBackend`."""
+    """:class:`slolab.gameday.run.Chaos` on a :class:`slolab.backends.sim.SimBackend`: apply, drain
+    and uncordon as its cluster view does them for a grader (marked on the timeline)."""
 
     def __init__(self, backend: sim_backend.SimBackend) -> None:
+        self._view = backend.cluster
         self._sim = backend.sim
 
     def apply(self, manifests: list[dict[str, Any]]) -> None:
-        self._sim.apply(
+        self._view.apply(
             [yamlfile.Document(data=m, file=SOURCE, lines={}, index=i) for i, m in enumerate(manifests)]
         )
 
@@ -38,12 +39,11 @@ class SimChaos:
                 self._sim.delete(m["apiVersion"], m["kind"], m["metadata"]["name"])
 
     def drain(self, node: str) -> None:
-        # kubectl drain's defaults but --ignore-daemonsets and --delete-emptydir-data, as an
-        # operator drains a node for maintenance; no --timeout: it retries refused evictions
-        drain_mod.start(self._sim, drain_mod.Drain(node=node))
+        # --ignore-daemonsets --delete-emptydir-data, no --timeout: refused evictions are retried
+        self._view.drain(node)
 
     def uncordon(self, node: str) -> None:
-        drain_mod.cordon(self._sim, node, unschedulable=False)
+        self._view.uncordon(node)
 
     def set_node_ready(self, node: str, ready: bool) -> None:
         self._sim.set_node_ready(node, ready)
