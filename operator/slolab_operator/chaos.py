@@ -27,6 +27,10 @@ itself:
   toleration) and none is scheduled there until the taint is removed at 80 %. On kind,
   ``docker stop <node>`` from the host is the real thing.
 
+When its time is up or ``spec.gameDay`` is switched off, the game day ends: the timer deletes
+its Chaos Mesh objects (Chaos Mesh recovers what they injected), uncordons the drained node and
+takes the taint off the lost one, and records ``endedAt``.
+
 What is done is kept in ``status.gameDay`` (``slolab_operator.gameday``): ``done`` per step, the
 drain in progress and the nodes drained and lost, so no step runs twice across operator restarts,
 and a step that came due while the operator was down runs once when it is back.
@@ -58,34 +62,68 @@ def _path(namespace: str, plural: str) -> str:
     return CHAOS_MESH.format(namespace=namespace, plural=plural)
 
 
+def active(spec_: Any, status: Any) -> bool:
+    """Whether the timer has work: a game day is asked for, or one started and is not ended."""
+    game_day = (status or {}).get("gameDay") or {}
+    return bool((spec_ or {}).get("gameDay")) or (
+        bool(game_day.get("startedAt")) and not game_day.get("endedAt")
+    )
+
+
 async def inject(
     deps: deps_mod.Deps, name: str, spec_: Any, status: Any, patch: kopf.Patch, logger: logging.Logger
 ) -> None:
-    """Run the game day's steps of Lab ``name`` that are due and not yet done."""
+    """Run the game day's steps of Lab ``name`` that are due and not yet done; end it (delete its
+    Chaos Mesh objects, give its nodes back) when its time is up or spec.gameDay is switched off."""
     try:
         run = spec.parse(name, spec_, deps.config.lab_overlay())
     except spec.SpecError:
         return
-    if not conditions.is_true(status.get("conditions"), READY):
-        return
     now = conditions.now()
     state = gameday.State(status.get("gameDay"))
-    if not state.get("startedAt"):
-        state.set("startedAt", conditions.timestamp(now))
-    elapsed_s = (now - conditions.parse_time(state.get("startedAt"))).total_seconds()
-    duration_s = run.game_day_minutes * 60.0
-    if elapsed_s > duration_s:
-        if state.changed:
-            patch.status["gameDay"] = state.data
-        return
+    if state.get("endedAt") and run.game_day:
+        return  # one game day per status.gameDay: clear it for another (slolab gameday does)
     api = deps.api()
     try:
-        await _step(api, run, state, elapsed_s, duration_s, now, logger)
+        if run.game_day and conditions.is_true(status.get("conditions"), READY):
+            if not state.get("startedAt"):
+                state.set("startedAt", conditions.timestamp(now))
+            elapsed_s = (now - conditions.parse_time(state.get("startedAt"))).total_seconds()
+            duration_s = run.game_day_minutes * 60.0
+            if elapsed_s <= duration_s:
+                await _step(api, run, state, elapsed_s, duration_s, now, logger)
+            else:
+                await _end(api, run, state, now, "its time is up")
+        elif state.get("startedAt") and not state.get("endedAt"):
+            await _end(api, run, state, now, "spec.gameDay was switched off")
     except kube.KubeError as exc:
         raise deps_mod.retry(exc, deps.config.retry_s) from None
     finally:
         if state.changed:
             patch.status["gameDay"] = state.data
+
+
+async def _end(
+    api: kube.Kube, run: spec.LabRun, state: gameday.State, now: datetime.datetime, why: str
+) -> None:
+    """The end of the experiment: delete the Chaos Mesh objects, uncordon and untaint the nodes."""
+    ns = run.namespace
+    await api.delete_object(f"{_path(ns, 'schedules')}/gameday-pod-kill")
+    await api.delete_object(f"{_path(ns, 'networkchaos')}/gameday-network-delay")
+    for index, step in enumerate(run.scenario.chaos):
+        await api.delete_object(
+            f"{_path(ns, 'schedules' if step.every_s else 'podchaos')}/scenario-chaos-{index}"
+        )
+    drained, lost = state.get("drainedNode"), state.get("lostNode")
+    if drained:
+        await api.merge_patch(f"{NODES}/{drained}", {"spec": {"unschedulable": False}})
+    if lost:
+        await _set_taint(api, lost, add=False)
+    state.set("draining", None)
+    state.set("endedAt", conditions.timestamp(now))
+    state.record(
+        "ended", now, "ended", f"game day ended ({why}): Chaos Mesh objects deleted, nodes given back"
+    )
 
 
 async def _step(

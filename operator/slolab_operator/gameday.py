@@ -2,7 +2,7 @@
 
 The schedule itself is ``slolab.gameday.plan`` (the same one ``slolab gameday`` runs on sim) and
 ``slolab_operator.chaos`` runs it; this module keeps the operator's record of it, so that no step
-runs twice across operator restarts: ``startedAt`` (the game day's clock), ``done`` (per step
+runs twice across operator restarts: ``startedAt`` (the game day's clock) and ``endedAt``, ``done`` (per step
 key, 1 once done: ``schedule`` for the pod-kill Schedule, the step's index in the plan,
 ``chaos-<i>`` for a scenario ``chaos:`` step, ``drained-<node>``), ``injections`` (how many ran),
 the latest ``events``, and the nodes the schedule acts on: ``draining`` (a drain whose evictions

@@ -113,7 +113,7 @@ def register(
         registry=registry,
         id="chaos",
         interval=cfg.chaos_interval_s,
-        when=lambda spec, **_: bool((spec or {}).get("gameDay")),
+        when=lambda spec, status, **_: chaos.active(spec, status),
     )
     async def on_timer(
         name: str, spec: Any, status: Any, patch: kopf.Patch, logger: logging.Logger, **_: Any

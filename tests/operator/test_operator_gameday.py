@@ -102,9 +102,19 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
         due = [str(i) for i, s in enumerate(steps) if s.action != plan.POD_KILL and s.at_s <= 50]
 
         wait_for("every step due", lambda: all(k in state().get("done", {}) for k in due))
+        during = state()
+        delay = emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay")
+        # switched off (as slolab gameday does at the end): the game day ends and cleans up
+        custom.patch_cluster_custom_object(
+            "slolab.dev", "v1alpha1", "labs", "oscar", {"spec": {"gameDay": False}}
+        )
+        wait_for("the end of the game day", lambda: state().get("endedAt"))
 
     game_day = state()
-    actions = [e["action"] for e in game_day["events"]]
+    assert emulator.get(SCHEDULES, "lab-oscar", "gameday-pod-kill") is None
+    assert emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay") is None
+    assert game_day["events"][-1]["action"] == "ended"
+    actions = [e["action"] for e in during["events"]]
     assert actions[0] == plan.POD_KILL
     assert [a for a in actions if a in plan.ACTIONS[1:]] == [
         plan.NETWORK_DELAY,
@@ -113,7 +123,6 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
         plan.NODE_DOWN,
         plan.NODE_UP,
     ]
-    delay = emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay")
     assert delay["spec"]["action"] == "delay" and delay["spec"]["selector"]["labelSelectors"] == selector
     # the drain and the loss hit the node with most of the lab's pods; both are undone by now
     assert game_day["drainedNode"] == game_day["lostNode"] == "gpu-worker"
@@ -126,7 +135,8 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
     }
     assert evictions == {"llm-0", "llm-1"}
     node_patches = [r.path for r in requests if r.method == "PATCH" and r.path.startswith("/api/v1/nodes/")]
-    assert set(node_patches) == {"/api/v1/nodes/gpu-worker"} and len(node_patches) == 4
+    # cordon, uncordon, taint, untaint, and the end's uncordon and untaint (idempotent)
+    assert set(node_patches) == {"/api/v1/nodes/gpu-worker"} and len(node_patches) == 6
     assert not any(r.method == "DELETE" and "/pods/" in r.path for r in requests), (
         "the operator deleted a pod"
     )
@@ -145,6 +155,7 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
         if not (allows(cluster, want) or (lab_ns and allows(per_lab, want))):
             denied.append(str(want))
     assert {"nodes", "pods/eviction", "schedules", "networkchaos"} <= checked
+    assert any(r.method == "DELETE" and r.path.endswith("/schedules/gameday-pod-kill") for r in requests)
     assert not denied, "requests the chart's RBAC would refuse:\n" + "\n".join(sorted(set(denied)))
 
 
