@@ -11,6 +11,8 @@ from gameday_support import chaos_mesh_modelled, run_record, solution_plan
 
 from slolab.gameday import plan
 
+pytestmark = pytest.mark.slow  # game days of 10 simulated minutes
+
 
 def test_node_loss_is_injected_logged_and_scored(tmp_path: Path) -> None:
     p = solution_plan(tmp_path, actions={plan.NODE_DOWN, plan.NODE_UP})

@@ -19,6 +19,8 @@ from gameday_support import run_record, solution_plan
 
 from slolab.gameday import htmlreport, plan
 
+pytestmark = pytest.mark.slow  # a game day on sim, then headless Chromium
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict:

@@ -14,6 +14,8 @@ from gameday_support import LAB, chaos_mesh_modelled, solution_plan
 
 from slolab.gameday import plan, play, scoreboard
 
+pytestmark = pytest.mark.slow  # game days on sim, some in fresh processes
+
 
 def row(team: str, burned: float, recovering_s: float) -> dict:
     return {
