@@ -347,3 +347,26 @@ def test_bad_schedules_are_refused_naming_the_field():
         )
     text = str(exc.value.problems)
     assert "unparseable schedule: every minute" in text and "spec.podChaos.duration is required" in text
+
+
+@pytest.mark.parametrize(("deadline", "first_s"), [(None, 440), (10, 480)])
+def test_starting_deadline_limits_how_far_back_a_missed_run_is_made_up(deadline, first_s):
+    # getRecentUnmetScheduleTime: the latest missed run since the last schedule time, or only
+    # within startingDeadlineSeconds of now when it is set. Every minute on the wall clock, paused
+    # until 440 s: the run of 420 s is made up at once, unless the deadline (10 s) lets it go and
+    # the next one (480 s) is the first.
+    sim = ready_cluster(replicas=1)
+    t0 = sim.env.now
+    extra = (
+        {"cron": "* * * * *"}
+        if deadline is None
+        else {"cron": "* * * * *", "startingDeadlineSeconds": deadline}
+    )
+    paused = schedule(history=1, **extra)
+    paused.data["metadata"]["annotations"] = {chaosexperiment.PAUSE_ANNOTATION: "true"}
+    sim.apply([paused])
+    sim.env.run(until=440)
+    assert spawned(sim) == [] and t0 < 420
+    sim.apply([schedule(history=1, **extra)])
+    sim.env.run(until=500)
+    assert spawned(sim)[0].time_s == pytest.approx(first_s, abs=0.01)

@@ -108,6 +108,8 @@ SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
 
 # ---- Chaos Mesh (chaos-mesh v2.8.3 controllers/utils/recorder: common.go, desiredphase.go,
 # schedule.go, error.go), on PodChaos, NetworkChaos and Schedule objects
+#: the kinds whose events these are (a Schedule spawns one of them per run)
+CHAOS_KINDS = ("PodChaos", "NetworkChaos")
 CHAOS_APPLIED = "Applied"
 CHAOS_RECOVERED = "Recovered"
 CHAOS_STARTED = "Started"

@@ -18,7 +18,9 @@ and controllers/schedule:
   once finished; an unfinished one is looked at again when its duration ends;
 - pause/controller.go: the experiment.chaos-mesh.org/pause annotation is copied onto the owned
   objects.
-Docs: https://chaos-mesh.org/docs/define-scheduling-rules/ (v2.8).
+Docs: https://chaos-mesh.org/docs/define-scheduling-rules/ (v2.8). A consequence of
+getRecentUnmetScheduleTime kept here: ``@every`` counts from the earliest time it looks from, so
+with a startingDeadlineSeconds shorter than its period such a schedule never fires.
 Simplification: upstream's cron reconciler runs when the Schedule changes and at the requeue it
 asks for; here it also runs when an owned object changes (after a Forbid, upstream spawns at the
 next change of the Schedule, typically its status.active). Not modelled: the other types

@@ -14,8 +14,9 @@ controllers/chaosimpl/podchaos:
 - podfailure/impl.go ``Apply``: every container's image is replaced by the pause image (the
   original kept in an annotation), so the kubelet restarts each container as one that runs and
   serves nothing; ``Recover`` puts the images back and the containers restart with them (and
-  load the model again). Here the kubelet's reaction to the changed image is a kill of the
-  running container (kuberuntime: "Container definition changed, will be restarted").
+  load the model again). Here the kubelet's reaction to the changed image is a SIGKILL of the
+  running container, which then restarts after the crash back-off (upstream computePodActions
+  restarts a changed container without one: "Container definition changed, will be restarted").
 Docs: https://chaos-mesh.org/docs/simulate-pod-chaos-on-kubernetes/ (v2.8).
 """
 
