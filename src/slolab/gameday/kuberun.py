@@ -16,6 +16,7 @@ day's ``startedAt`` (Chaos Mesh fires one period after the Schedule is created).
 from __future__ import annotations
 
 import datetime
+import math
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,12 +95,12 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, kube: Any, say: Any) -> run
     t0, t0_wall = clock.now_s(), datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     handle = backend.load.start(plan.profile)
     kube.patch("Lab", plan.name, {"status": {"gameDay": None}}, subresource="status")
-    minutes = max(1, round(plan.duration_s / 60))
+    minutes = math.ceil(plan.duration_s / 60)  # the operator's game day covers the whole run
     kube.patch("Lab", plan.name, {"spec": {"gameDay": True, "gameDayMinutes": minutes}})
-    say(f"  game day on: the operator runs the chaos for {minutes} min (real time)")
-    for minute in range(1, minutes + 1):
-        clock.sleep(max(0.0, min(60.0, t0 + plan.duration_s - clock.now_s())))
-        say(f"  T+{minute} min of {minutes}")
+    say(f"  game day on: the operator runs the chaos for {plan.duration_s / 60:g} min (real time)")
+    while (left_s := t0 + plan.duration_s - clock.now_s()) > 0:
+        clock.sleep(min(60.0, left_s))
+        say(f"  T+{(clock.now_s() - t0) / 60:.0f} min of {plan.duration_s / 60:g}")
     kube.patch("Lab", plan.name, {"spec": {"gameDay": False}})
     request_log = backend.load.stop(handle)
     lab = kube.get("Lab", plan.name) or {}
