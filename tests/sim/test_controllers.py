@@ -172,6 +172,8 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("keda.sh/v1alpha1", "ScaledObject"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+        ("apps/v1", "DaemonSet"),
         ("chaos-mesh.org/v1alpha1", "PodChaos"),
         ("chaos-mesh.org/v1alpha1", "NetworkChaos"),
         ("chaos-mesh.org/v1alpha1", "Schedule"),

@@ -22,7 +22,7 @@ from slolab.promql import openmetrics, snapshot
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import drain as drain_mod
-from slolab.sim import manifests, objects, scrape, traffic
+from slolab.sim import manifests, scrape, traffic
 
 
 class SimClock:
@@ -53,13 +53,12 @@ class SimClusterView:
     ) -> list[dict[str, Any]]:
         if namespace not in (None, self.namespace) and kind != "Node":
             return []
-        items = self._sim.api_objects(kind)
-        if labels:
-            items = [o for o in items if objects.labels_match(labels, o["metadata"].get("labels") or {})]
-        return items
+        return self._sim.api_objects(kind, labels=labels)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        return next((o for o in self.list(kind, namespace) if o["metadata"]["name"] == name), None)
+        if namespace not in (None, self.namespace) and kind != "Node":
+            return None
+        return next(iter(self._sim.api_objects(kind, name=name)), None)
 
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
         if kind != "Deployment" or self._sim.store.get("apps/v1", "Deployment", name, self.namespace) is None:

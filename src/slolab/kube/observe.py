@@ -14,6 +14,9 @@ the same ones):
   complete.`` once its port answers (vllm/entrypoints/openai/api_server.py, v0.33.0);
 * Pod ``Ready`` / ``NotReady``: the Ready condition changed (time: its lastTransitionTime);
 * Pod ``Killing``: the kubelet's Event of that reason (liveness failure or deletion);
+* Pod ``Scheduled`` and ``FailedScheduling`` (a Warning): kube-scheduler's Events, with their
+  messages ("Successfully assigned <ns>/<pod> to <node>", "0/3 nodes are available: ..."), which
+  graders quote and the report's pods-per-node panel reads;
 * Pod ``Deleted``: the pod is gone from the list.
 
 Object timestamps have one-second resolution (RFC 3339 without fractions), so times here are
@@ -36,6 +39,13 @@ from slolab.kube import client as client_mod
 from slolab.run import timeline
 
 log = logging.getLogger(__name__)
+
+#: Event reasons of Pods the timeline keeps, with their type.
+_POD_EVENTS = {
+    timeline.KILLING: timeline.NORMAL,
+    timeline.SCHEDULED: timeline.NORMAL,
+    timeline.FAILED_SCHEDULING: timeline.WARNING,
+}
 
 #: Log lines that mean "the server answers now", with the load time when the line gives it.
 LOADED_LINES = (
@@ -180,7 +190,8 @@ class Observer:
 
     def _kube_events(self, now: float) -> None:
         for ev in self.kube.list("Event", self.namespace):
-            if ev.get("reason") != timeline.KILLING:
+            reason = ev.get("reason")
+            if reason not in _POD_EVENTS:
                 continue
             involved = ev.get("involvedObject", {})
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
@@ -192,7 +203,10 @@ class Observer:
             when = self._rel(parse_time(stamp), now)
             if when < 0:
                 continue  # before this run
-            self.record(when, "Pod", involved.get("name", "?"), timeline.KILLING, ev.get("message", ""))
+            with self._lock:
+                self.recorder.event(
+                    when, "Pod", involved.get("name", "?"), reason, ev.get("message", ""), _POD_EVENTS[reason]
+                )
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:
         for name in pods:

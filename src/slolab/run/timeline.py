@@ -31,6 +31,8 @@ LOAD_KIND = "Load"  # a load run started or stopped
 # ---- Pod, from the scheduler and the kubelet (Kubernetes reasons)
 SCHEDULED = "Scheduled"
 FAILED_SCHEDULING = "FailedScheduling"
+PREEMPTED = "Preempted"  # a victim of the scheduler's preemption (DefaultPreemption)
+TAINT_MANAGER_EVICTION = "TaintManagerEviction"  # the taint eviction controller deletes a pod
 PULLING = "Pulling"
 PULLED = "Pulled"
 CREATED = "Created"

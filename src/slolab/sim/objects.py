@@ -52,6 +52,7 @@ class Node:
     ready_status: str = "True"  # the Ready condition's status: True, False or Unknown
     unschedulable: bool = False
     spec: dict[str, Any] = dataclasses.field(default_factory=dict)
+    capacity: dict[str, Decimal] | None = None  # status.capacity where it differs from allocatable
 
     @property
     def name(self) -> str:
@@ -79,7 +80,7 @@ class Node:
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
                 "allocatable": {k: str(v) for k, v in self.allocatable.items()},
-                "capacity": {k: str(v) for k, v in self.allocatable.items()},
+                "capacity": {k: str(v) for k, v in (self.capacity or self.allocatable).items()},
                 "conditions": [ready],
             },
         }
@@ -170,6 +171,7 @@ class Pod:
     ready_since_s: float | None = None
     first_ready_s: float | None = None
     unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+    nominated_node: str | None = None  # status.nominatedNodeName: set by the scheduler's preemption
     netem: Any = None  # sim/netem.py Delay on the pod's traffic (a Chaos Mesh NetworkChaos delay)
 
     @property
@@ -272,5 +274,6 @@ class Pod:
                     for k, c in self.conditions.items()
                 ],
                 "containerStatuses": [c.to_api() for c in self.containers],
+                **({"nominatedNodeName": self.nominated_node} if self.nominated_node else {}),
             },
         }

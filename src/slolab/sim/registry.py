@@ -11,8 +11,10 @@ from __future__ import annotations
 from slolab.sim import (
     chaosschedule,
     controller,
+    daemonset,
     defaulttolerations,
     deployment,
+    deviceplugin,
     disruption,
     hpa,
     keda,
@@ -21,26 +23,32 @@ from slolab.sim import (
     networkchaos,
     nodelifecycle,
     podchaos,
+    priority,
     replicaset,
     scheduler,
     scrape,
     service,
+    tainteviction,
 )
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     defaulttolerations.Controller,  # an admission plugin: first to see each new pod
     deployment.Controller,
     replicaset.Controller,
+    daemonset.Controller,
+    priority.Controller,
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
     nodelifecycle.Controller,
+    tainteviction.Controller,
     keda.Controller,
     hpa.Controller,
     chaosschedule.Controller,
     podchaos.Controller,
     networkchaos.Controller,
     kubelet.Controller,
+    deviceplugin.Controller,
     metricsserver.MetricsServer,
     scrape.Controller,
 )
