@@ -174,6 +174,9 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("scheduling.k8s.io/v1", "PriorityClass"),
         ("apps/v1", "DaemonSet"),
+        ("chaos-mesh.org/v1alpha1", "PodChaos"),
+        ("chaos-mesh.org/v1alpha1", "NetworkChaos"),
+        ("chaos-mesh.org/v1alpha1", "Schedule"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:

@@ -7,7 +7,8 @@ plots, and the queue (requests waiting, running). From the load's request log: r
 client's p50/p99 per 10 s bucket thinner, on a log scale with a line for each absolute TTFT
 target. Pods per node from the scheduling events (``podsplacement``), Pending dashed. A panel
 whose queries gave nothing says so ("no metrics: ...") instead of a line.
-Grader markers (e.g. "rollout restart") are dashed vertical lines; Warning events are red ticks.
+Grader markers (e.g. "rollout restart") and chaos injections (a PodChaos or NetworkChaos applied)
+are dashed vertical lines; Warning events are red ticks.
 Scale events are triangles on the replicas panel at their new size (up ▲, down ▼): the HPA's
 ``SuccessfulRescale`` events ("New size: N; reason: ...", kubernetes v1.35
 pkg/controller/podautoscaler/horizontal.go) and KEDA's ``KEDAScaleTargetActivated`` /
@@ -172,6 +173,11 @@ def prepare(
             (e["time_s"], e.get("message") or e["reason"])
             for e in events
             if e["kind"] == run_timeline.GRADER_KIND
+        ]
+        + [
+            (e["time_s"], f"{e['kind']} {str((e.get('data') or {}).get('target', '')).rpartition('/')[2]}")
+            for e in events
+            if e["kind"] in run_timeline.CHAOS_KINDS and e["reason"] == run_timeline.CHAOS_APPLIED
         ],
         "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
         "placement": podsplacement.series(events),

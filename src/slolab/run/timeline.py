@@ -61,10 +61,29 @@ SCALING_REPLICA_SET = "ScalingReplicaSet"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 #: ``kubectl rollout restart`` (slolab's: kubectl patches the template, no Event is written)
 ROLLOUT_RESTART = "RolloutRestart"
+#: a grader applied manifests that are part of the lab's run (its chaos), slolab's
+APPLIED = "Applied"
 
 # ---- Node (Kubernetes reasons, node lifecycle controller)
 NODE_READY = "NodeReady"
 NODE_NOT_READY = "NodeNotReady"
+
+# ---- Node, from the kubelet (Kubernetes reasons: kubelet_node_status.go recordNodeSchedulableEvent)
+NODE_SCHEDULABLE = "NodeSchedulable"
+NODE_NOT_SCHEDULABLE = "NodeNotSchedulable"
+#: a taint the node lifecycle controller put on or took off (slolab's: upstream writes no Event)
+TAINTED = "Tainted"
+UNTAINTED = "Untainted"
+
+# ---- Pod and Node, from ``kubectl drain`` and the Eviction API (slolab's: kubectl prints these
+# lines, the API server writes no Event)
+#: the Eviction API admitted an eviction: the pod is deleted gracefully
+EVICTED = "Evicted"
+#: the Eviction API refused it (429 TooManyRequests: a PodDisruptionBudget forbids it)
+EVICTION_REFUSED = "EvictionRefused"
+DRAIN_STARTED = "Drain"
+DRAINED = "Drained"
+DRAIN_FAILED = "DrainFailed"
 
 # ---- PodDisruptionBudget (Kubernetes reasons, disruption controller)
 NO_PODS = "NoPods"
@@ -88,6 +107,23 @@ SCALED_OBJECT_PAUSED = "ScaledObjectPaused"
 SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
 SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
 SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
+
+# ---- Chaos Mesh (chaos-mesh v2.8.3 controllers/utils/recorder: common.go, desiredphase.go,
+# schedule.go, error.go), on PodChaos, NetworkChaos and Schedule objects
+#: the kinds whose events these are (a Schedule spawns one of them per run)
+CHAOS_KINDS = ("PodChaos", "NetworkChaos")
+CHAOS_APPLIED = "Applied"
+CHAOS_RECOVERED = "Recovered"
+CHAOS_STARTED = "Started"
+CHAOS_TIME_UP = "TimeUp"
+CHAOS_PAUSED = "Paused"
+CHAOS_DELETED = "Deleted"
+CHAOS_FAILED = "Failed"
+CHAOS_UPDATED = "Updated"
+SCHEDULE_SPAWNED = "Spawned"
+SCHEDULE_FORBID = "Forbid"
+SCHEDULE_MISSED = "MissSchedule"
+SCHEDULE_SKIP = "Skip"
 
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"

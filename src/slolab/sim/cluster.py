@@ -282,13 +282,9 @@ class Cluster:
         if node.ready == ready:
             return
         node.ready = ready
-        self.record(
-            "Node",
-            name,
-            timeline.NODE_READY if ready else timeline.NODE_NOT_READY,
-            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
-            timeline.NORMAL if ready else timeline.WARNING,
-        )
+        if ready:  # the kubelet posts its status again (a silent node is sim/nodelifecycle.py's)
+            node.ready_status = "True"
+            self.record("Node", name, timeline.NODE_READY, f"Node {name} status is now: NodeReady")
         self.store.update(node)
 
     def rollout_restart(self, name: str) -> None:

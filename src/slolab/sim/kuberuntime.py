@@ -203,6 +203,8 @@ def server(
                 k.api.record("Pod", pod.name, timeline.SERVER_EXITED, config.startup_error, timeline.WARNING)
                 c.exited.succeed((1, "Error"))
             return
+        if c.spec.get("image", "").rpartition("/")[2].startswith("pause:"):
+            return  # the pause image (Chaos Mesh pod-failure, sim/podchaos.py) runs and serves nothing
         load_s = k.api.model_load_time(config, k.rng)
         c.load_time_s = load_s
         yield k.env.timeout(load_s)

@@ -9,8 +9,10 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 from __future__ import annotations
 
 from slolab.sim import (
+    chaosschedule,
     controller,
     daemonset,
+    defaulttolerations,
     deployment,
     deviceplugin,
     disruption,
@@ -18,6 +20,9 @@ from slolab.sim import (
     keda,
     kubelet,
     metricsserver,
+    networkchaos,
+    nodelifecycle,
+    podchaos,
     priority,
     replicaset,
     scheduler,
@@ -27,6 +32,7 @@ from slolab.sim import (
 )
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
+    defaulttolerations.Controller,  # an admission plugin: first to see each new pod
     deployment.Controller,
     replicaset.Controller,
     daemonset.Controller,
@@ -34,9 +40,13 @@ CONTROLLERS: tuple[type[controller.Controller], ...] = (
     scheduler.Scheduler,
     service.Controller,
     disruption.Controller,
+    nodelifecycle.Controller,
     tainteviction.Controller,
     keda.Controller,
     hpa.Controller,
+    chaosschedule.Controller,
+    podchaos.Controller,
+    networkchaos.Controller,
     kubelet.Controller,
     deviceplugin.Controller,
     metricsserver.MetricsServer,
