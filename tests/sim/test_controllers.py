@@ -99,7 +99,8 @@ def test_replicasets_owned_by_another_controller_are_managed_and_counted():
     sim = start(docs[1:])  # the Service only
     st = sim.store
     owner = st.create(
-        store.Generic("argoproj.io/v1alpha1", "Rollout", store.Meta("canary", NS), {"replicas": 2})
+        # a kind no simulated controller owns (the Rollout has its own controller, sim/rollout.py)
+        store.Generic("example.dev/v1alpha1", "Canary", store.Meta("canary", NS), {"replicas": 2})
     )
     template = copy.deepcopy(docs[0].data["spec"]["template"])
     st.create(
@@ -108,7 +109,7 @@ def test_replicasets_owned_by_another_controller_are_managed_and_counted():
                 "canary-abc",
                 NS,
                 owner_references=[
-                    store.OwnerReference("argoproj.io/v1alpha1", "Rollout", "canary", owner.meta.uid)
+                    store.OwnerReference("example.dev/v1alpha1", "Canary", "canary", owner.meta.uid)
                 ],
             ),
             {"replicas": 2, "selector": {"matchLabels": {"app": "llm"}}, "template": template},

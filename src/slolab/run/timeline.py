@@ -87,6 +87,24 @@ SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
 SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
 SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
 
+# ---- Rollout and AnalysisRun (Argo Rollouts reasons, argoproj/argo-rollouts v1.9.1
+# utils/conditions/conditions.go, rollout/analysis.go emitAnalysisRunStatusChanges and
+# analysis/analysis.go recordAnalysisRunCompletionEvent; AnalysisTemplateNotFound is slolab's)
+ROLLOUT_UPDATED = "RolloutUpdated"
+NEW_REPLICA_SET_CREATED = "NewReplicaSetCreated"
+SKIP_STEPS = "SkipSteps"
+ROLLOUT_STEP_COMPLETED = "RolloutStepCompleted"
+ROLLOUT_PAUSED = "RolloutPaused"
+ROLLOUT_RESUMED = "RolloutResumed"
+ROLLOUT_ABORTED = "RolloutAborted"
+ROLLOUT_COMPLETED = "RolloutCompleted"
+ANALYSIS_RUN_RUNNING = "AnalysisRunRunning"
+ANALYSIS_TEMPLATE_NOT_FOUND = "AnalysisTemplateNotFound"
+#: an AnalysisRun completed: ANALYSIS_RUN_PREFIX + its phase (AnalysisRunSuccessful, ...Failed,
+#: ...Error, ...Inconclusive); a metric: METRIC_PREFIX + its phase
+ANALYSIS_RUN_PREFIX = "AnalysisRun"
+METRIC_PREFIX = "Metric"
+
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"
 LOAD_STOPPED = "LoadStopped"

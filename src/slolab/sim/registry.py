@@ -9,6 +9,7 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 from __future__ import annotations
 
 from slolab.sim import (
+    analysis,
     controller,
     deployment,
     disruption,
@@ -17,6 +18,7 @@ from slolab.sim import (
     kubelet,
     metricsserver,
     replicaset,
+    rollout,
     scheduler,
     scrape,
     service,
@@ -24,6 +26,8 @@ from slolab.sim import (
 
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     deployment.Controller,
+    rollout.Controller,
+    analysis.Controller,
     replicaset.Controller,
     scheduler.Scheduler,
     service.Controller,

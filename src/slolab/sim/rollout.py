@@ -1,0 +1,816 @@
+"""Argo Rollouts' Rollout controller, the canary strategy without a traffic router.
+
+Upstream: argoproj/argo-rollouts v1.9.1
+- rollout/canary.go: rolloutCanary (services, analysis runs, ReplicaSets, pause, then status),
+  reconcileCanaryStableReplicaSet / reconcileCanaryReplicaSets (stable first, then the new
+  ReplicaSet, then older ones), reconcileCanaryPause (a pause step adds the CanaryPauseStep
+  pause condition; with a duration it is over that long after it began),
+  completedCurrentCanaryStep, syncRolloutStatusCanary (RolloutStepCompleted; an abort sends
+  the step index back to 0);
+- rollout/analysis.go: reconcileAnalysisRuns, reconcileStepBasedAnalysisRun and
+  reconcileBackgroundAnalysisRun (runs named <rollout>-<hash>-<revision>[-<step>]; an
+  Inconclusive run pauses the rollout (InconclusiveAnalysis), an Error or Failed run aborts it;
+  runs are terminated once the rollout no longer needs them: abort, promotion, a new template),
+  needsNewAnalysisRun, newAnalysisRunFromRollout; utils/analysis/factory.go
+  BuildArgumentsForRolloutAnalysisRun (valueFrom.podTemplateHashValue Latest / Stable);
+- rollout/sync.go: createDesiredReplicaSet, shouldFullPromote ("Initial deploy", "Completed all
+  N canary steps", "Full promotion requested"), promoteStable (RolloutCompleted),
+  resetRolloutStatus; rollout/service.go reconcileStableAndCanaryService (the
+  rollouts-pod-template-hash selector injected into stableService and canaryService; while
+  aborted, canaryService points at the stable ReplicaSet too);
+- rollout/pause.go CompletedCanaryPauseStep; utils/rollout/rolloututil.go CalculateRolloutPhase
+  (Healthy, Progressing, Paused, Degraded and their messages); utils/conditions/conditions.go
+  (event reasons and messages).
+The replica arithmetic is sim/rolloutcanary.py; the fields sim/rolloutspec.py. Promote and
+abort are what ``kubectl argo rollouts promote [--full]`` and ``abort`` patch (``promote``,
+``abort`` below). Modelled also: spec.paused (Paused, "manually paused"), the revision
+annotation, revisionHistoryLimit. Not modelled: traffic routers, scaleDownDelaySeconds,
+dynamicStableScale, progressDeadlineSeconds, the rollback window, retry after abort other than
+a new template, anti-affinity injection, ephemeral metadata.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any, ClassVar
+
+from slolab.run import timeline
+from slolab.sim import (
+    analysis,
+    analysisspec,
+    controller,
+    deployment,
+    objects,
+    replicaset,
+    rolloutcanary,
+    rolloutspec,
+    store,
+)
+
+ROLLOUT = rolloutspec.ROLLOUT
+HASH_LABEL = rolloutspec.HASH_LABEL
+CANARY_PAUSE_STEP = "CanaryPauseStep"
+INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysis"
+HEALTHY, PROGRESSING, PAUSED, DEGRADED = "Healthy", "Progressing", "Paused", "Degraded"
+
+
+@dataclasses.dataclass(eq=False)
+class Rollout:
+    api_version: ClassVar[str] = rolloutspec.API_VERSION
+    kind: ClassVar[str] = "Rollout"
+
+    meta: store.Meta
+    spec: dict[str, Any]
+    current_pod_hash: str = ""
+    step_hash: str = ""
+    stable_hash: str = ""
+    current_step_index: int | None = None
+    abort: bool = False
+    aborted_at_s: float | None = None
+    abort_message: str = ""
+    pause_conditions: dict[str, float] = dataclasses.field(default_factory=dict)  # reason -> start
+    controller_pause: bool = False
+    promote_full: bool = False
+    step_run: str = ""  # the current step's AnalysisRun
+    background_run: str = ""
+    observed_generation: int = 0
+    revision: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def replicas(self) -> int:
+        return int(self.spec.get("replicas", 1))
+
+    @property
+    def canary(self) -> dict[str, Any]:
+        return (self.spec.get("strategy") or {}).get("canary") or {}
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return self.canary.get("steps") or []
+
+    def current_step(self) -> tuple[dict[str, Any] | None, int]:
+        """GetCurrentCanaryStep: (the step or None when all are done, its index)."""
+        index = self.current_step_index or 0
+        steps = self.steps
+        return (steps[index] if index < len(steps) else None), index
+
+    def set_weight(self) -> int:
+        """GetCurrentSetWeight: 0 while aborted, 100 past the last step, else the last setWeight."""
+        if self.abort:
+            return 0
+        step, index = self.current_step()
+        if step is None:
+            return 100
+        for s in reversed(self.steps[: index + 1]):
+            if "setWeight" in s:
+                return int(s["setWeight"])
+        return 0
+
+    def desired_weight(self) -> int:
+        """GetCanaryReplicasOrWeight without setCanaryScale."""
+        if self.promote_full or not self.stable_hash or self.current_pod_hash == self.stable_hash:
+            return 100
+        return self.set_weight()
+
+    def fully_promoted(self) -> bool:
+        return bool(self.stable_hash) and self.stable_hash == self.current_pod_hash
+
+    def replicasets(self, st: store.Store) -> list[replicaset.ReplicaSet]:
+        return [o for o in st.dependents(self) if isinstance(o, replicaset.ReplicaSet)]
+
+    def rs_by_hash(self, st: store.Store, h: str) -> replicaset.ReplicaSet | None:
+        if not h:
+            return None
+        return next((rs for rs in self.replicasets(st) if rs.meta.labels.get(HASH_LABEL) == h), None)
+
+    # ---- status -------------------------------------------------------------------------------
+    def counts(self, st: store.Store, now_s: float) -> dict[str, int]:
+        rss = self.replicasets(st)
+        new = self.rs_by_hash(st, self.current_pod_hash)
+        pods = [p for rs in rss for p in rs.active_pods(st)]
+        return {
+            "replicas": len(pods),
+            "updatedReplicas": len(new.active_pods(st)) if new else 0,
+            "readyReplicas": sum(1 for p in pods if p.ready),
+            "availableReplicas": sum(rs.available_replicas(st, now_s) for rs in rss),
+        }
+
+    def phase(self, st: store.Store, now_s: float) -> tuple[str, str]:
+        """CalculateRolloutPhase (with the controller's messages)."""
+        if self.observed_generation != self.meta.generation:
+            return PROGRESSING, "waiting for rollout spec update to be observed"
+        if self.abort:
+            message = f"RolloutAborted: Rollout aborted update to revision {self.revision}"
+            return DEGRADED, message + (f": {self.abort_message}" if self.abort_message else "")
+        if self.spec.get("paused"):
+            return PAUSED, "manually paused"
+        for reason in self.pause_conditions:
+            return PAUSED, reason
+        c = self.counts(st, now_s)
+        if c["updatedReplicas"] < self.replicas:
+            return PROGRESSING, "more replicas need to be updated"
+        if c["availableReplicas"] < c["updatedReplicas"]:
+            return PROGRESSING, "updated replicas are still becoming available"
+        if c["replicas"] > c["updatedReplicas"]:
+            return PROGRESSING, "old replicas are pending termination"
+        if not self.fully_promoted():
+            return PROGRESSING, "waiting for all steps to complete"
+        return HEALTHY, ""
+
+    def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
+        c = self.counts(st, now_s)
+        phase, message = self.phase(st, now_s)
+        meta = self.meta.to_api()
+        meta["annotations"] = {**meta["annotations"], rolloutspec.REVISION: str(self.revision)}
+        canary: dict[str, Any] = {}
+        for key, run_name in (
+            ("currentStepAnalysisRunStatus", self.step_run),
+            ("currentBackgroundAnalysisRunStatus", self.background_run),
+        ):
+            run = st.get(*analysisspec.ANALYSIS_RUN, run_name, self.meta.namespace) if run_name else None
+            if run is not None:
+                canary[key] = {"name": run.name, "status": run.phase, "message": run.message}
+        progressing = (
+            ("False", "RolloutAborted")
+            if self.abort
+            else ("Unknown", "RolloutPaused")
+            if self.pause_conditions or self.spec.get("paused")
+            else ("True", "NewReplicaSetAvailable")
+            if phase == HEALTHY
+            else ("True", "ReplicaSetUpdated")
+        )
+        available = (
+            c["availableReplicas"]
+            >= self.replicas
+            - rolloutcanary.fenceposts(
+                self.replicas, self.canary.get("maxSurge", "25%"), self.canary.get("maxUnavailable", "25%")
+            )[1]
+        )
+        status: dict[str, Any] = {
+            **c,
+            "phase": phase,
+            "message": message,
+            "observedGeneration": str(self.observed_generation),
+            "currentPodHash": self.current_pod_hash,
+            "stableRS": self.stable_hash,
+            "canary": canary,
+            "abort": self.abort,
+            "controllerPause": self.controller_pause,
+            "pauseConditions": [
+                {"reason": r, "startTime": objects.timestamp(t)} for r, t in self.pause_conditions.items()
+            ],
+            "selector": ",".join(
+                f"{k}={v}" for k, v in (self.spec.get("selector") or {}).get("matchLabels", {}).items()
+            ),
+            "conditions": [
+                {"type": "Progressing", "status": progressing[0], "reason": progressing[1]},
+                {
+                    "type": "Available",
+                    "status": "True" if available else "False",
+                    "reason": "AvailableReason",
+                },
+                {
+                    "type": "Healthy",
+                    "status": "True" if phase == HEALTHY else "False",
+                    "reason": "RolloutHealthy" if phase == HEALTHY else "RolloutNotHealthy",
+                },
+                {
+                    "type": "Completed",
+                    "status": "True" if self.fully_promoted() else "False",
+                    "reason": "RolloutCompleted" if self.fully_promoted() else "RolloutNotCompleted",
+                },
+            ],
+        }
+        if self.current_step_index is not None:
+            status["currentStepIndex"] = self.current_step_index
+        if self.aborted_at_s is not None:
+            status["abortedAt"] = objects.timestamp(self.aborted_at_s)
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": meta,
+            "spec": copy.deepcopy(self.spec),
+            "status": status,
+        }
+
+
+KIND = controller.Kind(
+    *ROLLOUT,
+    fields=rolloutspec.FIELDS,
+    scale=True,
+    pod_template=("spec", "template"),
+    new=lambda meta, spec: Rollout(meta, spec),
+    validate=rolloutspec.validate,
+)
+
+
+def promote(st: store.Store, ro: Rollout, full: bool = False) -> None:
+    """``kubectl argo rollouts promote [--full]``: unpause (spec.paused false, the pause
+    conditions cleared), or with --full skip the remaining steps and analyses."""
+    if full:
+        ro.promote_full = True
+    ro.pause_conditions.clear()
+    if ro.spec.get("paused"):
+        ro.spec = {**ro.spec, "paused": False}
+        st.update(ro, spec_changed=True)
+    else:
+        st.update(ro)
+
+
+def abort(st: store.Store, ro: Rollout, now_s: float) -> None:
+    """``kubectl argo rollouts abort``: status.abort true; the canary goes back to 0."""
+    ro.abort, ro.aborted_at_s, ro.abort_message = True, now_s, ""
+    st.update(ro)
+
+
+def step_string(step: dict[str, Any]) -> str:
+    """rolloututil.CanaryStepString."""
+    if "setWeight" in step:
+        return f"setWeight: {step['setWeight']}"
+    if "pause" in step:
+        duration = (step["pause"] or {}).get("duration")
+        return "pause" if duration is None else f"pause: {duration}"
+    return "analysis"
+
+
+class Controller(controller.Controller):
+    """rolloutCanary for every Rollout."""
+
+    name = "argo-rollouts"
+    owns = (KIND,)
+    watches = (ROLLOUT, ("apps/v1", "ReplicaSet"), ("v1", "Pod"), analysisspec.ANALYSIS_RUN)
+
+    def on_event(self, event: store.WatchEvent) -> None:
+        obj = event.obj
+        if obj.kind == "Pod" and event.type != store.DELETED and obj.ready and obj.ready_since_s is not None:
+            rs = self.api.store.owner_of(obj)
+            owner = self.api.store.owner_of(rs) if rs is not None else None
+            if isinstance(owner, Rollout) and rs.min_ready_s > 0:
+                self.api.requeue_at(self, obj.ready_since_s + rs.min_ready_s)
+        self.api.enqueue(self)
+
+    def reconcile(self) -> bool:
+        changed = False
+        for ro in self.api.store.list(*ROLLOUT):
+            changed |= self.sync(ro)
+        return changed
+
+    def record(
+        self, ro: Rollout, reason: str, message: str, type: str = timeline.NORMAL, **data: Any
+    ) -> None:
+        self.api.record("Rollout", ro.name, reason, message, type, **data)
+
+    # ---- the reconcile ----------------------------------------------------------------------
+    def sync(self, ro: Rollout) -> bool:
+        st, now = self.api.store, self.api.now_s
+        before = self._snapshot(ro)
+        ro.observed_generation = ro.meta.generation
+        new_hash = deployment.template_hash(ro.spec["template"])
+        step_hash = deployment.template_hash({"steps": ro.steps})
+        new_rs = ro.rs_by_hash(st, new_hash)
+        if new_rs is None:
+            new_rs = self._create_replicaset(ro, new_hash)
+        if new_hash != ro.current_pod_hash or step_hash != ro.step_hash:
+            self._reset(ro, new_hash, step_hash)
+        stable_rs = ro.rs_by_hash(st, ro.stable_hash)
+        self._services(ro, new_rs, stable_rs)
+        self._analysis_runs(ro, new_rs, stable_rs)
+        if not self._replicasets(ro, new_rs, stable_rs):
+            self._pause(ro)
+        self._status(ro, new_rs, stable_rs)
+        self._cleanup(ro, new_rs, stable_rs)
+        self.api.recorder.sample(
+            f"rollout/{ro.name}/weight", now, float(self._actual_weight(ro, new_rs, stable_rs))
+        )
+        if self._snapshot(ro) != before:
+            st.update(ro)
+            return True
+        return False
+
+    @staticmethod
+    def _snapshot(ro: Rollout) -> tuple:
+        return (
+            ro.current_pod_hash,
+            ro.stable_hash,
+            ro.current_step_index,
+            ro.abort,
+            tuple(ro.pause_conditions),
+            ro.controller_pause,
+            ro.promote_full,
+            ro.step_run,
+            ro.background_run,
+            ro.observed_generation,
+        )
+
+    def _actual_weight(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> float:
+        """The share of ready pods the canary has: without a traffic router, its traffic share."""
+        st = self.api.store
+        if stable_rs is None or stable_rs is new_rs:
+            return 100.0
+        canary = new_rs.ready_replicas(st)
+        total = sum(rs.ready_replicas(st) for rs in ro.replicasets(st))
+        return 100.0 * canary / total if total else 0.0
+
+    def _create_replicaset(self, ro: Rollout, h: str) -> replicaset.ReplicaSet:
+        """createDesiredReplicaSet: the template with the rollouts-pod-template-hash label, at 0."""
+        st = self.api.store
+        template = copy.deepcopy(ro.spec["template"])
+        labels = template.setdefault("metadata", {}).setdefault("labels", {})
+        labels[HASH_LABEL] = h
+        ro.revision = (
+            max(
+                [
+                    ro.revision,
+                    *(int(rs.meta.annotations.get(rolloutspec.REVISION, "0")) for rs in ro.replicasets(st)),
+                ]
+            )
+            + 1
+        )
+        rs = replicaset.ReplicaSet(
+            meta=store.Meta(
+                name=f"{ro.name}-{h}",
+                namespace=ro.meta.namespace,
+                labels=dict(labels),
+                annotations={rolloutspec.REVISION: str(ro.revision)},
+                owner_references=[store.OwnerReference(*ROLLOUT, ro.name, ro.meta.uid)],
+            ),
+            spec={
+                "replicas": 0,
+                "minReadySeconds": float(ro.spec.get("minReadySeconds", 0)),
+                "selector": {
+                    "matchLabels": {**(ro.spec.get("selector") or {}).get("matchLabels", {}), HASH_LABEL: h}
+                },
+                "template": template,
+            },
+        )
+        self.record(
+            ro, timeline.ROLLOUT_UPDATED, f"Rollout updated to revision {ro.revision}", revision=ro.revision
+        )
+        self.record(
+            ro,
+            timeline.NEW_REPLICA_SET_CREATED,
+            f"Created ReplicaSet {rs.name} (revision {ro.revision})",
+            replica_set=rs.name,
+        )
+        st.create(rs)
+        return rs
+
+    def _reset(self, ro: Rollout, new_hash: str, step_hash: str) -> None:
+        """resetRolloutStatus, and the SkipSteps of a rollback to the stable ReplicaSet."""
+        ro.current_pod_hash, ro.step_hash = new_hash, step_hash
+        ro.current_step_index = 0 if ro.steps else None
+        ro.abort, ro.aborted_at_s, ro.abort_message = False, None, ""
+        ro.pause_conditions.clear()
+        ro.controller_pause = False
+        ro.promote_full = False
+        if ro.stable_hash and ro.stable_hash == new_hash and ro.steps:
+            ro.current_step_index = len(ro.steps)
+            self.record(ro, timeline.SKIP_STEPS, "Rollback to stable ReplicaSets")
+
+    # ---- services ------------------------------------------------------------------------------
+    def _services(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> None:
+        """reconcileStableAndCanaryService (ensureSVCTargets: a selector moves to a ReplicaSet
+        only once it has an available pod)."""
+        stable_target = stable_rs if stable_rs is not None else None
+        canary_target = stable_rs if ro.abort and stable_rs is not None else new_rs
+        for key, target in (("stableService", stable_target), ("canaryService", canary_target)):
+            name = ro.canary.get(key)
+            if not name or target is None:
+                continue
+            svc = self.api.store.get("v1", "Service", name, ro.meta.namespace)
+            if svc is None:
+                continue
+            h = target.meta.labels.get(HASH_LABEL, "")
+            if svc.spec.get("selector", {}).get(HASH_LABEL) == h:
+                continue
+            if target.available_replicas(self.api.store, self.api.now_s) == 0 and HASH_LABEL in (
+                svc.spec.get("selector") or {}
+            ):
+                continue
+            svc.spec = {**svc.spec, "selector": {**(svc.spec.get("selector") or {}), HASH_LABEL: h}}
+            self.api.store.update(svc, spec_changed=True)
+
+    # ---- analysis ------------------------------------------------------------------------------
+    def _run(self, ro: Rollout, name: str) -> analysis.AnalysisRun | None:
+        return self.api.store.get(*analysisspec.ANALYSIS_RUN, name, ro.meta.namespace) if name else None
+
+    def _terminate(self, run: analysis.AnalysisRun | None) -> None:
+        """cancelAnalysisRuns: spec.terminate on a run that has not completed."""
+        if run is None or run.completed or run.terminating:
+            return
+        run.spec = {**run.spec, "terminate": True}
+        self.api.store.update(run, spec_changed=True)
+
+    def _analysis_runs(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> None:
+        """reconcileAnalysisRuns for the canary: the step's run, then the background one."""
+        owned = [r for r in self.api.store.dependents(ro) if isinstance(r, analysis.AnalysisRun)]
+        if ro.abort or ro.promote_full or not ro.stable_hash:
+            for run in owned:
+                self._terminate(run)
+            ro.step_run = ro.background_run = ""
+            return
+        ro.step_run = self._step_run(ro, new_rs, stable_rs)
+        ro.background_run = self._background_run(ro, new_rs, stable_rs)
+        for run in owned:
+            if run.name not in (ro.step_run, ro.background_run):
+                self._terminate(run)
+
+    def _needs_new_run(self, ro: Rollout, run: analysis.AnalysisRun | None) -> bool:
+        """needsNewAnalysisRun."""
+        if run is None:
+            return True
+        if ro.controller_pause and CANARY_PAUSE_STEP not in ro.pause_conditions:
+            return run.phase == analysis.INCONCLUSIVE
+        return False
+
+    def _react(self, ro: Rollout, run: analysis.AnalysisRun, what: str) -> None:
+        """An Inconclusive run pauses the rollout; an Error or Failed one aborts it."""
+        if run.phase == analysis.INCONCLUSIVE:
+            self._add_pause(ro, INCONCLUSIVE_ANALYSIS)
+        elif run.phase in (analysis.ERROR, analysis.FAILED):
+            message = f"{what} analysis phase error/failed" + (f": {run.message}" if run.message else "")
+            self._abort(ro, message)
+
+    def _step_run(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> str:
+        """reconcileStepBasedAnalysisRun."""
+        step, index = ro.current_step()
+        run = self._run(ro, ro.step_run)
+        if ro.pause_conditions or ro.abort:
+            return ro.step_run
+        from_previous = run is not None and run.meta.labels.get(STEP_INDEX_LABEL) != str(index)
+        if step is None or "analysis" not in step or from_previous:
+            self._terminate(run)
+            return ""
+        if self._needs_new_run(ro, run):
+            run = self._create_run(
+                ro, step["analysis"], new_rs, stable_rs, str(index), {STEP_INDEX_LABEL: str(index)}
+            )
+            return run.name if run is not None else ""
+        assert run is not None
+        self._react(ro, run, "Step-based")
+        return run.name
+
+    def _background_run(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> str:
+        """reconcileBackgroundAnalysisRun."""
+        block = ro.canary.get("analysis")
+        run = self._run(ro, ro.background_run)
+        if not block:
+            self._terminate(run)
+            return ""
+        _, index = ro.current_step()
+        before_start = "startingStep" in block and index < int(block["startingStep"])
+        if ro.fully_promoted() or not ro.stable_hash or before_start:
+            return ""
+        if INCONCLUSIVE_ANALYSIS in ro.pause_conditions:
+            return ro.background_run
+        if self._needs_new_run(ro, run):
+            run = self._create_run(ro, block, new_rs, stable_rs, "", {"rollout-type": "Background"})
+            return run.name if run is not None else ""
+        assert run is not None
+        self._react(ro, run, "Background")
+        return run.name
+
+    def _create_run(
+        self,
+        ro: Rollout,
+        block: dict[str, Any],
+        new_rs: replicaset.ReplicaSet,
+        stable_rs: replicaset.ReplicaSet | None,
+        infix: str,
+        labels: dict[str, str],
+    ) -> analysis.AnalysisRun | None:
+        """newAnalysisRunFromRollout + NewAnalysisRunFromTemplates (args merged: the Rollout's
+        values win over the templates')."""
+        st = self.api.store
+        metrics: list[dict[str, Any]] = []
+        args: dict[str, str | None] = {}
+        for ref in block.get("templates") or []:
+            key = (
+                analysisspec.CLUSTER_ANALYSIS_TEMPLATE
+                if ref.get("clusterScope")
+                else analysisspec.ANALYSIS_TEMPLATE
+            )
+            template = st.get(
+                *key, ref.get("templateName"), "" if ref.get("clusterScope") else ro.meta.namespace
+            )
+            if template is None:
+                self.record(
+                    ro,
+                    timeline.ANALYSIS_TEMPLATE_NOT_FOUND,
+                    f"{key[1]} {ref.get('templateName')!r} not found",
+                    timeline.WARNING,
+                )
+                return None
+            metrics.extend(copy.deepcopy(template.spec.get("metrics") or []))
+            for a in template.spec.get("args") or []:
+                if a.get("value") is not None or a["name"] not in args:
+                    args[a["name"]] = None if a.get("value") is None else str(a["value"])
+        for a in block.get("args") or []:
+            source = (a.get("valueFrom") or {}).get("podTemplateHashValue")
+            if source == "Latest":
+                args[a["name"]] = new_rs.meta.labels.get(HASH_LABEL, "")
+            elif source == "Stable":
+                args[a["name"]] = stable_rs.meta.labels.get(HASH_LABEL, "") if stable_rs is not None else ""
+            else:
+                args[a["name"]] = None if a.get("value") is None else str(a["value"])
+        h = new_rs.meta.labels.get(HASH_LABEL, "")
+        name = "-".join(p for p in (ro.name, h, str(ro.revision), infix) if p)
+        n, base = 1, name
+        while (
+            st.get(*analysisspec.ANALYSIS_RUN, name, ro.meta.namespace) is not None
+        ):  # CreateWithCollisionCounter
+            name = f"{base}.{n}"
+            n += 1
+        run = analysis.AnalysisRun(
+            meta=store.Meta(
+                name=name,
+                namespace=ro.meta.namespace,
+                labels={**labels, HASH_LABEL: h, **(ro.spec.get("selector") or {}).get("matchLabels", {})},
+                annotations={rolloutspec.REVISION: str(ro.revision)},
+                owner_references=[store.OwnerReference(*ROLLOUT, ro.name, ro.meta.uid)],
+            ),
+            spec={"metrics": metrics, "args": [{"name": k, "value": v} for k, v in args.items()]},
+        )
+        self.record(
+            ro,
+            timeline.ANALYSIS_RUN_RUNNING,
+            f"Analysis Run '{name}' Status New: 'Running' Previous: ''",
+            analysis_run=name,
+        )
+        st.create(run)
+        return run
+
+    # ---- pause and abort -------------------------------------------------------------------------
+    def _add_pause(self, ro: Rollout, reason: str) -> None:
+        if reason not in ro.pause_conditions:
+            ro.pause_conditions[reason] = self.api.now_s
+            ro.controller_pause = True
+            self.record(ro, timeline.ROLLOUT_PAUSED, f"Rollout is paused ({reason})", pause_reason=reason)
+
+    def _abort(self, ro: Rollout, message: str) -> None:
+        if ro.abort:
+            return
+        ro.abort, ro.aborted_at_s, ro.abort_message = True, self.api.now_s, message
+        self.record(
+            ro,
+            timeline.ROLLOUT_ABORTED,
+            f"Rollout aborted update to revision {ro.revision}: {message}",
+            timeline.WARNING,
+            weight=ro.set_weight(),
+        )
+
+    def _pause(self, ro: Rollout) -> None:
+        """reconcileCanaryPause."""
+        if ro.spec.get("paused") or ro.promote_full or ro.abort:
+            return
+        step, _ = ro.current_step()
+        if step is None or "pause" not in step:
+            return
+        start = ro.pause_conditions.get(CANARY_PAUSE_STEP)
+        if start is None:
+            if not ro.controller_pause:
+                self._add_pause(ro, CANARY_PAUSE_STEP)
+                duration = rolloutspec.pause_duration_s(step["pause"] or {})
+                if duration is not None:
+                    self.api.requeue_at(self, self.api.now_s + duration)
+            return
+
+    # ---- ReplicaSets -------------------------------------------------------------------------------
+    def _view(self, rs: replicaset.ReplicaSet | None) -> rolloutcanary.RS | None:
+        if rs is None:
+            return None
+        return rolloutcanary.RS(rs.replicas, rs.available_replicas(self.api.store, self.api.now_s))
+
+    def _scale(self, ro: Rollout, rs: replicaset.ReplicaSet, replicas: int) -> bool:
+        if rs.replicas == replicas:
+            return False
+        verb = "up" if replicas > rs.replicas else "down"
+        revision = rs.meta.annotations.get(rolloutspec.REVISION, "0")
+        self.record(
+            ro,
+            timeline.SCALING_REPLICA_SET,
+            f"Scaled {verb} ReplicaSet {rs.name} (revision {revision}) from {rs.replicas} to {replicas}",
+            replica_set=rs.name,
+            replicas=replicas,
+        )
+        self.api.store.scale(rs, replicas)
+        return True
+
+    def _replicasets(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> bool:
+        """reconcileCanaryReplicaSets. True when it scaled something (not finished)."""
+        st = self.api.store
+        stable = stable_rs if stable_rs is not None and stable_rs is not new_rs else None
+        others = [rs for rs in ro.replicasets(st) if rs is not new_rs and rs is not stable]
+        surge, unavailable = ro.canary.get("maxSurge", "25%"), ro.canary.get("maxUnavailable", "25%")
+        want_new, want_stable = rolloutcanary.basic_canary(
+            ro.replicas,
+            ro.desired_weight(),
+            self._view(new_rs),
+            self._view(stable),
+            [self._view(o) for o in others if o is not None],
+            surge,
+            unavailable,  # type: ignore[misc]
+        )
+        if stable is not None and self._scale(ro, stable, want_stable):
+            return True
+        if self._scale(ro, new_rs, want_new):
+            return True
+        return self._scale_down_others(ro, others)
+
+    def _scale_down_others(self, ro: Rollout, others: list[replicaset.ReplicaSet]) -> bool:
+        """scaleDownOldReplicaSetsForCanary: unavailable pods first, then within maxUnavailable."""
+        st, now = self.api.store, self.api.now_s
+        others = sorted((rs for rs in others if rs.replicas > 0), key=lambda rs: rs.created_s)
+        if not others:
+            return False
+        _, unavailable = rolloutcanary.fenceposts(
+            ro.replicas, ro.canary.get("maxSurge", "25%"), ro.canary.get("maxUnavailable", "25%")
+        )
+        available = sum(rs.available_replicas(st, now) for rs in ro.replicasets(st))
+        budget = max(0, available - (ro.replicas - unavailable))
+        changed = False
+        for rs in others:
+            unhealthy = rs.replicas - rs.available_replicas(st, now)
+            take = min(rs.replicas, unhealthy + budget)
+            budget -= max(0, take - unhealthy)
+            if take > 0:
+                changed |= self._scale(ro, rs, rs.replicas - take)
+        return changed
+
+    # ---- status ---------------------------------------------------------------------------------------
+    def _completed_step(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> bool:
+        """completedCurrentCanaryStep."""
+        if ro.spec.get("paused"):
+            return False
+        step, _ = ro.current_step()
+        if step is None:
+            return False
+        if "pause" in step:  # CompletedCanaryPauseStep
+            duration = rolloutspec.pause_duration_s(step["pause"] or {})
+            start = ro.pause_conditions.get(CANARY_PAUSE_STEP)
+            if duration is not None:
+                return start is not None and self.api.now_s >= start + duration - 1e-9
+            return ro.controller_pause and start is None
+        if "setWeight" in step:
+            st = self.api.store
+            stable = stable_rs if stable_rs is not None and stable_rs is not new_rs else None
+            others = [rs for rs in ro.replicasets(st) if rs is not new_rs and rs is not stable]
+            return rolloutcanary.at_desired(
+                ro.replicas,
+                ro.desired_weight(),
+                self._view(new_rs),
+                self._view(stable),
+                [v for o in others if (v := self._view(o)) is not None],
+                ro.canary.get("maxSurge", "25%"),
+                ro.canary.get("maxUnavailable", "25%"),
+                len(stable.active_pods(st)) if stable is not None else 0,
+            )
+        run = self._run(ro, ro.step_run)
+        return run is not None and run.phase == analysis.SUCCESSFUL
+
+    def _status(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> None:
+        """syncRolloutStatusCanary."""
+        steps = len(ro.steps)
+        if ro.promote_full:
+            ro.pause_conditions.clear()
+            ro.abort = False
+            if steps:
+                ro.current_step_index = steps
+        reason = self._full_promote_reason(ro, new_rs, stable_rs)
+        if reason:
+            self._promote_stable(ro, reason)
+            return
+        if ro.abort:
+            if steps:
+                ro.current_step_index = steps if ro.stable_hash == ro.current_pod_hash else 0
+            return
+        if self._completed_step(ro, new_rs, stable_rs):
+            step, index = ro.current_step()
+            assert step is not None
+            ro.current_step_index = index + 1
+            self.record(
+                ro,
+                timeline.ROLLOUT_STEP_COMPLETED,
+                f"Rollout step {index + 1}/{steps} completed ({step_string(step)})",
+                step=index + 1,
+                weight=ro.set_weight(),
+            )
+            ro.pause_conditions.pop(CANARY_PAUSE_STEP, None)
+            ro.controller_pause = bool(ro.pause_conditions)
+            self.api.enqueue(self)  # the next step starts now
+
+    def _full_promote_reason(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> str:
+        """shouldFullPromote for the canary."""
+        if stable_rs is None:
+            return (
+                "Initial deploy"
+                if new_rs.available_replicas(self.api.store, self.api.now_s) >= ro.replicas
+                else ""
+            )
+        if ro.abort or ro.fully_promoted():
+            return ""
+        if new_rs.available_replicas(self.api.store, self.api.now_s) < ro.replicas:
+            return ""
+        if ro.promote_full:
+            return "Full promotion requested"
+        _, index = ro.current_step()
+        if not ro.steps or index >= len(ro.steps):
+            return f"Completed all {len(ro.steps)} canary steps"
+        return ""
+
+    def _promote_stable(self, ro: Rollout, reason: str) -> None:
+        """promoteStable."""
+        ro.pause_conditions.clear()
+        ro.controller_pause = False
+        ro.abort = False
+        ro.promote_full = False
+        ro.current_step_index = len(ro.steps) if ro.steps else None
+        if ro.stable_hash != ro.current_pod_hash:
+            ro.stable_hash = ro.current_pod_hash
+            self.record(
+                ro,
+                timeline.ROLLOUT_COMPLETED,
+                f"Rollout completed update to revision {ro.revision} ({ro.current_pod_hash}): {reason}",
+                revision=ro.revision,
+            )
+            self.api.enqueue(self)
+
+    def _cleanup(
+        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
+    ) -> None:
+        """reconcileRevisionHistoryLimit: ReplicaSets with no pods beyond the limit, oldest first."""
+        st = self.api.store
+        limit = int(ro.spec.get("revisionHistoryLimit", 10))
+        idle = [
+            rs
+            for rs in ro.replicasets(st)
+            if rs is not new_rs and rs is not stable_rs and rs.replicas == 0 and not rs.pods(st)
+        ]
+        for rs in sorted(idle, key=lambda rs: rs.created_s)[: max(0, len(idle) - limit)]:
+            st.delete(rs)
+
+
+STEP_INDEX_LABEL = "rollouts.argoproj.io/step-index"  # v1alpha1.RolloutCanaryStepIndexLabel
