@@ -173,6 +173,9 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("keda.sh/v1alpha1", "ScaledObject"),
+        ("argoproj.io/v1alpha1", "Rollout"),
+        ("argoproj.io/v1alpha1", "AnalysisTemplate"),
+        ("argoproj.io/v1alpha1", "ClusterAnalysisTemplate"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:
