@@ -59,6 +59,8 @@ SCALING_REPLICA_SET = "ScalingReplicaSet"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 #: ``kubectl rollout restart`` (slolab's: kubectl patches the template, no Event is written)
 ROLLOUT_RESTART = "RolloutRestart"
+#: ``kubectl argo rollouts set image`` / ``kubectl set image`` by a grader (slolab's)
+SET_IMAGE = "SetImage"
 
 # ---- Node (Kubernetes reasons, node lifecycle controller)
 NODE_READY = "NodeReady"
