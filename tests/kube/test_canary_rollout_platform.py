@@ -26,9 +26,11 @@ import test_crd_conformance as conformance
 import test_keda_scaling_platform as keda_platform
 import yaml
 
+from slolab.backends import kube
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import yamlfile
+from slolab.kube import client, observe
 from slolab.sim import modelversion, rolloutspec
 from slolab.workspace import variants
 from slolab_operator import LAB_LABEL, MANAGED_BY, namespace_for
@@ -149,3 +151,29 @@ def test_every_workspace_was_checked() -> None:
     lab = lab_mod.load(LAB)
     alternatives = list((lab.directory / "alternatives").glob("*.yaml"))
     assert alternatives and len(WORKSPACES) == 2 + len(lab.mutations) + len(alternatives)
+
+
+def test_set_image_patches_the_rollout_on_an_api_server(emulator) -> None:
+    """The grader's ``set image`` on kind: a JSON patch of the named container's image (a Rollout
+    is a custom resource: no strategic merge), and a Grader event on the timeline."""
+    k = client.connect("emu", timeout_s=5)
+    ns = namespace_for(LAB)
+    k.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    [rollout] = [o for o in objects(WORKSPACES["fault"]) if o["kind"] == "Rollout"]
+    k.create({**rollout, "metadata": {**rollout["metadata"], "namespace": ns}})
+    observer = observe.Observer(k, ns, 0.0)
+    view = kube.KubeClusterView(k, ns, _Clock(), observer)
+    params = lab_mod.load(LAB).grading.params
+    view.set_image("Rollout", "llm", params.container, params.bad_image)
+    containers = k.get("Rollout", "llm", ns)["spec"]["template"]["spec"]["containers"]
+    assert [c["image"] for c in containers if c["name"] == params.container] == [params.bad_image]
+    [event] = [e for e in observer.recorder.events if e.kind == "Grader"]
+    assert event.reason == "SetImage" and params.bad_image in event.message
+
+
+class _Clock:
+    def now_s(self) -> float:
+        return 0.0
+
+    def sleep(self, seconds: float) -> None:
+        pass
