@@ -250,3 +250,55 @@ def test_trafficrouting_is_not_modelled():
     fields = [p.field for p in modelled.check(yamlfile.Document(docs[0].data, "rollout.yaml", {}))]
     assert fields == ["spec.strategy.canary.trafficRouting"]
     assert NS
+
+
+def test_promote_full_skips_the_remaining_steps_and_analysis():
+    """(K) `promote --full`: "skip all remaining steps and analysis" and go to 100%."""
+    check = template(successCondition="result[0] < 2", interval="30s", count=100)
+    docs = rollout_docs(
+        [{"setWeight": 25}, {"analysis": {"templates": [{"templateName": "check"}]}}, {"pause": {}}],
+        extra=[check],
+    )
+    sim = deployed(docs)
+    set_metric(sim, 1.0)
+    update(sim, docs)
+    sim.env.run(until=sim.env.now + 200)
+    (run,) = runs(sim).values()
+    assert run["status"]["phase"] == "Running"
+    promote(sim, full=True)
+    sim.env.run(until=sim.env.now + 400)
+    s = status(sim)
+    assert s["phase"] == "Healthy" and s["stableRS"] == s["currentPodHash"] and s["currentStepIndex"] == 3
+    (run,) = runs(sim).values()
+    assert run["spec"]["terminate"] is True and run["status"]["phase"] == "Successful", (
+        "terminated, not failed"
+    )
+    assert "Full promotion requested" in events(sim, "RolloutCompleted")[-1].message
+
+
+def test_spec_paused_holds_the_rollout():
+    """(C) spec.paused: the Rollout stops stepping and says Paused "manually paused"."""
+    docs = rollout_docs([{"setWeight": 25}, {"pause": {"duration": 10}}, {"setWeight": 50}])
+    sim = deployed(docs)
+    docs[0].data["spec"]["paused"] = True
+    sim.apply([docs[0]])
+    update(sim, docs)
+    sim.env.run(until=sim.env.now + 400)
+    s = status(sim)
+    assert (s["phase"], s["message"], s["currentStepIndex"]) == ("Paused", "manually paused", 0)
+    promote(sim)  # kubectl argo rollouts promote unpauses: spec.paused false
+    sim.env.run(until=sim.env.now + 600)
+    assert status(sim)["phase"] == "Healthy"
+
+
+def test_revision_history_limit_deletes_the_oldest_idle_replicasets():
+    docs = rollout_docs([{"setWeight": 50}], replicas=1)
+    docs[0].data["spec"]["revisionHistoryLimit"] = 1
+    sim = deployed(docs)
+    for arg in ("--max-num-seqs=64", "--max-num-seqs=32"):
+        update(sim, docs, arg)
+        sim.env.run(until=sim.env.now + 400)
+    revisions = sorted(
+        int(rs["metadata"]["annotations"][rolloutspec.REVISION]) for rs in sim.api_objects("ReplicaSet")
+    )
+    assert revisions == [2, 3], "the stable ReplicaSet and one old one"
