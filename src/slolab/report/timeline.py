@@ -40,6 +40,8 @@ RESCALE = "SuccessfulRescale"
 KEDA_ACTIVATED = "KEDAScaleTargetActivated"
 KEDA_DEACTIVATED = "KEDAScaleTargetDeactivated"
 _NEW_SIZE = re.compile(r"New size: (\d+)")
+#: Argo Rollouts events marked on the plot: how a canary ended (aborted, or promoted to stable)
+ROLLOUT_MARKERS = frozenset({run_timeline.ROLLOUT_ABORTED, run_timeline.ROLLOUT_COMPLETED})
 
 
 def _buckets(end_s: float, width_s: float) -> list[float]:
@@ -171,7 +173,8 @@ def prepare(
             (e["time_s"], e.get("message") or e["reason"])
             for e in events
             if e["kind"] == run_timeline.GRADER_KIND
-        ],
+        ]
+        + [(e["time_s"], f"{e['name']}: {e['reason']}") for e in events if e["reason"] in ROLLOUT_MARKERS],
         "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
     }
 
