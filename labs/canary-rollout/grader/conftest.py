@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from slolab.load import requestlog
+from slolab.report import rolloutview
 
 HASH = "rollouts-pod-template-hash"
 
@@ -57,6 +58,7 @@ class Rollout:
     looks: list[Look]
     aborted_s: float | None  # run seconds of the first look that saw it aborted
     promoted_s: float | None
+    view: list[str]  # `kubectl argo rollouts get rollout` when the follow ended
 
     def max_share(self) -> tuple[float, float]:
         """(highest share of ready pods running the image, when)."""
@@ -173,7 +175,22 @@ def follow(lab, name: str, container: str, image: str, follow_s: float, every_s:
 
     lab.cluster.wait_for(done, follow_s, poll_s=every_s)
     window = requestlog.Window(f"rollout of {image}", start, lab.clock.now_s())
-    return Rollout(image, window, looks, state["aborted"], state["promoted"])
+    return Rollout(image, window, looks, state["aborted"], state["promoted"], get_rollout(lab, name))
+
+
+def get_rollout(lab, name: str) -> list[str]:
+    """What `kubectl argo rollouts get rollout <name>` shows now."""
+    ro = lab.cluster.get("Rollout", name)
+    if ro is None:
+        return [f"no Rollout {name!r}"]
+    selector = ro["spec"]["selector"]["matchLabels"]
+    replicasets = lab.cluster.list("ReplicaSet", labels=selector)
+    runs = [
+        r
+        for r in lab.cluster.list("AnalysisRun")
+        if r["metadata"].get("labels", {}).items() >= selector.items()
+    ]
+    return [f"$ kubectl argo rollouts get rollout {name}", *rolloutview.get_rollout(ro, replicasets, runs)]
 
 
 @pytest.fixture(scope="session")

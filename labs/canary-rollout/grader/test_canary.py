@@ -14,6 +14,7 @@ def test_bad_abort_s(canary, verdict, params, lab):
         if bad.looks
         else "",
         *bad.analysis(lab.cluster),
+        *bad.view,
     ]
     if bad.aborted_s is None:
         how = "promoted to every pod" if bad.promoted_s is not None else "still not aborted"
@@ -68,6 +69,7 @@ def test_good_promoted_s(canary, verdict, params, lab):
     evidence = [
         f"share of ready pods on {good.image}: {good.weights()}",
         *good.analysis(lab.cluster),
+        *good.view,
     ]
     if good.promoted_s is None:
         end = good.looks[-1] if good.looks else None
