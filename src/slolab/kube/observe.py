@@ -14,6 +14,9 @@ the same ones):
   complete.`` once its port answers (vllm/entrypoints/openai/api_server.py, v0.33.0);
 * Pod ``Ready`` / ``NotReady``: the Ready condition changed (time: its lastTransitionTime);
 * Pod ``Killing``: the kubelet's Event of that reason (liveness failure or deletion);
+* Rollout and AnalysisRun: the Argo Rollouts controller's Events of the reasons in
+  ROLLOUT_REASONS (steps, pauses, abort, promotion, analysis outcomes), as the simulator's
+  sim/rollout.py and sim/analysis.py record them;
 * Pod ``Deleted``: the pod is gone from the list.
 
 Object timestamps have one-second resolution (RFC 3339 without fractions), so times here are
@@ -41,6 +44,23 @@ log = logging.getLogger(__name__)
 LOADED_LINES = (
     re.compile(r"model \S+ loaded in (?P<load_s>[0-9.]+) ?s"),
     re.compile(r"Application startup complete"),
+)
+
+#: Argo Rollouts Event reasons taken into the timeline (argo-rollouts v1.9.1
+#: utils/conditions/conditions.go, rollout/analysis.go, analysis/analysis.go)
+ROLLOUT_REASONS = frozenset(
+    {
+        timeline.ROLLOUT_UPDATED,
+        timeline.ROLLOUT_STEP_COMPLETED,
+        timeline.ROLLOUT_PAUSED,
+        timeline.ROLLOUT_RESUMED,
+        timeline.ROLLOUT_ABORTED,
+        timeline.ROLLOUT_COMPLETED,
+        *(
+            timeline.ANALYSIS_RUN_PREFIX + p
+            for p in ("Running", "Successful", "Failed", "Error", "Inconclusive")
+        ),
+    }
 )
 
 
@@ -180,19 +200,30 @@ class Observer:
 
     def _kube_events(self, now: float) -> None:
         for ev in self.kube.list("Event", self.namespace):
-            if ev.get("reason") != timeline.KILLING:
-                continue
+            reason = ev.get("reason")
             involved = ev.get("involvedObject", {})
+            kind = involved.get("kind")
+            wanted = (kind == "Pod" and reason == timeline.KILLING) or (
+                kind in ("Rollout", "AnalysisRun") and reason in ROLLOUT_REASONS
+            )
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
             key = f"{uid}:{ev.get('count', 1)}"
-            if involved.get("kind") != "Pod" or key in self._seen_events:
+            if not wanted or key in self._seen_events:
                 continue
             self._seen_events.add(key)
             stamp = ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp")
             when = self._rel(parse_time(stamp), now)
             if when < 0:
                 continue  # before this run
-            self.record(when, "Pod", involved.get("name", "?"), timeline.KILLING, ev.get("message", ""))
+            warning = ev.get("type") == timeline.WARNING
+            self.record(
+                when,
+                kind,
+                involved.get("name", "?"),
+                reason,
+                ev.get("message", ""),
+                **({"type": timeline.WARNING} if warning else {}),
+            )
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:
         for name in pods:
