@@ -7,33 +7,27 @@ Upstream: argoproj/argo-rollouts v1.9.1
   pause condition; with a duration it is over that long after it began),
   completedCurrentCanaryStep, syncRolloutStatusCanary (RolloutStepCompleted; an abort sends
   the step index back to 0);
-- rollout/analysis.go: reconcileAnalysisRuns, reconcileStepBasedAnalysisRun and
-  reconcileBackgroundAnalysisRun (runs named <rollout>-<hash>-<revision>[-<step>]; an
-  Inconclusive run pauses the rollout (InconclusiveAnalysis), an Error or Failed run aborts it;
-  runs are terminated once the rollout no longer needs them: abort, promotion, a new template),
-  needsNewAnalysisRun, newAnalysisRunFromRollout; utils/analysis/factory.go
-  BuildArgumentsForRolloutAnalysisRun (valueFrom.podTemplateHashValue Latest / Stable);
+- rollout/analysis.go (the AnalysisRuns of the canary: sim/rolloutanalysis.py, a mixin of this
+  controller);
 - rollout/sync.go: createDesiredReplicaSet, shouldFullPromote ("Initial deploy", "Completed all
   N canary steps", "Full promotion requested"), promoteStable (RolloutCompleted),
   resetRolloutStatus; rollout/service.go reconcileStableAndCanaryService (the
   rollouts-pod-template-hash selector injected into stableService and canaryService; while
   aborted, canaryService points at the stable ReplicaSet too);
-- rollout/pause.go CompletedCanaryPauseStep; utils/rollout/rolloututil.go CalculateRolloutPhase
-  (Healthy, Progressing, Paused, Degraded and their messages); utils/conditions/conditions.go
-  (event reasons and messages).
-The replica arithmetic is sim/rolloutcanary.py; the fields sim/rolloutspec.py. Promote and
-abort are what ``kubectl argo rollouts promote [--full]`` and ``abort`` patch (``promote``,
-``abort`` below). Modelled also: spec.paused (Paused, "manually paused"), the revision
-annotation, revisionHistoryLimit. Not modelled: traffic routers, scaleDownDelaySeconds,
-dynamicStableScale, progressDeadlineSeconds, the rollback window, retry after abort other than
-a new template, anti-affinity injection, ephemeral metadata.
+- rollout/pause.go CompletedCanaryPauseStep; utils/conditions/conditions.go (event reasons and
+  messages).
+The Rollout object, its status and phase are sim/rolloutstate.py (with ``promote`` and ``abort``,
+what ``kubectl argo rollouts promote [--full]`` and ``abort`` patch); the replica arithmetic
+sim/rolloutcanary.py; the fields sim/rolloutspec.py. Modelled also: spec.paused (Paused,
+"manually paused"), the revision annotation, revisionHistoryLimit. Not modelled: traffic
+routers, scaleDownDelaySeconds, dynamicStableScale, progressDeadlineSeconds, the rollback window,
+retry after abort other than a new template, anti-affinity injection, ephemeral metadata.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-from typing import Any, ClassVar
+from typing import Any
 
 from slolab.run import timeline
 from slolab.sim import (
@@ -41,203 +35,19 @@ from slolab.sim import (
     analysisspec,
     controller,
     deployment,
-    objects,
     replicaset,
+    rolloutanalysis,
     rolloutcanary,
     rolloutspec,
+    rolloutstate,
     store,
 )
 
-ROLLOUT = rolloutspec.ROLLOUT
-HASH_LABEL = rolloutspec.HASH_LABEL
-CANARY_PAUSE_STEP = "CanaryPauseStep"
-INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysis"
-HEALTHY, PROGRESSING, PAUSED, DEGRADED = "Healthy", "Progressing", "Paused", "Degraded"
-
-
-@dataclasses.dataclass(eq=False)
-class Rollout:
-    api_version: ClassVar[str] = rolloutspec.API_VERSION
-    kind: ClassVar[str] = "Rollout"
-
-    meta: store.Meta
-    spec: dict[str, Any]
-    current_pod_hash: str = ""
-    step_hash: str = ""
-    stable_hash: str = ""
-    current_step_index: int | None = None
-    abort: bool = False
-    aborted_at_s: float | None = None
-    abort_message: str = ""
-    pause_conditions: dict[str, float] = dataclasses.field(default_factory=dict)  # reason -> start
-    controller_pause: bool = False
-    promote_full: bool = False
-    step_run: str = ""  # the current step's AnalysisRun
-    background_run: str = ""
-    observed_generation: int = 0
-    revision: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def replicas(self) -> int:
-        return int(self.spec.get("replicas", 1))
-
-    @property
-    def canary(self) -> dict[str, Any]:
-        return (self.spec.get("strategy") or {}).get("canary") or {}
-
-    @property
-    def steps(self) -> list[dict[str, Any]]:
-        return self.canary.get("steps") or []
-
-    def current_step(self) -> tuple[dict[str, Any] | None, int]:
-        """GetCurrentCanaryStep: (the step or None when all are done, its index)."""
-        index = self.current_step_index or 0
-        steps = self.steps
-        return (steps[index] if index < len(steps) else None), index
-
-    def set_weight(self) -> int:
-        """GetCurrentSetWeight: 0 while aborted, 100 past the last step, else the last setWeight."""
-        if self.abort:
-            return 0
-        step, index = self.current_step()
-        if step is None:
-            return 100
-        for s in reversed(self.steps[: index + 1]):
-            if "setWeight" in s:
-                return int(s["setWeight"])
-        return 0
-
-    def desired_weight(self) -> int:
-        """GetCanaryReplicasOrWeight without setCanaryScale."""
-        if self.promote_full or not self.stable_hash or self.current_pod_hash == self.stable_hash:
-            return 100
-        return self.set_weight()
-
-    def fully_promoted(self) -> bool:
-        return bool(self.stable_hash) and self.stable_hash == self.current_pod_hash
-
-    def replicasets(self, st: store.Store) -> list[replicaset.ReplicaSet]:
-        return [o for o in st.dependents(self) if isinstance(o, replicaset.ReplicaSet)]
-
-    def rs_by_hash(self, st: store.Store, h: str) -> replicaset.ReplicaSet | None:
-        if not h:
-            return None
-        return next((rs for rs in self.replicasets(st) if rs.meta.labels.get(HASH_LABEL) == h), None)
-
-    # ---- status -------------------------------------------------------------------------------
-    def counts(self, st: store.Store, now_s: float) -> dict[str, int]:
-        rss = self.replicasets(st)
-        new = self.rs_by_hash(st, self.current_pod_hash)
-        pods = [p for rs in rss for p in rs.active_pods(st)]
-        return {
-            "replicas": len(pods),
-            "updatedReplicas": len(new.active_pods(st)) if new else 0,
-            "readyReplicas": sum(1 for p in pods if p.ready),
-            "availableReplicas": sum(rs.available_replicas(st, now_s) for rs in rss),
-        }
-
-    def phase(self, st: store.Store, now_s: float) -> tuple[str, str]:
-        """CalculateRolloutPhase (with the controller's messages)."""
-        if self.observed_generation != self.meta.generation:
-            return PROGRESSING, "waiting for rollout spec update to be observed"
-        if self.abort:
-            message = f"RolloutAborted: Rollout aborted update to revision {self.revision}"
-            return DEGRADED, message + (f": {self.abort_message}" if self.abort_message else "")
-        if self.spec.get("paused"):
-            return PAUSED, "manually paused"
-        for reason in self.pause_conditions:
-            return PAUSED, reason
-        c = self.counts(st, now_s)
-        if c["updatedReplicas"] < self.replicas:
-            return PROGRESSING, "more replicas need to be updated"
-        if c["availableReplicas"] < c["updatedReplicas"]:
-            return PROGRESSING, "updated replicas are still becoming available"
-        if c["replicas"] > c["updatedReplicas"]:
-            return PROGRESSING, "old replicas are pending termination"
-        if not self.fully_promoted():
-            return PROGRESSING, "waiting for all steps to complete"
-        return HEALTHY, ""
-
-    def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
-        c = self.counts(st, now_s)
-        phase, message = self.phase(st, now_s)
-        meta = self.meta.to_api()
-        meta["annotations"] = {**meta["annotations"], rolloutspec.REVISION: str(self.revision)}
-        canary: dict[str, Any] = {}
-        for key, run_name in (
-            ("currentStepAnalysisRunStatus", self.step_run),
-            ("currentBackgroundAnalysisRunStatus", self.background_run),
-        ):
-            run = st.get(*analysisspec.ANALYSIS_RUN, run_name, self.meta.namespace) if run_name else None
-            if run is not None:
-                canary[key] = {"name": run.name, "status": run.phase, "message": run.message}
-        progressing = (
-            ("False", "RolloutAborted")
-            if self.abort
-            else ("Unknown", "RolloutPaused")
-            if self.pause_conditions or self.spec.get("paused")
-            else ("True", "NewReplicaSetAvailable")
-            if phase == HEALTHY
-            else ("True", "ReplicaSetUpdated")
-        )
-        available = (
-            c["availableReplicas"]
-            >= self.replicas
-            - rolloutcanary.fenceposts(
-                self.replicas, self.canary.get("maxSurge", "25%"), self.canary.get("maxUnavailable", "25%")
-            )[1]
-        )
-        status: dict[str, Any] = {
-            **c,
-            "phase": phase,
-            "message": message,
-            "observedGeneration": str(self.observed_generation),
-            "currentPodHash": self.current_pod_hash,
-            "stableRS": self.stable_hash,
-            "canary": canary,
-            "abort": self.abort,
-            "controllerPause": self.controller_pause,
-            "pauseConditions": [
-                {"reason": r, "startTime": objects.timestamp(t)} for r, t in self.pause_conditions.items()
-            ],
-            "selector": ",".join(
-                f"{k}={v}" for k, v in (self.spec.get("selector") or {}).get("matchLabels", {}).items()
-            ),
-            "conditions": [
-                {"type": "Progressing", "status": progressing[0], "reason": progressing[1]},
-                {
-                    "type": "Available",
-                    "status": "True" if available else "False",
-                    "reason": "AvailableReason",
-                },
-                {
-                    "type": "Healthy",
-                    "status": "True" if phase == HEALTHY else "False",
-                    "reason": "RolloutHealthy" if phase == HEALTHY else "RolloutNotHealthy",
-                },
-                {
-                    "type": "Completed",
-                    "status": "True" if self.fully_promoted() else "False",
-                    "reason": "RolloutCompleted" if self.fully_promoted() else "RolloutNotCompleted",
-                },
-            ],
-        }
-        if self.current_step_index is not None:
-            status["currentStepIndex"] = self.current_step_index
-        if self.aborted_at_s is not None:
-            status["abortedAt"] = objects.timestamp(self.aborted_at_s)
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "metadata": meta,
-            "spec": copy.deepcopy(self.spec),
-            "status": status,
-        }
-
+Rollout = rolloutstate.Rollout
+ROLLOUT = rolloutstate.ROLLOUT
+HASH_LABEL = rolloutstate.HASH_LABEL
+CANARY_PAUSE_STEP = rolloutstate.CANARY_PAUSE_STEP
+promote, abort, step_string = rolloutstate.promote, rolloutstate.abort, rolloutstate.step_string
 
 KIND = controller.Kind(
     *ROLLOUT,
@@ -249,36 +59,7 @@ KIND = controller.Kind(
 )
 
 
-def promote(st: store.Store, ro: Rollout, full: bool = False) -> None:
-    """``kubectl argo rollouts promote [--full]``: unpause (spec.paused false, the pause
-    conditions cleared), or with --full skip the remaining steps and analyses."""
-    if full:
-        ro.promote_full = True
-    ro.pause_conditions.clear()
-    if ro.spec.get("paused"):
-        ro.spec = {**ro.spec, "paused": False}
-        st.update(ro, spec_changed=True)
-    else:
-        st.update(ro)
-
-
-def abort(st: store.Store, ro: Rollout, now_s: float) -> None:
-    """``kubectl argo rollouts abort``: status.abort true; the canary goes back to 0."""
-    ro.abort, ro.aborted_at_s, ro.abort_message = True, now_s, ""
-    st.update(ro)
-
-
-def step_string(step: dict[str, Any]) -> str:
-    """rolloututil.CanaryStepString."""
-    if "setWeight" in step:
-        return f"setWeight: {step['setWeight']}"
-    if "pause" in step:
-        duration = (step["pause"] or {}).get("duration")
-        return "pause" if duration is None else f"pause: {duration}"
-    return "analysis"
-
-
-class Controller(controller.Controller):
+class Controller(rolloutanalysis.AnalysisRuns, controller.Controller):
     """rolloutCanary for every Rollout."""
 
     name = "argo-rollouts"
@@ -438,162 +219,6 @@ class Controller(controller.Controller):
                 continue
             svc.spec = {**svc.spec, "selector": {**(svc.spec.get("selector") or {}), HASH_LABEL: h}}
             self.api.store.update(svc, spec_changed=True)
-
-    # ---- analysis ------------------------------------------------------------------------------
-    def _run(self, ro: Rollout, name: str) -> analysis.AnalysisRun | None:
-        return self.api.store.get(*analysisspec.ANALYSIS_RUN, name, ro.meta.namespace) if name else None
-
-    def _terminate(self, run: analysis.AnalysisRun | None) -> None:
-        """cancelAnalysisRuns: spec.terminate on a run that has not completed."""
-        if run is None or run.completed or run.terminating:
-            return
-        run.spec = {**run.spec, "terminate": True}
-        self.api.store.update(run, spec_changed=True)
-
-    def _analysis_runs(
-        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
-    ) -> None:
-        """reconcileAnalysisRuns for the canary: the step's run, then the background one."""
-        owned = [r for r in self.api.store.dependents(ro) if isinstance(r, analysis.AnalysisRun)]
-        if ro.abort or ro.promote_full or not ro.stable_hash:
-            for run in owned:
-                self._terminate(run)
-            ro.step_run = ro.background_run = ""
-            return
-        ro.step_run = self._step_run(ro, new_rs, stable_rs)
-        ro.background_run = self._background_run(ro, new_rs, stable_rs)
-        for run in owned:
-            if run.name not in (ro.step_run, ro.background_run):
-                self._terminate(run)
-
-    def _needs_new_run(self, ro: Rollout, run: analysis.AnalysisRun | None) -> bool:
-        """needsNewAnalysisRun."""
-        if run is None:
-            return True
-        if ro.controller_pause and CANARY_PAUSE_STEP not in ro.pause_conditions:
-            return run.phase == analysis.INCONCLUSIVE
-        return False
-
-    def _react(self, ro: Rollout, run: analysis.AnalysisRun, what: str) -> None:
-        """An Inconclusive run pauses the rollout; an Error or Failed one aborts it."""
-        if run.phase == analysis.INCONCLUSIVE:
-            self._add_pause(ro, INCONCLUSIVE_ANALYSIS)
-        elif run.phase in (analysis.ERROR, analysis.FAILED):
-            message = f"{what} analysis phase error/failed" + (f": {run.message}" if run.message else "")
-            self._abort(ro, message)
-
-    def _step_run(
-        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
-    ) -> str:
-        """reconcileStepBasedAnalysisRun."""
-        step, index = ro.current_step()
-        run = self._run(ro, ro.step_run)
-        if ro.pause_conditions or ro.abort:
-            return ro.step_run
-        from_previous = run is not None and run.meta.labels.get(STEP_INDEX_LABEL) != str(index)
-        if step is None or "analysis" not in step or from_previous:
-            self._terminate(run)
-            return ""
-        if self._needs_new_run(ro, run):
-            run = self._create_run(
-                ro, step["analysis"], new_rs, stable_rs, str(index), {STEP_INDEX_LABEL: str(index)}
-            )
-            return run.name if run is not None else ""
-        assert run is not None
-        self._react(ro, run, "Step-based")
-        return run.name
-
-    def _background_run(
-        self, ro: Rollout, new_rs: replicaset.ReplicaSet, stable_rs: replicaset.ReplicaSet | None
-    ) -> str:
-        """reconcileBackgroundAnalysisRun."""
-        block = ro.canary.get("analysis")
-        run = self._run(ro, ro.background_run)
-        if not block:
-            self._terminate(run)
-            return ""
-        _, index = ro.current_step()
-        before_start = "startingStep" in block and index < int(block["startingStep"])
-        if ro.fully_promoted() or not ro.stable_hash or before_start:
-            return ""
-        if INCONCLUSIVE_ANALYSIS in ro.pause_conditions:
-            return ro.background_run
-        if self._needs_new_run(ro, run):
-            run = self._create_run(ro, block, new_rs, stable_rs, "", {"rollout-type": "Background"})
-            return run.name if run is not None else ""
-        assert run is not None
-        self._react(ro, run, "Background")
-        return run.name
-
-    def _create_run(
-        self,
-        ro: Rollout,
-        block: dict[str, Any],
-        new_rs: replicaset.ReplicaSet,
-        stable_rs: replicaset.ReplicaSet | None,
-        infix: str,
-        labels: dict[str, str],
-    ) -> analysis.AnalysisRun | None:
-        """newAnalysisRunFromRollout + NewAnalysisRunFromTemplates (args merged: the Rollout's
-        values win over the templates')."""
-        st = self.api.store
-        metrics: list[dict[str, Any]] = []
-        args: dict[str, str | None] = {}
-        for ref in block.get("templates") or []:
-            key = (
-                analysisspec.CLUSTER_ANALYSIS_TEMPLATE
-                if ref.get("clusterScope")
-                else analysisspec.ANALYSIS_TEMPLATE
-            )
-            template = st.get(
-                *key, ref.get("templateName"), "" if ref.get("clusterScope") else ro.meta.namespace
-            )
-            if template is None:
-                self.record(
-                    ro,
-                    timeline.ANALYSIS_TEMPLATE_NOT_FOUND,
-                    f"{key[1]} {ref.get('templateName')!r} not found",
-                    timeline.WARNING,
-                )
-                return None
-            metrics.extend(copy.deepcopy(template.spec.get("metrics") or []))
-            for a in template.spec.get("args") or []:
-                if a.get("value") is not None or a["name"] not in args:
-                    args[a["name"]] = None if a.get("value") is None else str(a["value"])
-        for a in block.get("args") or []:
-            source = (a.get("valueFrom") or {}).get("podTemplateHashValue")
-            if source == "Latest":
-                args[a["name"]] = new_rs.meta.labels.get(HASH_LABEL, "")
-            elif source == "Stable":
-                args[a["name"]] = stable_rs.meta.labels.get(HASH_LABEL, "") if stable_rs is not None else ""
-            else:
-                args[a["name"]] = None if a.get("value") is None else str(a["value"])
-        h = new_rs.meta.labels.get(HASH_LABEL, "")
-        name = "-".join(p for p in (ro.name, h, str(ro.revision), infix) if p)
-        n, base = 1, name
-        while (
-            st.get(*analysisspec.ANALYSIS_RUN, name, ro.meta.namespace) is not None
-        ):  # CreateWithCollisionCounter
-            name = f"{base}.{n}"
-            n += 1
-        run = analysis.AnalysisRun(
-            meta=store.Meta(
-                name=name,
-                namespace=ro.meta.namespace,
-                labels={**labels, HASH_LABEL: h, **(ro.spec.get("selector") or {}).get("matchLabels", {})},
-                annotations={rolloutspec.REVISION: str(ro.revision)},
-                owner_references=[store.OwnerReference(*ROLLOUT, ro.name, ro.meta.uid)],
-            ),
-            spec={"metrics": metrics, "args": [{"name": k, "value": v} for k, v in args.items()]},
-        )
-        self.record(
-            ro,
-            timeline.ANALYSIS_RUN_RUNNING,
-            f"Analysis Run '{name}' Status New: 'Running' Previous: ''",
-            analysis_run=name,
-        )
-        st.create(run)
-        return run
 
     # ---- pause and abort -------------------------------------------------------------------------
     def _add_pause(self, ro: Rollout, reason: str) -> None:
@@ -811,6 +436,3 @@ class Controller(controller.Controller):
         ]
         for rs in sorted(idle, key=lambda rs: rs.created_s)[: max(0, len(idle) - limit)]:
             st.delete(rs)
-
-
-STEP_INDEX_LABEL = "rollouts.argoproj.io/step-index"  # v1alpha1.RolloutCanaryStepIndexLabel
