@@ -31,7 +31,9 @@ from typing import Any
 FUNCTIONS = ("isNaN", "isInf", "isNil", "default", "asInt", "asFloat", "len")
 _ARITY = {"default": 2}
 _UNSUPPORTED = {
-    "?": "the ?: and ?? operators",
+    "?": "the ?: operator",
+    "??": "the ?? (nil coalescing) operator",
+    "..": "ranges (..)",
     ".": "member access (.)",
     "|": "pipes (|)",
     "in": "the in operator",
@@ -127,8 +129,8 @@ class _Parser:
             if tok is None:
                 return left
             op = tok[1]
-            if op in _UNSUPPORTED or op in ("??", ".."):
-                raise ExprError(f"{_UNSUPPORTED.get(op, repr(op))} is not supported by the simulator")
+            if op in _UNSUPPORTED:
+                raise ExprError(f"{_UNSUPPORTED[op]} is not supported by the simulator")
             power = _BINARY.get(op) if tok[0] in ("op", "name") else None
             if power is None or power <= min_power:
                 return left
