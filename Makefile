@@ -18,9 +18,11 @@ END     ?=
 STEP    ?=
 JSON    ?=
 EXPORT  ?=
+TEAM    ?=
+DURATION ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup native list lab grade hint reset solution promql metrics test test-fast lint bench doctor cluster clean require-name
+.PHONY: help setup native list lab grade hint reset solution promql metrics gameday scoreboard test test-fast lint bench doctor cluster clean require-name
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +80,12 @@ promql: setup require-name ## PromQL over lab NAME's last grade on sim: EXPR='..
 
 metrics: setup require-name ## Write lab NAME's last grade's samples to EXPORT=FILE as OpenMetrics (promtool, then Grafana)
 	@$(SLOLAB) metrics $(NAME) $(if $(EXPORT),--export '$(EXPORT)')
+
+gameday: setup require-name ## Game day on lab NAME: load + chaos, scored by error budget [TEAM=name] [DURATION=30m] [SEED=n] [BACKEND=kind]
+	@$(SLOLAB) gameday $(NAME) $(if $(TEAM),--team $(TEAM)) $(if $(DURATION),--duration $(DURATION)) $(if $(SEED),--seed $(SEED)) $(if $(filter kind cluster,$(BACKEND)),--backend $(BACKEND))
+
+scoreboard: setup ## Rank the teams' game days (of lab NAME, or all) in the terminal and reports/gameday/scoreboard.html
+	@$(SLOLAB) scoreboard $(NAME)
 
 test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest

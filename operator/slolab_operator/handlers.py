@@ -13,7 +13,7 @@ work of each lifecycle is in its own module:
 - :mod:`~slolab_operator.cleanup` (delete, through the finalizer, id ``cleanup``): uninstall,
   delete the namespace, wait for it;
 - :mod:`~slolab_operator.chaos` (timer, only when ``spec.gameDay``, id ``chaos``): the
-  scenario's chaos schedule.
+  game day: Chaos Mesh objects in the lab namespace, drain and node loss by the timer.
 
 No handler sleeps: waiting is ``TemporaryError(delay=…)``, so kopf keeps the progress in the
 Lab's annotations (keyed by the ids above, which must not change) and a restarted operator
@@ -113,7 +113,7 @@ def register(
         registry=registry,
         id="chaos",
         interval=cfg.chaos_interval_s,
-        when=lambda spec, **_: bool((spec or {}).get("gameDay")),
+        when=lambda spec, status, **_: chaos.active(spec, status),
     )
     async def on_timer(
         name: str, spec: Any, status: Any, patch: kopf.Patch, logger: logging.Logger, **_: Any

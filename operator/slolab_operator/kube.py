@@ -179,11 +179,18 @@ class Kube:
     # Raw JSON requests: the typed clients validate bodies against their models, which refuse
     # what the API server accepts (an integer quantity such as ``nvidia.com/gpu: 4``).
 
-    async def _raw(self, what: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def _raw(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
         def call() -> Any:
             headers = {"Accept": "application/json"}
             if body is not None:
-                headers["Content-Type"] = "application/json"
+                headers["Content-Type"] = content_type
             method_, url, headers, data, _ = self.api.param_serialize(
                 method=method,
                 resource_path=path,
@@ -235,6 +242,31 @@ class Kube:
             if exc.status != 404:
                 raise
 
+    async def merge_patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386) of the object at ``path`` (a node's spec in a game day)."""
+        return _json(
+            await self._raw(f"patch {path}", "PATCH", path, body, content_type="application/merge-patch+json")
+        )
+
+    async def evict_pod(self, namespace: str, name: str) -> bool:
+        """Ask the Eviction API (policy/v1) to evict a pod, as ``kubectl drain`` does. True when
+        it was evicted or is gone, False when refused with 429 (a PodDisruptionBudget: retry)."""
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+        try:
+            await self._raw(f"evict pod {namespace}/{name}", "POST", path, body)
+        except KubeError as exc:
+            if exc.status == 404:
+                return True
+            if exc.status == 429:
+                return False
+            raise
+        return True
+
     # -- grading Jobs and pods ---------------------------------------------------------------
 
     async def create_job(self, namespace: str, body: dict[str, Any]) -> bool:
@@ -267,18 +299,6 @@ class Kube:
             )
         ).get("items", [])
         return [p for p in items if _matches(p, labels)]
-
-    async def delete_pod(self, namespace: str, name: str) -> bool:
-        """True when deleted, False when it was already gone."""
-        try:
-            await self._call(
-                f"delete pod {namespace}/{name}", self.core.delete_namespaced_pod, name, namespace
-            )
-        except KubeError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
 
 
 def _reason(exc: ApiException) -> str:

@@ -48,6 +48,8 @@ class LabRun:
     seed: int
     time_limit_minutes: int
     game_day: bool
+    #: the game day's length (spec.gameDayMinutes, default the time limit)
+    game_day_minutes: int
     reset_generation: int
     grade_request: int
     #: the cluster's values over the lab's (Config.lab_values), e.g. a NodePort on kind
@@ -153,6 +155,9 @@ def parse(name: str, spec: Mapping[str, Any] | None, overlay: Mapping[str, Any] 
         seed=int(full.get("seed", lab.seeds[0])),
         time_limit_minutes=int(full.get("timeLimitMinutes", lab.time_limit_minutes)),
         game_day=bool(full.get("gameDay", False)),
+        game_day_minutes=int(
+            full.get("gameDayMinutes", full.get("timeLimitMinutes", lab.time_limit_minutes))
+        ),
         reset_generation=int(full.get("resetGeneration", 0)),
         grade_request=int(full.get("gradeRequest", 0)),
         overlay=dict(overlay or {}),

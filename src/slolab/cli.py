@@ -249,6 +249,64 @@ def cluster() -> None:
 
 
 @app.command()
+def gameday(
+    name: Name,
+    team: Annotated[str, typer.Option(help="team name, as on the scoreboard")] = "default",
+    duration: Annotated[str, typer.Option(help="game-day length: 30m, 1h, 1h30m, 900s")] = "30m",
+    seed: Annotated[int | None, typer.Option(help="simulation seed (default: the lab's first)")] = None,
+    backend: Annotated[
+        str, typer.Option(help="sim | kind | cluster (kind/cluster: real time, the operator's game-day mode)")
+    ] = "sim",
+    context: Context = None,
+    workspace: Annotated[Path | None, typer.Option(help="run this folder instead of workspace/NAME")] = None,
+) -> None:
+    """Run a game day: steady load and a chaos schedule against your manifests; score and report it."""
+    from slolab.gameday import plan, play, terminal
+
+    chosen_context = None
+    if backend != "sim":
+        chosen = _choose(backend, context)
+        backend, chosen_context = chosen.backend, chosen.context
+    spec = plan.make(
+        name,
+        team=team,
+        duration_s=plan.parse_duration(duration),
+        seed=seed,
+        backend=backend,
+        workspace=workspace,
+    )
+    console = _console()
+    console.print(
+        f"• Game day {name} for team {spec.team}: {spec.duration_s / 60:g} min of {spec.profile} load "
+        f"with chaos, seed {spec.seed}, {spec.manifests_from} manifests…"
+    )
+    played = play.play(spec, chosen_context, console.print)
+    terminal.show_run(console, played.data)
+    console.print(f"✓ Report: {paths.relative(played.report)}  (record: {paths.relative(played.record)})")
+    console.print(f"  Next: `make scoreboard NAME={name}` ranks every team's run on seed {spec.seed}.")
+
+
+@app.command()
+def scoreboard(
+    name: Annotated[str | None, typer.Argument(help="lab name (default: every lab with game days)")] = None,
+) -> None:
+    """Rank the teams' game days per lab and seed; print the tables and write scoreboard.html."""
+    from slolab.gameday import scoreboard as board_mod
+    from slolab.gameday import terminal
+
+    boards = board_mod.boards(name)
+    console = _console()
+    if not boards:
+        console.print(
+            f"No game days recorded{' for ' + name if name else ''} yet. "
+            f"Run `make gameday NAME={name or '<lab>'} TEAM=<team>`."
+        )
+    terminal.show_boards(console, boards)
+    out = board_mod.write_html(boards)
+    console.print(f"✓ Scoreboard: {paths.relative(out)}")
+
+
+@app.command()
 def bench(
     output: Annotated[Path, typer.Option(help="where to write the numbers")] = Path("bench.json"),
     runs: Annotated[int, typer.Option(help="grade runs for the median")] = 5,

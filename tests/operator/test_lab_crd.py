@@ -108,6 +108,7 @@ BAD = {
     "time-limit-zero": (_with(timeLimitMinutes=0), "less than the minimum"),
     "time-limit-a-day-plus": (_with(timeLimitMinutes=1441), "greater than the maximum"),
     "gameday-string": (_with(gameDay="yes"), "is not of type 'boolean'"),
+    "gameday-minutes-zero": (_with(gameDayMinutes=0), "less than the minimum"),
     "reset-negative": (_with(resetGeneration=-1), "less than the minimum"),
     "grade-float": (_with(gradeRequest=1.5), "is not of type 'integer'"),
 }
@@ -138,7 +139,7 @@ def test_cel_rules_are_there() -> None:
 
 def test_operator_spec_check_uses_the_crd_and_refuses_unknown_fields() -> None:
     assert crd.spec_problems({"lab": "readiness-probes", "seed": 1}) == []
-    known = "gameDay, gradeRequest, lab, resetGeneration, seed, timeLimitMinutes"
+    known = "gameDay, gameDayMinutes, gradeRequest, lab, resetGeneration, seed, timeLimitMinutes"
     assert crd.spec_problems({"lab": "readiness-probes", "sede": 1}) == [
         f"spec.sede: unknown field (known: {known})"
     ]

@@ -182,7 +182,11 @@ def test_rbac_has_no_wildcards_and_no_cluster_wide_secrets(rendered: dict, helm:
         "serviceaccounts",
         "rolebindings",
         "clusterroles",
+        "nodes",
     }
+    # game-day mode's drain (cordon) and node loss (a taint): get and patch nodes, nothing more
+    (nodes,) = [r for r in _rules(rendered)["slolab-operator"] if "nodes" in r["resources"]]
+    assert (nodes["resources"], nodes["verbs"]) == (["nodes"], ["get", "patch"])
     bind = next(r for r in _rules(rendered)["slolab-operator"] if "bind" in r["verbs"])
     assert bind["resourceNames"] == ["slolab-operator-lab", "slolab-operator-grader"]
     assert rendered["Role", "slolab-operator-events"]["metadata"]["namespace"] == NAMESPACE

@@ -1,80 +1,179 @@
-"""Game day: the kopf timer runs the scenario's chaos schedule (pod-kill) while the lab runs,
-reproducibly, without bursts after downtime, and not at all without spec.gameDay."""
+"""Game-day mode (slolab_operator.chaos): the operator creates Chaos Mesh objects in the lab's
+namespace instead of deleting pods itself, and its timer drives the drain (cordon, evictions
+through the Eviction API, uncordon) and the node loss (a NoExecute taint put on and taken off),
+each step once across restarts, with requests the chart's RBAC allows; nothing without
+spec.gameDay. The schedule is slolab.gameday.plan's (tests/gameday/test_plan.py).
+"""
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import kubernetes
-import yaml
 from operator_support import create_lab, lab, wait_condition, wait_for
+from rbac import access, allows, chart_rules
 
-from slolab.run import chaos
-from slolab_operator import gameday
+from slolab.gameday import plan
+from slolab_operator import chaos, gameday
 
-SELECTOR = {"app.kubernetes.io/name": "llm-serving"}
+SCHEDULES = "chaos-mesh.org/v1alpha1/schedules"
+NETWORKCHAOS = "chaos-mesh.org/v1alpha1/networkchaos"
+NODES = "v1/nodes"
 
 
-# -- the status bookkeeping (the schedule itself: tests/run/test_chaos.py) ---------------------
+# -- the status bookkeeping --------------------------------------------------------------------
 
 
-def test_record_keeps_the_latest_events() -> None:
-    state = None
+def test_state_records_each_step_once_and_keeps_the_latest_events() -> None:
+    state = gameday.State(None)
+    at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     for n in range(25):
-        injection = chaos.Injection(step=0, occurrence=n, due_s=n, done_after=n + 1)
-        state = gameday.record(state, injection, {"step": 0, "targets": [f"p{n}"]})
-    assert state["injections"] == 25 and state["done"] == {"0": 25}
-    assert [e["targets"][0] for e in state["events"]] == [f"p{n}" for n in range(5, 25)]
+        state.record(str(n), at, "drain", f"m{n}", step=n)
+    assert state.changed and state.data["injections"] == 25
+    assert all(state.done(str(n)) for n in range(25)) and not state.done("25")
+    assert [e["message"] for e in state.data["events"]] == [f"m{n}" for n in range(5, 25)]
+    again = gameday.State(state.data)
+    assert not again.changed
+    again.set("draining", None)
+    assert not again.changed
 
 
 # -- the timer, for real -----------------------------------------------------------------------
 
 
-def _pod(name: str, labels: dict) -> dict:
+def _node(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}
+
+
+def _pod(name: str, labels: dict, node: str) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "lab-oscar", "labels": labels},
-        "spec": {"containers": [{"name": "llm", "image": "slolab/serve:0.1.0"}]},
+        "spec": {"nodeName": node, "containers": [{"name": "llm", "image": "slolab/serve:0.1.0"}]},
         "status": {"phase": "Running"},
     }
 
 
-def test_the_timer_kills_pods_on_schedule(catalog_root: Path, emulator, operator, api) -> None:
-    file = catalog_root / "scenarios" / "llama-8b-h100" / "scenario.yaml"
-    doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-    doc["chaos"] = [{"action": "pod-kill", "at_s": 0, "every_s": 0.5, "selector": SELECTOR, "count": 1}]
-    file.write_text(yaml.safe_dump(doc), encoding="utf-8")
-
+def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
+    emulator, operator, api, helm: Path
+) -> None:
     core = kubernetes.client.CoreV1Api(api)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    for name in ("gpu-worker", "cpu-worker"):
+        core.create_node(_node(name))
     with operator():
-        create_lab(api, "oscar", lab="readiness-probes", gameDay=True, seed=3)
+        create_lab(api, "oscar", lab="readiness-probes", gameDay=True, seed=3, gameDayMinutes=1)
         create_lab(api, "peggy", lab="readiness-probes")  # no game day
         wait_condition(emulator, "oscar", "Ready")
         wait_condition(emulator, "peggy", "Ready")
-        for i in range(4):
-            core.create_namespaced_pod("lab-oscar", _pod(f"llm-{i}", {**SELECTOR, "pod": str(i)}))
-        core.create_namespaced_pod("lab-oscar", _pod("bystander", {"app": "other"}))
-        core.create_namespaced_pod(
-            "lab-peggy",
-            {
-                **_pod("llm-0", SELECTOR),
-                "metadata": {"name": "llm-0", "namespace": "lab-peggy", "labels": SELECTOR},
-            },
+        selector = emulator.get("apps/v1/deployments", "lab-oscar", "llm")["spec"]["selector"]["matchLabels"]
+        for i, node in enumerate(("gpu-worker", "gpu-worker", "cpu-worker")):
+            core.create_namespaced_pod("lab-oscar", _pod(f"llm-{i}", selector, node))
+
+        # at the start: the pod-kill Schedule, on the Deployment's pods, every 60 s / 6
+        schedule = wait_for("the Schedule", lambda: emulator.get(SCHEDULES, "lab-oscar", "gameday-pod-kill"))
+        assert schedule["spec"]["schedule"] == "@every 10s"
+        assert schedule["spec"]["podChaos"]["selector"] == {
+            "namespaces": ["lab-oscar"],
+            "labelSelectors": selector,
+        }
+        assert emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay") is None
+
+        def state() -> dict:
+            return (lab(emulator, "oscar").get("status") or {}).get("gameDay") or {}
+
+        # the game day's clock started at the first tick (gameDayMinutes: 1), written with the
+        # Schedule's step (wait for it: a later write of that tick would undo the move below)
+        wait_for("the game day's start", lambda: state().get("done", {}).get(chaos.SCHEDULE_KEY))
+        assert state()["startedAt"]
+        # move it 50 s back (as after an operator that was down): every step due by then runs
+        # once, in order
+        started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=50)
+        custom.patch_cluster_custom_object_status(
+            "slolab.dev",
+            "v1alpha1",
+            "labs",
+            "oscar",
+            {"status": {"gameDay": {"startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
         )
+        steps, _ = plan.schedule(60)
+        due = [str(i) for i, s in enumerate(steps) if s.action != plan.POD_KILL and s.at_s <= 50]
 
-        def killed() -> list[str]:
-            events = ((lab(emulator, "oscar").get("status") or {}).get("gameDay") or {}).get("events") or []
-            return [t for e in events for t in e["targets"]]
+        wait_for("every step due", lambda: all(k in state().get("done", {}) for k in due))
+        during = state()
+        delay = emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay")
+        # switched off (as slolab gameday does at the end): the game day ends and cleans up
+        custom.patch_cluster_custom_object(
+            "slolab.dev", "v1alpha1", "labs", "oscar", {"spec": {"gameDay": False}}
+        )
+        wait_for("the end of the game day", lambda: state().get("endedAt"))
 
-        wait_for("two pods killed", lambda: len(killed()) >= 2 and killed())
-    state = lab(emulator, "oscar")["status"]["gameDay"]
-    targets = killed()
-    assert len(set(targets)) == len(targets), "a pod was killed twice"
-    left = set(emulator.objects("v1/pods", "lab-oscar"))
-    assert "bystander" in left
-    assert not set(targets) & left
-    assert state["done"]["0"] >= 2 and state["injections"] == len(state["events"])
-    assert all(e["action"] == "pod-kill" and e["step"] == 0 for e in state["events"])
+    game_day = state()
+    assert emulator.get(SCHEDULES, "lab-oscar", "gameday-pod-kill") is None
+    assert emulator.get(NETWORKCHAOS, "lab-oscar", "gameday-network-delay") is None
+    assert game_day["events"][-1]["action"] == "ended"
+    actions = [e["action"] for e in during["events"]]
+    assert actions[0] == plan.POD_KILL
+    assert [a for a in actions if a in plan.ACTIONS[1:]] == [
+        plan.NETWORK_DELAY,
+        plan.DRAIN,
+        plan.UNCORDON,
+        plan.NODE_DOWN,
+        plan.NODE_UP,
+    ]
+    assert delay["spec"]["action"] == "delay" and delay["spec"]["selector"]["labelSelectors"] == selector
+    # the drain and the loss hit the node with most of the lab's pods; both are undone by now
+    assert game_day["drainedNode"] == game_day["lostNode"] == "gpu-worker"
+    gpu = emulator.get(NODES, None, "gpu-worker")
+    assert not gpu["spec"].get("unschedulable")
+    assert chaos.NODE_LOST_TAINT["key"] not in [t["key"] for t in gpu["spec"].get("taints") or []]
+    requests = emulator.requests()
+    evictions = {
+        r.path.split("/")[-2] for r in requests if r.method == "POST" and r.path.endswith("/eviction")
+    }
+    assert evictions == {"llm-0", "llm-1"}
+    node_patches = [r.path for r in requests if r.method == "PATCH" and r.path.startswith("/api/v1/nodes/")]
+    # cordon, uncordon, taint, untaint, and the end's uncordon and untaint (idempotent)
+    assert set(node_patches) == {"/api/v1/nodes/gpu-worker"} and len(node_patches) == 6
+    assert not any(r.method == "DELETE" and "/pods/" in r.path for r in requests), (
+        "the operator deleted a pod"
+    )
     assert "gameDay" not in lab(emulator, "peggy")["status"]
-    assert set(emulator.objects("v1/pods", "lab-peggy")) == {"llm-0"}
+    assert emulator.objects(SCHEDULES, "lab-peggy") == {}
+
+    rules = chart_rules(helm)
+    cluster, per_lab = rules["ClusterRole", "slolab-operator"], rules["ClusterRole", "slolab-operator-lab"]
+    denied, checked = [], set()
+    for r in requests:
+        want = access(r.method, r.path, r.params)
+        if not r.user_agent.startswith("slolab-operator") or want is None:
+            continue
+        checked.add(want.resource)
+        lab_ns = (want.namespace or "").startswith("lab-")
+        if not (allows(cluster, want) or (lab_ns and allows(per_lab, want))):
+            denied.append(str(want))
+    assert {"nodes", "pods/eviction", "schedules", "networkchaos"} <= checked
+    assert any(r.method == "DELETE" and r.path.endswith("/schedules/gameday-pod-kill") for r in requests)
+    assert not denied, "requests the chart's RBAC would refuse:\n" + "\n".join(sorted(set(denied)))
+
+
+def test_a_scenario_chaos_step_becomes_a_chaos_mesh_object() -> None:
+    """scenario.yaml ``chaos:`` steps (Chaos Mesh words: pod-kill of ``count`` pods among a label
+    selector): with every_s a Schedule, without it one PodChaos; both valid upstream objects."""
+    import test_crd_conformance as conformance
+
+    from slolab.catalog import scenario
+
+    crds = conformance.CRDs(conformance.require_crd_dir(conformance._candidates()))
+    labels = {"app.kubernetes.io/name": "llm-serving"}
+    every = scenario.ChaosStep(at_s=30, every_s=120, selector=labels, count=2)
+    once = scenario.ChaosStep(at_s=60, selector=labels)
+    schedule = chaos._scenario_chaos("lab-x", 0, every, "team")
+    assert (schedule["kind"], schedule["spec"]["schedule"]) == ("Schedule", "@every 2m")
+    assert schedule["spec"]["podChaos"]["mode"] == "fixed" and schedule["spec"]["podChaos"]["value"] == "2"
+    pod_chaos = chaos._scenario_chaos("lab-x", 1, once, "team")
+    assert (pod_chaos["kind"], pod_chaos["spec"]["mode"]) == ("PodChaos", "one")
+    assert pod_chaos["spec"]["selector"] == {"namespaces": ["lab-x"], "labelSelectors": labels}
+    assert crds.validate(schedule) == [] and crds.validate(pod_chaos) == []

@@ -176,6 +176,11 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("argoproj.io/v1alpha1", "Rollout"),
         ("argoproj.io/v1alpha1", "AnalysisTemplate"),
         ("argoproj.io/v1alpha1", "ClusterAnalysisTemplate"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+        ("apps/v1", "DaemonSet"),
+        ("chaos-mesh.org/v1alpha1", "PodChaos"),
+        ("chaos-mesh.org/v1alpha1", "NetworkChaos"),
+        ("chaos-mesh.org/v1alpha1", "Schedule"),
     }
     assert {("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("v1", "Endpoints"), ("v1", "Node")} <= set(kinds)
     for cls in registry.CONTROLLERS:

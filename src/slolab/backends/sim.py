@@ -13,7 +13,7 @@ from typing import Any
 
 from slolab import errors, paths
 from slolab.backends import base
-from slolab.catalog import apivalidation, kindconfig
+from slolab.catalog import apivalidation, kindconfig, yamlfile
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
@@ -21,7 +21,8 @@ from slolab.promql import engine as promql_engine
 from slolab.promql import openmetrics, snapshot
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
-from slolab.sim import manifests, objects, scrape, traffic
+from slolab.sim import drain as drain_mod
+from slolab.sim import manifests, scrape, traffic
 
 
 class SimClock:
@@ -52,13 +53,12 @@ class SimClusterView:
     ) -> list[dict[str, Any]]:
         if namespace not in (None, self.namespace) and kind != "Node":
             return []
-        items = self._sim.api_objects(kind)
-        if labels:
-            items = [o for o in items if objects.labels_match(labels, o["metadata"].get("labels") or {})]
-        return items
+        return self._sim.api_objects(kind, labels=labels)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        return next((o for o in self.list(kind, namespace) if o["metadata"]["name"] == name), None)
+        if namespace not in (None, self.namespace) and kind != "Node":
+            return None
+        return next(iter(self._sim.api_objects(kind, name=name)), None)
 
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
         if kind != "Deployment" or self._sim.store.get("apps/v1", "Deployment", name, self.namespace) is None:
@@ -91,6 +91,26 @@ class SimClusterView:
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         return base.poll_until(self._clock, condition, timeout_s, poll_s)
+
+    def apply(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl apply -n <lab namespace>`` of manifests that are part of the lab's run (its
+        chaos), not the learner's workspace."""
+        for doc in docs:
+            meta = doc.data.get("metadata") or {}
+            what = f"kubectl apply {doc.data.get('kind')}"
+            self._sim.record(timeline.GRADER_KIND, str(meta.get("name")), timeline.APPLIED, what)
+        self._sim.apply(docs)
+
+    def drain(self, node: str, timeout_s: float | None = None) -> drain_mod.Drain:
+        """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]``; it
+        runs while time passes (sim/drain.py). The returned Drain says when it is ``done`` or its
+        ``error``, and holds kubectl's output lines."""
+        self._sim.record(timeline.GRADER_KIND, node, timeline.DRAIN_STARTED, f"kubectl drain {node}")
+        return drain_mod.start(self._sim, drain_mod.Drain(node=node, timeout_s=timeout_s))
+
+    def uncordon(self, node: str) -> None:
+        """``kubectl uncordon NODE``."""
+        drain_mod.cordon(self._sim, node, unschedulable=False)
 
 
 class SimLoadHandle:

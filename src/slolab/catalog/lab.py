@@ -79,6 +79,14 @@ class Fault(schema.Strict):
 
     summary: str
     values: str = "fault/values.yaml"
+    manifests: list[str] = pydantic.Field(
+        default_factory=list,
+        description=(
+            "manifest files, relative to the lab's folder, copied into the workspace beside the "
+            "rendered chart: workloads the serving chart does not render (a device plugin "
+            "DaemonSet, a batch Deployment)"
+        ),
+    )
     fails: list[str] = pydantic.Field(description="the checks the untouched fault must fail, exactly")
 
 

@@ -82,6 +82,13 @@ class Pool(schema.Strict):
     match_labels: dict[str, str]
     capacity: dict[str, str] = pydantic.Field(description="resource quantities, e.g. nvidia.com/gpu: '8'")
     gpu_product: str | None = pydantic.Field(default=None, description="label nvidia.com/gpu.product")
+    device_plugin: bool = pydantic.Field(
+        default=False,
+        description=(
+            "the pool's nvidia.com/gpu is advertised only while an NVIDIA device plugin pod runs Ready "
+            "on the node, as on a real cluster (sim/deviceplugin.py); false: from the start"
+        ),
+    )
 
 
 class Topology(schema.Strict):

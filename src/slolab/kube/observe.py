@@ -14,6 +14,9 @@ the same ones):
   complete.`` once its port answers (vllm/entrypoints/openai/api_server.py, v0.33.0);
 * Pod ``Ready`` / ``NotReady``: the Ready condition changed (time: its lastTransitionTime);
 * Pod ``Killing``: the kubelet's Event of that reason (liveness failure or deletion);
+* Pod ``Scheduled`` and ``FailedScheduling`` (a Warning): kube-scheduler's Events, with their
+  messages ("Successfully assigned <ns>/<pod> to <node>", "0/3 nodes are available: ..."), which
+  graders quote and the report's pods-per-node panel reads;
 * Rollout and AnalysisRun: the Argo Rollouts controller's Events of the reasons in
   ROLLOUT_REASONS (steps, pauses, abort, promotion, analysis outcomes), as the simulator's
   sim/rollout.py and sim/analysis.py record them;
@@ -39,6 +42,13 @@ from slolab.kube import client as client_mod
 from slolab.run import timeline
 
 log = logging.getLogger(__name__)
+
+#: Event reasons of Pods the timeline keeps, with their type.
+_POD_EVENTS = {
+    timeline.KILLING: timeline.NORMAL,
+    timeline.SCHEDULED: timeline.NORMAL,
+    timeline.FAILED_SCHEDULING: timeline.WARNING,
+}
 
 #: Log lines that mean "the server answers now", with the load time when the line gives it.
 LOADED_LINES = (
@@ -203,7 +213,7 @@ class Observer:
             reason = ev.get("reason")
             involved = ev.get("involvedObject", {})
             kind = involved.get("kind")
-            wanted = (kind == "Pod" and reason == timeline.KILLING) or (
+            wanted = (kind == "Pod" and reason in _POD_EVENTS) or (
                 kind in ("Rollout", "AnalysisRun") and reason in ROLLOUT_REASONS
             )
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
@@ -215,15 +225,12 @@ class Observer:
             when = self._rel(parse_time(stamp), now)
             if when < 0:
                 continue  # before this run
-            warning = ev.get("type") == timeline.WARNING
-            self.record(
-                when,
-                kind,
-                involved.get("name", "?"),
-                reason,
-                ev.get("message", ""),
-                **({"type": timeline.WARNING} if warning else {}),
-            )
+            if kind == "Pod":
+                type_ = _POD_EVENTS[reason]
+            else:
+                type_ = timeline.WARNING if ev.get("type") == timeline.WARNING else timeline.NORMAL
+            with self._lock:
+                self.recorder.event(when, kind, involved.get("name", "?"), reason, ev.get("message", ""), type_)
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:
         for name in pods:

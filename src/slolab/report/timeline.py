@@ -1,12 +1,14 @@
 """The grade as a picture: what the cluster did, what the load saw, and the TTFT SLO line.
 
-Four panels share the run-time axis (seconds). From PromQL over the run (``promseries``, through
+Five panels share the run-time axis (seconds). From PromQL over the run (``promseries``, through
 ``lab.prom`` on every backend): replicas of the lab's Deployment (desired, available) as step
 plots, and the queue (requests waiting, running). From the load's request log: requests per
 5 s bucket (ok, failed in red). TTFT: p99 from the server's histogram (PromQL), with the
 client's p50/p99 per 10 s bucket thinner, on a log scale with a line for each absolute TTFT
-target. A panel whose queries gave nothing says so ("no metrics: ...") instead of a line.
-Grader markers (e.g. "rollout restart") are dashed vertical lines; Warning events are red ticks.
+target. Pods per node from the scheduling events (``podsplacement``), Pending dashed. A panel
+whose queries gave nothing says so ("no metrics: ...") instead of a line.
+Grader markers (e.g. "rollout restart") and chaos injections (a PodChaos or NetworkChaos applied)
+are dashed vertical lines; Warning events are red ticks.
 Scale events are triangles on the replicas panel at their new size (up ▲, down ▼): the HPA's
 ``SuccessfulRescale`` events ("New size: N; reason: ...", kubernetes v1.35
 pkg/controller/podautoscaler/horizontal.go) and KEDA's ``KEDAScaleTargetActivated`` /
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab.load import requestlog
-from slolab.report import promseries
+from slolab.report import podsplacement, promseries
 from slolab.run import timeline as run_timeline
 
 COUNT_BUCKET_S = 5.0
@@ -174,8 +176,14 @@ def prepare(
             for e in events
             if e["kind"] == run_timeline.GRADER_KIND
         ]
+        + [
+            (e["time_s"], f"{e['kind']} {str((e.get('data') or {}).get('target', '')).rpartition('/')[2]}")
+            for e in events
+            if e["kind"] in run_timeline.CHAOS_KINDS and e["reason"] == run_timeline.CHAOS_APPLIED
+        ]
         + [(e["time_s"], f"{e['name']}: {e['reason']}") for e in events if e["reason"] in ROLLOUT_MARKERS],
         "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
+        "placement": podsplacement.series(events),
     }
 
 
@@ -192,28 +200,29 @@ def plot(
     return draw(path, prepare(doc, prom=prom, logs=logs, slo_lines_ms=slo_lines_ms, profiles=profiles))
 
 
-Panels = tuple[Any, Any, Any, Any]
+Panels = tuple[Any, Any, Any, Any, Any]
 
 
 def blank() -> tuple[Any, Panels]:
-    """The empty figure and its four panels (imports matplotlib: about 0.4 s the first time).
+    """The empty figure and its five panels (imports matplotlib: about 0.4 s the first time).
 
     The plot worker makes it while the grade still runs, so that ``draw`` only adds the data."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 10))
+    fig = Figure(figsize=(11, 12))
     FigureCanvasAgg(fig)
     # fixed margins: constrained layout costs about as much as drawing
     fig.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.06, hspace=0.08)
-    axes = fig.subplots(4, 1, sharex=True, height_ratios=[1, 1, 1, 1.3])
-    ax_pods, ax_queue, ax_req, ax_ttft = axes
+    axes = fig.subplots(5, 1, sharex=True, height_ratios=[1, 1, 1, 1.3, 1])
+    ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes = axes
     ax_pods.set_ylabel("replicas")
     ax_queue.set_ylabel("requests in the server")
     ax_req.set_ylabel(f"requests / {COUNT_BUCKET_S:g} s")
     ax_ttft.set_ylabel("TTFT (ms)")
-    ax_ttft.set_xlabel("run time (s)")
-    return fig, (ax_pods, ax_queue, ax_req, ax_ttft)
+    ax_nodes.set_ylabel("pods per node")
+    ax_nodes.set_xlabel("run time (s)")
+    return fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes)
 
 
 def _note(ax: Any, text: str) -> None:
@@ -247,7 +256,7 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
     prom = data["prom"]
     end_s = data["end_s"]
     slo_lines_ms = data["slo_lines_ms"]
-    fig, (ax_pods, ax_queue, ax_req, ax_ttft) = figure or blank()
+    fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes) = figure or blank()
 
     _draw_prom_panel(ax_pods, prom, "replicas", end_s, step=True)
     _draw_prom_panel(ax_queue, prom, "queue", end_s, step=False)
@@ -301,9 +310,10 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
         ax_ttft.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, pos: _ms_label(v, pos, minor=True)))
         ax_ttft.legend(loc="upper left", fontsize="small")
     ax_ttft.set_xlim(0, end_s)
+    podsplacement.draw(ax_nodes, data.get("placement") or {}, end_s)
 
     for time_s, label in data["markers"]:
-        for ax in (ax_pods, ax_queue, ax_req, ax_ttft):
+        for ax in (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes):
             ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
         ax_pods.annotate(
             label,

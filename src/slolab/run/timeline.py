@@ -31,6 +31,8 @@ LOAD_KIND = "Load"  # a load run started or stopped
 # ---- Pod, from the scheduler and the kubelet (Kubernetes reasons)
 SCHEDULED = "Scheduled"
 FAILED_SCHEDULING = "FailedScheduling"
+PREEMPTED = "Preempted"  # a victim of the scheduler's preemption (DefaultPreemption)
+TAINT_MANAGER_EVICTION = "TaintManagerEviction"  # the taint eviction controller deletes a pod
 PULLING = "Pulling"
 PULLED = "Pulled"
 CREATED = "Created"
@@ -61,10 +63,29 @@ PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 ROLLOUT_RESTART = "RolloutRestart"
 #: ``kubectl argo rollouts set image`` / ``kubectl set image`` by a grader (slolab's)
 SET_IMAGE = "SetImage"
+#: a grader applied manifests that are part of the lab's run (its chaos), slolab's
+APPLIED = "Applied"
 
 # ---- Node (Kubernetes reasons, node lifecycle controller)
 NODE_READY = "NodeReady"
 NODE_NOT_READY = "NodeNotReady"
+
+# ---- Node, from the kubelet (Kubernetes reasons: kubelet_node_status.go recordNodeSchedulableEvent)
+NODE_SCHEDULABLE = "NodeSchedulable"
+NODE_NOT_SCHEDULABLE = "NodeNotSchedulable"
+#: a taint the node lifecycle controller put on or took off (slolab's: upstream writes no Event)
+TAINTED = "Tainted"
+UNTAINTED = "Untainted"
+
+# ---- Pod and Node, from ``kubectl drain`` and the Eviction API (slolab's: kubectl prints these
+# lines, the API server writes no Event)
+#: the Eviction API admitted an eviction: the pod is deleted gracefully
+EVICTED = "Evicted"
+#: the Eviction API refused it (429 TooManyRequests: a PodDisruptionBudget forbids it)
+EVICTION_REFUSED = "EvictionRefused"
+DRAIN_STARTED = "Drain"
+DRAINED = "Drained"
+DRAIN_FAILED = "DrainFailed"
 
 # ---- PodDisruptionBudget (Kubernetes reasons, disruption controller)
 NO_PODS = "NoPods"
@@ -106,6 +127,22 @@ ANALYSIS_TEMPLATE_NOT_FOUND = "AnalysisTemplateNotFound"
 #: ...Error, ...Inconclusive); a metric: METRIC_PREFIX + its phase
 ANALYSIS_RUN_PREFIX = "AnalysisRun"
 METRIC_PREFIX = "Metric"
+# ---- Chaos Mesh (chaos-mesh v2.8.3 controllers/utils/recorder: common.go, desiredphase.go,
+# schedule.go, error.go), on PodChaos, NetworkChaos and Schedule objects
+#: the kinds whose events these are (a Schedule spawns one of them per run)
+CHAOS_KINDS = ("PodChaos", "NetworkChaos")
+CHAOS_APPLIED = "Applied"
+CHAOS_RECOVERED = "Recovered"
+CHAOS_STARTED = "Started"
+CHAOS_TIME_UP = "TimeUp"
+CHAOS_PAUSED = "Paused"
+CHAOS_DELETED = "Deleted"
+CHAOS_FAILED = "Failed"
+CHAOS_UPDATED = "Updated"
+SCHEDULE_SPAWNED = "Spawned"
+SCHEDULE_FORBID = "Forbid"
+SCHEDULE_MISSED = "MissSchedule"
+SCHEDULE_SKIP = "Skip"
 
 # ---- Load, slolab's own
 LOAD_STARTED = "LoadStarted"

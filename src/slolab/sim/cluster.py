@@ -30,7 +30,18 @@ from slolab.catalog import scenario as scenario_mod
 from slolab.promql import engine as engine_mod
 from slolab.promql import tsdb as tsdb_mod
 from slolab.run import timeline
-from slolab.sim import controller, kubelet, metricsapi, objects, quantity, registry, scrape, serverargs, store
+from slolab.sim import (
+    controller,
+    deviceplugin,
+    kubelet,
+    metricsapi,
+    objects,
+    quantity,
+    registry,
+    scrape,
+    serverargs,
+    store,
+)
 
 
 def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec]) -> list[objects.Node]:
@@ -44,14 +55,25 @@ def build_nodes(scenario: scenario_mod.Scenario, specs: list[kindconfig.NodeSpec
         labels = dict(spec.labels)
         if pool and pool.gpu_product:
             labels["nvidia.com/gpu.product"] = pool.gpu_product
+        allocatable = quantity.resources(capacity)
+        if pool and pool.device_plugin:  # advertised once the device plugin runs (sim/deviceplugin.py)
+            allocatable.pop(deviceplugin.RESOURCE, None)
         nodes.append(
             objects.Node(
                 meta=store.Meta(name=spec.name, labels=labels),
                 taints=[dict(t) for t in spec.taints],
-                allocatable=quantity.resources(capacity),
+                allocatable=allocatable,
             )
         )
     return nodes
+
+
+def _spec_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's spec; for a kind without one (PriorityClass: value, globalDefault ...) its
+    top-level fields."""
+    if "spec" in data:
+        return data["spec"] or {}
+    return {k: v for k, v in data.items() if k not in {"apiVersion", "kind", "metadata"}}
 
 
 class Cluster:
@@ -200,7 +222,7 @@ class Cluster:
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
                 ),
-                data.get("spec") or {},
+                _spec_of(data),
             )
             self.store.apply(obj)
         if denied:
@@ -260,13 +282,9 @@ class Cluster:
         if node.ready == ready:
             return
         node.ready = ready
-        self.record(
-            "Node",
-            name,
-            timeline.NODE_READY if ready else timeline.NODE_NOT_READY,
-            f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}",
-            timeline.NORMAL if ready else timeline.WARNING,
-        )
+        if ready:  # the kubelet posts its status again (a silent node is sim/nodelifecycle.py's)
+            node.ready_status = "True"
+            self.record("Node", name, timeline.NODE_READY, f"Node {name} status is now: NodeReady")
         self.store.update(node)
 
     def rollout_restart(self, name: str) -> None:
@@ -347,11 +365,21 @@ class Cluster:
                 if c.engine is not None:
                     c.engine.sync()
 
-    def api_objects(self, kind: str) -> list[dict[str, Any]]:
-        """Every object of ``kind`` (any apiVersion the controllers own) as the API renders it."""
+    def api_objects(
+        self, kind: str, name: str | None = None, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (any apiVersion the controllers own) as the API renders it;
+        only the one called ``name`` and those whose labels match ``labels``, when given (a field
+        and a label selector: only the objects selected are rendered)."""
         now = self.env.now
         out: list[dict[str, Any]] = []
-        for api_version, name in self.kinds:
-            if name == kind:
-                out.extend(o.to_api(now, self.store) for o in self.store.list(api_version, kind))
+        for api_version, k in self.kinds:
+            if k != kind:
+                continue
+            for o in self.store.list(api_version, kind):
+                if name is not None and o.meta.name != name:
+                    continue
+                if labels and not objects.labels_match(labels, o.meta.labels or {}):
+                    continue
+                out.append(o.to_api(now, self.store))
         return out

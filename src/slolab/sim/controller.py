@@ -98,6 +98,7 @@ class API(Protocol):
     namespace: str
     recorder: timeline.Recorder
     metrics: metricsapi.MetricsAPIs  # the aggregated metrics APIs controllers register and use
+    controllers: list[Controller]  # every controller, in registry order (chaos reaches the kubelets)
 
     @property
     def now_s(self) -> float: ...

@@ -58,6 +58,7 @@ class Deployment:
     progress_deadline_exceeded: bool = False
     progress_marker: tuple[int, ...] = ()
     _spec_snapshot: tuple[int, dict[str, Any]] | None = None
+    _hash_snapshot: tuple[int, str] | None = None
 
     @property
     def name(self) -> str:
@@ -110,8 +111,14 @@ class Deployment:
     def replicasets(self, st: store.Store) -> list[replicaset.ReplicaSet]:
         return st.dependents(self)
 
+    def template_hash(self) -> str:
+        """The pod-template-hash of the current template, computed once per generation."""
+        if self._hash_snapshot is None or self._hash_snapshot[0] != self.generation:
+            self._hash_snapshot = (self.generation, template_hash(self.template))
+        return self._hash_snapshot[1]
+
     def new_rs(self, st: store.Store) -> replicaset.ReplicaSet | None:
-        want = template_hash(self.template)
+        want = self.template_hash()
         return next((rs for rs in st.dependents(self) if rs.template_hash == want), None)
 
     def old_rss(self, st: store.Store) -> list[replicaset.ReplicaSet]:

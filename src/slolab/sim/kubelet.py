@@ -17,8 +17,8 @@ its node stops (``Cluster.set_node_ready``: the processes die, streams are cut, 
 posted, so the API keeps showing the last status, as for a silent node, and connections to the
 pod time out; when the node is back the containers restart with exit 255 reason Unknown, and
 pods deleted meanwhile finish terminating). Not modelled: init containers, sidecars, OOM kills,
-node pressure eviction, image pull failures, the node lifecycle controller (NotReady pod
-conditions, taints, eviction: issue 12).
+node pressure eviction, image pull failures. A silent node's Ready condition, its pods' Ready
+False and its taints are the node lifecycle controller's (sim/nodelifecycle.py).
 """
 
 from __future__ import annotations

@@ -184,7 +184,18 @@ def server(
     config: serverargs.ServerConfig,
     instance: int,
 ):
-    """The model-server process: fail at once on a bad config, else load, then listen."""
+    """The model-server process: fail at once on a bad config, else load, then listen. A
+    workload that serves no model (sim/workload.py) runs its time, then exits 0."""
+    if config.workload is not None:
+        if config.workload.run_s is None:
+            return
+        try:
+            yield k.env.timeout(config.workload.run_s)
+        except simpy.Interrupt:
+            return
+        if c.instance == instance and c.state == "running" and not (c.stopping or c.lost):
+            c.exited.succeed((0, "Completed"))
+        return
     try:
         if config.startup_error:
             yield k.env.timeout(STARTUP_ERROR_AFTER_S)
@@ -192,6 +203,8 @@ def server(
                 k.api.record("Pod", pod.name, timeline.SERVER_EXITED, config.startup_error, timeline.WARNING)
                 c.exited.succeed((1, "Error"))
             return
+        if c.spec.get("image", "").rpartition("/")[2].startswith("pause:"):
+            return  # the pause image (Chaos Mesh pod-failure, sim/podchaos.py) runs and serves nothing
         load_s = k.api.model_load_time(config, k.rng)
         c.load_time_s = load_s
         yield k.env.timeout(load_s)

@@ -36,8 +36,10 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 class Node:
     """A node: labels and taints from kind-config.yaml, capacity from the scenario's pool.
 
-    ``ready`` False means the node's kubelet has stopped (``Cluster.set_node_ready``); the
-    condition is shown as the node lifecycle controller shows a silent node (Unknown), at once.
+    ``ready`` False means the node's kubelet has stopped (``Cluster.set_node_ready``). The Ready
+    condition the API shows is ``ready_status``: the kubelet posts "True" when it runs, and the
+    node lifecycle controller (sim/nodelifecycle.py) sets "Unknown" once the kubelet has been
+    silent for node-monitor-grace-period.
     """
 
     api_version: ClassVar[str] = "v1"
@@ -47,8 +49,10 @@ class Node:
     taints: list[dict[str, str]]
     allocatable: dict[str, Decimal]
     ready: bool = True
+    ready_status: str = "True"  # the Ready condition's status: True, False or Unknown
     unschedulable: bool = False
     spec: dict[str, Any] = dataclasses.field(default_factory=dict)
+    capacity: dict[str, Decimal] | None = None  # status.capacity where it differs from allocatable
 
     @property
     def name(self) -> str:
@@ -61,7 +65,7 @@ class Node:
     def to_api(self, now_s: float = 0.0, store: Any = None) -> dict[str, Any]:
         ready = (
             {"type": "Ready", "status": "True", "reason": "KubeletReady"}
-            if self.ready
+            if self.ready_status == "True"
             else {
                 "type": "Ready",
                 "status": "Unknown",
@@ -76,7 +80,7 @@ class Node:
             "spec": {"taints": [dict(t) for t in self.taints], "unschedulable": self.unschedulable},
             "status": {
                 "allocatable": {k: str(v) for k, v in self.allocatable.items()},
-                "capacity": {k: str(v) for k, v in self.allocatable.items()},
+                "capacity": {k: str(v) for k, v in (self.capacity or self.allocatable).items()},
                 "conditions": [ready],
             },
         }
@@ -167,6 +171,8 @@ class Pod:
     ready_since_s: float | None = None
     first_ready_s: float | None = None
     unreachable: str | None = None  # why connections fail although the pod looks Ready (node down)
+    nominated_node: str | None = None  # status.nominatedNodeName: set by the scheduler's preemption
+    netem: Any = None  # sim/netem.py Delay on the pod's traffic (a Chaos Mesh NetworkChaos delay)
 
     @property
     def name(self) -> str:
@@ -268,5 +274,6 @@ class Pod:
                     for k, c in self.conditions.items()
                 ],
                 "containerStatuses": [c.to_api() for c in self.containers],
+                **({"nominatedNodeName": self.nominated_node} if self.nominated_node else {}),
             },
         }

@@ -1,5 +1,6 @@
 """Read a model-server container (image, command, args, GPUs) into the engine's configuration.
 
+Containers that serve no model (the device plugin, ``sleep``) are sim/workload.py's.
 Engines the simulator models: ``slolab serve`` (image slolab/serve; the serving model itself)
 and ``vllm serve`` (image vllm/vllm-openai), whose flags it follows where they overlap
 (vllm v0.33.0 vllm/engine/arg_utils.py: --port, --served-model-name, --max-model-len,
@@ -15,6 +16,7 @@ from slolab import errors
 from slolab.catalog import presets, yamlfile
 from slolab.catalog import scenario as scenario_mod
 from slolab.sim import modelversion
+from slolab.sim import workload as workload_mod
 
 #: vLLM routes that answer 200 once the server listens (vllm/entrypoints/**); others are 404.
 ROUTES = frozenset({"/health", "/ping", "/version", "/v1/models", "/metrics", "/load"})
@@ -49,6 +51,7 @@ class ServerConfig:
     startup_error: str | None  # the server exits at start with this error (e.g. no GPU)
     version: str | None = None  # the image tag, when the scenario lists model versions
     error_rate: float = 0.0  # share of requests the version fails (sim/modelversion.py)
+    workload: workload_mod.Workload | None = None  # not a model server: what runs instead
 
 
 def _engine_of(image: str) -> str | None:
@@ -75,11 +78,27 @@ def parse(
 
     image = str(container.get("image", ""))
     engine = _engine_of(image)
+    workload = workload_mod.parse(container) if engine is None else None
+    if workload is not None:
+        preset = presets.PRESETS[scenario.model.preset]
+        return ServerConfig(
+            engine="workload",
+            preset=preset,
+            served_model_name="",
+            port=0,
+            max_model_len=0,
+            max_num_seqs=0,
+            max_num_batched_tokens=0,
+            load_time_s=None,
+            startup_error=None,
+            workload=workload,
+        )
     if engine is None:
         raise problem(
             ("image",),
-            f"image {image!r} is not modelled by the simulator (it models "
-            "slolab/serve and vllm/vllm-openai; llm-d-inference-sim has its own latency model)",
+            f"image {image!r} is not modelled by the simulator (it models the model servers "
+            "slolab/serve and vllm/vllm-openai, the NVIDIA device plugin, and any image whose command "
+            "is `sleep N`; llm-d-inference-sim has its own latency model)",
         )
     try:
         tag, version = modelversion.lookup(image, scenario)

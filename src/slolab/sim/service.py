@@ -78,11 +78,10 @@ class Endpoints:
             return
         pod, port = routes[int(rng.random() * len(routes))] if len(routes) > 1 else routes[0]
         req.pod = pod.name
-        for c in pod.containers:
-            if c.listening and c.engine is not None and port == c.engine_port:
-                c.engine.submit(req, now_s)
-                return
-        req.fail(now_s, pod.unreachable or "connection refused: pod not listening on the target port")
+        if pod.netem is not None:  # a NetworkChaos delay (sim/netem.py): it reaches the pod later
+            pod.netem.send(now_s, lambda at_s: deliver(pod, port, req, at_s))
+            return
+        deliver(pod, port, req, now_s)
 
     def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
         addresses = [{"ip": p.ip, "targetRef": {"kind": "Pod", "name": p.name}} for p in self.pods]
@@ -92,6 +91,15 @@ class Endpoints:
             "metadata": self.meta.to_api(),
             "subsets": [{"addresses": addresses}] if addresses else [],
         }
+
+
+def deliver(pod: objects.Pod, port: int | None, req: request_mod.Request, now_s: float) -> None:
+    """The request reaches ``pod``: its model server takes it, or the connection fails."""
+    for c in pod.containers:
+        if c.listening and c.engine is not None and port == c.engine_port:
+            c.engine.submit(req, now_s)
+            return
+    req.fail(now_s, pod.unreachable or "connection refused: pod not listening on the target port")
 
 
 def _check(doc: yamlfile.Document) -> list[errors.Problem]:

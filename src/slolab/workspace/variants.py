@@ -43,11 +43,20 @@ def _fault(lab_name: str) -> tuple[tuple[str, str], ...]:
         release="llm", namespace=f"lab-{lab.name}", header=header,
         source=f"scenarios/{scenario.name}/{scenario.values} + labs/{lab.name}/{lab.fault.values}",
     )
-    return tuple((f.name, f.text) for f in files)
+    extra = []
+    for rel in lab.fault.manifests:
+        file = lab.directory / rel
+        if not file.is_file():
+            raise errors.CatalogError(
+                errors.Problem(f"labs/{lab.name}/lab.yaml", f"no file {rel!r} in the lab", field="fault.manifests")
+            )
+        extra.append((file.name, file.read_text(encoding="utf-8")))
+    return (*((f.name, f.text) for f in files), *extra)
 
 
 def fault_files(lab: lab_mod.Lab) -> Files:
-    """The starting workspace: the chart rendered with the scenario's and the fault's values."""
+    """The starting workspace: the chart rendered with the scenario's and the fault's values, and
+    the fault's own manifests (``fault.manifests``)."""
     return dict(_fault(lab.name))
 
 

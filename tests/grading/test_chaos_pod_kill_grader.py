@@ -1,0 +1,113 @@
+"""The chaos-pod-kill lab's real grader on the fake backend, and its other correct fixes on the
+simulator.
+
+The grader's files (labs/chaos-pod-kill/grader/conftest.py and test_*.py) are copied as they
+are into a pytester folder whose root conftest.py opens a scripted FakeBackend instead of the
+simulator (chaospodkill_support.py scripts the runs). The good run passes every check; each bad
+run changes one thing and must fail exactly the check about it, with evidence; a run without
+enough load is Inconclusive, never a pass. The chaos itself is checked against Chaos Mesh's CRD
+in tests/kube/test_chaos_pod_kill_platform.py.
+"""
+
+from __future__ import annotations
+
+import chaospodkill_support
+import grading_support
+import pytest
+from _support import ROOT, grade
+
+from slolab.catalog import lab as lab_mod
+from slolab.workspace import variants
+
+GRADER = ROOT / "labs" / "chaos-pod-kill" / "grader"
+ALTERNATIVES = sorted(p for p in (ROOT / "labs" / "chaos-pod-kill" / "alternatives").iterdir() if p.is_dir())
+
+CONFTEST = """
+import pytest
+
+import chaospodkill_support
+
+
+@pytest.fixture(scope="session")
+def slolab_backend_factory():
+    def open_scripted(lab, options):
+        return chaospodkill_support.backend(lab, {case!r})
+
+    return open_scripted
+"""
+
+
+@pytest.fixture
+def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Grade chaos-pod-kill on the scripted ``case``; the JSON report."""
+    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
+    monkeypatch.setenv("COLUMNS", "120")
+    lab_mod.load.cache_clear()
+    yield lambda case: grading_support.grade_scripted(pytester, "chaos-pod-kill", GRADER, CONFTEST, case)
+    lab_mod.load.cache_clear()
+
+
+checks = grading_support.checks
+not_passed = grading_support.not_passed
+
+
+def test_a_good_run_passes_every_check(grade_case) -> None:
+    report = grade_case("good")
+    assert not_passed(report) == {}
+    got = checks(report)
+    assert got["failed_pct"]["observed"] == 0.0
+    assert got["drain_capacity_pct"]["observed"] == 66.7  # a evicted: b, c of three; then d, c
+    assert got["ttft_p99_s"]["observed"] == 0.3
+    drain = got["drain_streams_cut"]
+    # from the drain until its pods are replaced: e, b's replacement, serves 96 s after b's eviction
+    assert (drain["window_start_s"], drain["window_end_s"]) == (
+        chaospodkill_support.CHAOS_S,
+        chaospodkill_support.DRAIN_END_S - 4 + chaospodkill_support.SERVE_AFTER_S,
+    )
+    events = {(e["kind"], e["reason"], e["time_s"]) for e in report["events"]}
+    assert ("Grader", "Applied", chaospodkill_support.CHAOS_S) in events, "script and grader disagree"
+
+
+@pytest.mark.parametrize("case", [c for c in chaospodkill_support.CASES if c != "good"])
+def test_each_bad_run_fails_its_check_only(grade_case, case) -> None:
+    report = grade_case(case)
+    assert set(not_passed(report)) == chaospodkill_support.CASES[case]
+    for check in chaospodkill_support.CASES[case]:
+        assert checks(report)[check]["evidence"], f"{check} failed without evidence"
+
+
+def test_the_evidence_names_the_drained_pods(grade_case) -> None:
+    report = grade_case("stream-cut")
+    cut = checks(report)["drain_streams_cut"]
+    assert cut["observed"] == 8
+    assert cut["evidence"][0] == "kubectl drain slolab-worker2: evicted a, b"
+
+
+def test_a_drain_that_does_not_complete_says_so(grade_case) -> None:
+    report = grade_case("drain-timeout")
+    assert (
+        checks(report)["drain_capacity_pct"]["evidence"][0] == "the drain of slolab-worker2 did not complete"
+    )
+
+
+def test_too_little_load_is_inconclusive(grade_case) -> None:
+    report = grade_case("no-load")
+    assert not_passed(report)["failed_pct"] == "inconclusive"
+    assert not_passed(report)["ttft_p99_s"] == "inconclusive"
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+@pytest.mark.parametrize("fix", ALTERNATIVES, ids=[p.name for p in ALTERNATIVES])
+def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
+    lab = lab_mod.load("chaos-pod-kill")
+    files = variants.solution_files(lab)
+    files.update({f.name: f.read_text(encoding="utf-8") for f in fix.glob("*.yaml")})
+    failing = {}
+    for seed in lab.seeds:
+        ws = tmp_path / str(seed) / lab.name
+        variants.write(files, ws)
+        report = grade(lab.name, ws, seed)
+        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
+                        if c["status"] != "passed"})  # fmt: skip
+    assert not failing, failing
