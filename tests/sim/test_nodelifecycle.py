@@ -94,3 +94,21 @@ def test_a_cordoned_node_gets_the_unschedulable_taint():
     drain.cordon(sim, node, unschedulable=False)
     sim.env.run(until=sim.env.now + 1)
     assert "node.kubernetes.io/unschedulable" not in {t["key"] for t in node_api(sim, node)["spec"]["taints"]}
+
+
+def test_pods_of_a_lost_node_are_evicted_300_s_after_the_unreachable_taint():
+    # taint-based evictions: the node lifecycle controller's node.kubernetes.io/unreachable
+    # NoExecute taint, the DefaultTolerationSeconds admission's 300 s toleration of it, and the
+    # taint eviction controller (sim/tainteviction.py) deleting the pods when it runs out
+    sim = ready_cluster()
+    node = next(iter(sim.pods.values())).node
+    before = set(sim.pods)
+    sim.set_node_ready(node, False)
+    sim.env.run(until=sim.env.now + 60)
+    (tainted,) = [e for e in events(sim, timeline.TAINTED, node) if e.data.get("effect") == "NoExecute"]
+    sim.env.run(until=tainted.time_s + 299)
+    assert all(not sim.pods[name].terminating for name in before)
+    sim.env.run(until=tainted.time_s + 301)
+    assert all(sim.pods[name].terminating for name in before if name in sim.pods)
+    marked = [e for e in events(sim, timeline.TAINT_MANAGER_EVICTION) if e.name in before]
+    assert marked and all(abs(e.time_s - tainted.time_s - 300) < 1 for e in marked)

@@ -80,18 +80,3 @@ def test_no_schedule_taints_never_evict():
     _taint(sim, "node1", {**NO_EXECUTE, "effect": "NoSchedule"})
     sim.env.run(until=100)
     assert _evictions(sim) == []
-
-
-def test_not_ready_taint_of_the_node_lifecycle_controller_is_acted_on():
-    # the DefaultTolerationSeconds admission plugin's 300 s toleration of not-ready
-    tol = {
-        "key": "node.kubernetes.io/not-ready",
-        "operator": "Exists",
-        "effect": "NoExecute",
-        "tolerationSeconds": 300,
-    }
-    sim = cluster([node("node1")])
-    add(sim, pod("p", tolerations=[tol]), on="node1")
-    _taint(sim, "node1", {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"})
-    sim.env.run(until=400)
-    assert [e[:2] for e in _evictions(sim)] == [(301.0, "p")]
