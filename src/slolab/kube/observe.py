@@ -230,7 +230,9 @@ class Observer:
             else:
                 type_ = timeline.WARNING if ev.get("type") == timeline.WARNING else timeline.NORMAL
             with self._lock:
-                self.recorder.event(when, kind, involved.get("name", "?"), reason, ev.get("message", ""), type_)
+                self.recorder.event(
+                    when, kind, involved.get("name", "?"), reason, ev.get("message", ""), type_
+                )
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:
         for name in pods:
