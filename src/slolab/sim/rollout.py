@@ -201,9 +201,8 @@ class Controller(rolloutanalysis.AnalysisRuns, controller.Controller):
     ) -> None:
         """reconcileStableAndCanaryService (ensureSVCTargets: a selector moves to a ReplicaSet
         only once it has an available pod)."""
-        stable_target = stable_rs if stable_rs is not None else None
         canary_target = stable_rs if ro.abort and stable_rs is not None else new_rs
-        for key, target in (("stableService", stable_target), ("canaryService", canary_target)):
+        for key, target in (("stableService", stable_rs), ("canaryService", canary_target)):
             name = ro.canary.get(key)
             if not name or target is None:
                 continue
