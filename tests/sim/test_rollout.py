@@ -8,6 +8,7 @@ utils/replicaset/canary.go's CalculateReplicaCountsForBasicCanary comment (R).
 from __future__ import annotations
 
 import pytest
+import yaml
 from rollout_support import (
     abort,
     deployed,
@@ -23,9 +24,12 @@ from rollout_support import (
 )
 from sim_support import NS, events, start
 
-from slolab import errors
-from slolab.catalog import yamlfile
-from slolab.sim import rolloutcanary, rolloutspec
+from slolab import errors, paths
+from slolab.catalog import kindconfig, yamlfile
+from slolab.catalog import scenario as scenario_mod
+from slolab.sim import cluster as cluster_mod
+from slolab.sim import manifests, rolloutcanary, rolloutspec
+from slolab.workspace import render
 
 HASH = rolloutspec.HASH_LABEL
 
@@ -302,3 +306,25 @@ def test_revision_history_limit_deletes_the_oldest_idle_replicasets():
         int(rs["metadata"]["annotations"][rolloutspec.REVISION]) for rs in sim.api_objects("ReplicaSet")
     )
     assert revisions == [2, 3], "the stable ReplicaSet and one old one"
+
+
+def test_the_chart_s_rollout_and_analysis_run_on_the_simulator(helm, tmp_path):
+    """charts/llm-serving with rollout.enabled and rollout.analysis.enabled (the chart's own
+    AnalysisTemplate on the canary's p95 TTFT): every field it renders is modelled, the first
+    revision is promoted, and a new template goes through the chart's steps and analysis."""
+    scenario = scenario_mod.load("llama-8b-h100-canary")
+    values = yaml.safe_load((paths.scenarios_dir() / scenario.name / "values.yaml").read_text())
+    values["rollout"]["analysis"] = {"enabled": True}
+    for f in render.render("llm-serving", [values], namespace=NS):
+        (tmp_path / f.name).write_text(f.text)
+    docs = manifests.load(tmp_path)
+    _, specs = kindconfig.load()
+    sim = cluster_mod.Cluster(scenario, cluster_mod.build_nodes(scenario, specs), 1, NS)
+    sim.apply(docs)
+    sim.env.run(until=200)
+    assert status(sim)["phase"] == "Healthy"
+    rollout_doc = next(d for d in docs if d.data["kind"] == "Rollout")
+    update(sim, [rollout_doc])
+    sim.env.run(until=sim.env.now + 150)
+    (run,) = runs(sim).values()
+    assert run["spec"]["args"] == [{"name": "canary-hash", "value": status(sim)["currentPodHash"]}]
