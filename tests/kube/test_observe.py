@@ -180,3 +180,39 @@ def test_scheduler_events_are_kept_with_their_words(emulator) -> None:
         ("FailedScheduling", 4.0, failed, timeline.WARNING),
         ("Scheduled", 9.0, "Successfully assigned lab-x/llm-abc to slolab-worker2", timeline.NORMAL),
     ]
+
+
+def test_argo_rollouts_events_join_the_timeline(emulator) -> None:
+    """The Argo Rollouts controller's Events of a Rollout and its AnalysisRuns (aborted here) take
+    the reasons the simulator records; other Rollout Events stay out."""
+    kube = client.connect("emu", timeout_s=5)
+    obs = observe.Observer(kube, "lab-x", T0)
+    for i, (kind, name, reason, type_, at) in enumerate(
+        [
+            ("Rollout", "llm", timeline.ROLLOUT_STEP_COMPLETED, "Normal", 30),
+            ("AnalysisRun", "llm-abc-2-1", "AnalysisRunFailed", "Warning", 90),
+            ("Rollout", "llm", timeline.ROLLOUT_ABORTED, "Warning", 91),
+            ("Rollout", "llm", "TrafficWeightUpdated", "Normal", 92),  # not in the timeline
+        ]
+    ):
+        kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"ev.{i}", "namespace": "lab-x", "uid": f"r{i}", "resourceVersion": "1"},
+                "involvedObject": {"kind": kind, "name": name},
+                "reason": reason,
+                "type": type_,
+                "message": f"{reason} message",
+                "lastTimestamp": stamp(at),
+                "count": 1,
+            }
+        )
+    obs.poll()
+    obs.poll()  # seen once
+    got = [(e.kind, e.reason, e.type, e.time_s) for e in obs.events()]
+    assert got == [
+        ("Rollout", timeline.ROLLOUT_STEP_COMPLETED, timeline.NORMAL, 30.0),
+        ("AnalysisRun", "AnalysisRunFailed", timeline.WARNING, 90.0),
+        ("Rollout", timeline.ROLLOUT_ABORTED, timeline.WARNING, 91.0),
+    ]

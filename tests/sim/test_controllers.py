@@ -99,7 +99,8 @@ def test_replicasets_owned_by_another_controller_are_managed_and_counted():
     sim = start(docs[1:])  # the Service only
     st = sim.store
     owner = st.create(
-        store.Generic("argoproj.io/v1alpha1", "Rollout", store.Meta("canary", NS), {"replicas": 2})
+        # a kind no simulated controller owns (the Rollout has its own controller, sim/rollout.py)
+        store.Generic("example.dev/v1alpha1", "Canary", store.Meta("canary", NS), {"replicas": 2})
     )
     template = copy.deepcopy(docs[0].data["spec"]["template"])
     st.create(
@@ -108,7 +109,7 @@ def test_replicasets_owned_by_another_controller_are_managed_and_counted():
                 "canary-abc",
                 NS,
                 owner_references=[
-                    store.OwnerReference("argoproj.io/v1alpha1", "Rollout", "canary", owner.meta.uid)
+                    store.OwnerReference("example.dev/v1alpha1", "Canary", "canary", owner.meta.uid)
                 ],
             ),
             {"replicas": 2, "selector": {"matchLabels": {"app": "llm"}}, "template": template},
@@ -172,6 +173,9 @@ def test_every_owned_kind_is_owned_once_and_has_a_source():
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("keda.sh/v1alpha1", "ScaledObject"),
+        ("argoproj.io/v1alpha1", "Rollout"),
+        ("argoproj.io/v1alpha1", "AnalysisTemplate"),
+        ("argoproj.io/v1alpha1", "ClusterAnalysisTemplate"),
         ("scheduling.k8s.io/v1", "PriorityClass"),
         ("apps/v1", "DaemonSet"),
         ("chaos-mesh.org/v1alpha1", "PodChaos"),

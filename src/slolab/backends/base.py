@@ -41,6 +41,12 @@ class Cluster(Protocol):
     def rollout_restart(self, kind: str, name: str, namespace: str | None = None) -> None:
         """What ``kubectl rollout restart`` does: stamp the pod template with restartedAt."""
 
+    def set_image(
+        self, kind: str, name: str, container: str, image: str, namespace: str | None = None
+    ) -> None:
+        """What ``kubectl argo rollouts set image`` (``kubectl set image`` for a Deployment) does:
+        the named container's image in the pod template of a Rollout or Deployment."""
+
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         """Let time pass until ``condition()`` holds; False when ``timeout_s`` passed first."""
 

@@ -163,6 +163,21 @@ class FakeCluster:
                 return
         raise LookupError(f"{kind} {ns}/{name} not found")
 
+    def set_image(
+        self, kind: str, name: str, container: str, image: str, namespace: str | None = None
+    ) -> None:
+        ns = namespace or self.namespace
+        for obj in self.objects:
+            if obj.get("kind") == kind and obj["metadata"]["name"] == name and self._ns(obj) == ns:
+                for c in obj["spec"]["template"]["spec"]["containers"]:
+                    if c.get("name") == container:
+                        c["image"] = image
+                        self._backend.record(
+                            timeline.GRADER_KIND, name, timeline.SET_IMAGE, f"set image {image}"
+                        )
+                        return
+        raise LookupError(f"{kind} {ns}/{name} has no container {container}")
+
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         deadline = self._backend.clock.now_s() + timeout_s
         while True:

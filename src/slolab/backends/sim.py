@@ -71,6 +71,24 @@ class SimClusterView:
         )
         self._sim.rollout_restart(name)
 
+    def set_image(
+        self, kind: str, name: str, container: str, image: str, namespace: str | None = None
+    ) -> None:
+        api_version = {"Rollout": "argoproj.io/v1alpha1", "Deployment": "apps/v1"}.get(kind)
+        obj = self._sim.store.get(api_version, kind, name, self.namespace) if api_version else None
+        if obj is None:
+            raise errors.BackendError(
+                f"no {kind} {name!r} in the workspace to set the image of",
+                "Check metadata.name in the workspace's manifests.",
+            )
+        self._sim.record(
+            timeline.GRADER_KIND,
+            name,
+            timeline.SET_IMAGE,
+            f"set image {kind.lower()}/{name} {container}={image}",
+        )
+        self._sim.set_image(obj, container, image)
+
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         return base.poll_until(self._clock, condition, timeout_s, poll_s)
 

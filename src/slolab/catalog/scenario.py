@@ -33,6 +33,24 @@ class Components(schema.Strict):
     serving: Serving = Serving()
 
 
+class ModelVersion(schema.Strict):
+    """One version of the model, by the image tag of its server (sim/modelversion.py): how it
+    differs from the preset. A regressed version is slower to its first token, fails requests, or both."""
+
+    description: str = ""
+    ttft_factor: float = pydantic.Field(
+        default=1.0,
+        ge=1.0,
+        description="multiplies the preset's prefill cost and front-end overhead: low-load TTFT times this",
+    )
+    error_rate: float = pydantic.Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of accepted requests the server fails at once (HTTP 500, finished_reason error)",
+    )
+
+
 class Model(schema.Strict):
     """The served model: a preset of the serving model and its cold-start time."""
 
@@ -40,6 +58,10 @@ class Model(schema.Strict):
     served_model_name: str = pydantic.Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     load_time_s: schema.Distribution = pydantic.Field(
         description="seconds from container start until /health answers (weights to HBM, CUDA graphs)"
+    )
+    versions: dict[str, ModelVersion] | None = pydantic.Field(
+        default=None,
+        description="the model's versions by the image tag of its server; other tags are an error when set",
     )
 
     @pydantic.field_validator("preset")

@@ -29,6 +29,8 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "Job": ("/apis/batch/v1", "jobs", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
     "Lab": ("/apis/slolab.dev/v1alpha1", "labs", False),  # cluster-scoped: it owns lab-<name>
+    "Rollout": ("/apis/argoproj.io/v1alpha1", "rollouts", True),  # Argo Rollouts (canary-rollout)
+    "AnalysisRun": ("/apis/argoproj.io/v1alpha1", "analysisruns", True),
 }
 
 #: Content types of PATCH (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/)

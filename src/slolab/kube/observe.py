@@ -17,6 +17,9 @@ the same ones):
 * Pod ``Scheduled`` and ``FailedScheduling`` (a Warning): kube-scheduler's Events, with their
   messages ("Successfully assigned <ns>/<pod> to <node>", "0/3 nodes are available: ..."), which
   graders quote and the report's pods-per-node panel reads;
+* Rollout and AnalysisRun: the Argo Rollouts controller's Events of the reasons in
+  ROLLOUT_REASONS (steps, pauses, abort, promotion, analysis outcomes), as the simulator's
+  sim/rollout.py and sim/analysis.py record them;
 * Pod ``Deleted``: the pod is gone from the list.
 
 Object timestamps have one-second resolution (RFC 3339 without fractions), so times here are
@@ -51,6 +54,23 @@ _POD_EVENTS = {
 LOADED_LINES = (
     re.compile(r"model \S+ loaded in (?P<load_s>[0-9.]+) ?s"),
     re.compile(r"Application startup complete"),
+)
+
+#: Argo Rollouts Event reasons taken into the timeline (argo-rollouts v1.9.1
+#: utils/conditions/conditions.go, rollout/analysis.go, analysis/analysis.go)
+ROLLOUT_REASONS = frozenset(
+    {
+        timeline.ROLLOUT_UPDATED,
+        timeline.ROLLOUT_STEP_COMPLETED,
+        timeline.ROLLOUT_PAUSED,
+        timeline.ROLLOUT_RESUMED,
+        timeline.ROLLOUT_ABORTED,
+        timeline.ROLLOUT_COMPLETED,
+        *(
+            timeline.ANALYSIS_RUN_PREFIX + p
+            for p in ("Running", "Successful", "Failed", "Error", "Inconclusive")
+        ),
+    }
 )
 
 
@@ -191,21 +211,27 @@ class Observer:
     def _kube_events(self, now: float) -> None:
         for ev in self.kube.list("Event", self.namespace):
             reason = ev.get("reason")
-            if reason not in _POD_EVENTS:
-                continue
             involved = ev.get("involvedObject", {})
+            kind = involved.get("kind")
+            wanted = (kind == "Pod" and reason in _POD_EVENTS) or (
+                kind in ("Rollout", "AnalysisRun") and reason in ROLLOUT_REASONS
+            )
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
             key = f"{uid}:{ev.get('count', 1)}"
-            if involved.get("kind") != "Pod" or key in self._seen_events:
+            if not wanted or key in self._seen_events:
                 continue
             self._seen_events.add(key)
             stamp = ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp")
             when = self._rel(parse_time(stamp), now)
             if when < 0:
                 continue  # before this run
+            if kind == "Pod":
+                type_ = _POD_EVENTS[reason]
+            else:
+                type_ = timeline.WARNING if ev.get("type") == timeline.WARNING else timeline.NORMAL
             with self._lock:
                 self.recorder.event(
-                    when, "Pod", involved.get("name", "?"), reason, ev.get("message", ""), _POD_EVENTS[reason]
+                    when, kind, involved.get("name", "?"), reason, ev.get("message", ""), type_
                 )
 
     def _model_logs(self, pods: dict[str, dict[str, Any]], now: float) -> None:

@@ -42,6 +42,8 @@ RESCALE = "SuccessfulRescale"
 KEDA_ACTIVATED = "KEDAScaleTargetActivated"
 KEDA_DEACTIVATED = "KEDAScaleTargetDeactivated"
 _NEW_SIZE = re.compile(r"New size: (\d+)")
+#: Argo Rollouts events marked on the plot: how a canary ended (aborted, or promoted to stable)
+ROLLOUT_MARKERS = frozenset({run_timeline.ROLLOUT_ABORTED, run_timeline.ROLLOUT_COMPLETED})
 
 
 def _buckets(end_s: float, width_s: float) -> list[float]:
@@ -178,7 +180,8 @@ def prepare(
             (e["time_s"], f"{e['kind']} {str((e.get('data') or {}).get('target', '')).rpartition('/')[2]}")
             for e in events
             if e["kind"] in run_timeline.CHAOS_KINDS and e["reason"] == run_timeline.CHAOS_APPLIED
-        ],
+        ]
+        + [(e["time_s"], f"{e['name']}: {e['reason']}") for e in events if e["reason"] in ROLLOUT_MARKERS],
         "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
         "placement": podsplacement.series(events),
     }

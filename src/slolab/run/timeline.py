@@ -61,6 +61,8 @@ SCALING_REPLICA_SET = "ScalingReplicaSet"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 #: ``kubectl rollout restart`` (slolab's: kubectl patches the template, no Event is written)
 ROLLOUT_RESTART = "RolloutRestart"
+#: ``kubectl argo rollouts set image`` / ``kubectl set image`` by a grader (slolab's)
+SET_IMAGE = "SetImage"
 #: a grader applied manifests that are part of the lab's run (its chaos), slolab's
 APPLIED = "Applied"
 
@@ -108,6 +110,23 @@ SCALED_OBJECT_UNPAUSED = "ScaledObjectUnpaused"
 SCALED_OBJECT_FALLBACK_ACTIVATED = "ScaledObjectFallbackActivated"
 SCALED_OBJECT_FALLBACK_DEACTIVATED = "ScaledObjectFallbackDeactivated"
 
+# ---- Rollout and AnalysisRun (Argo Rollouts reasons, argoproj/argo-rollouts v1.9.1
+# utils/conditions/conditions.go, rollout/analysis.go emitAnalysisRunStatusChanges and
+# analysis/analysis.go recordAnalysisRunCompletionEvent; AnalysisTemplateNotFound is slolab's)
+ROLLOUT_UPDATED = "RolloutUpdated"
+NEW_REPLICA_SET_CREATED = "NewReplicaSetCreated"
+SKIP_STEPS = "SkipSteps"
+ROLLOUT_STEP_COMPLETED = "RolloutStepCompleted"
+ROLLOUT_PAUSED = "RolloutPaused"
+ROLLOUT_RESUMED = "RolloutResumed"
+ROLLOUT_ABORTED = "RolloutAborted"
+ROLLOUT_COMPLETED = "RolloutCompleted"
+ANALYSIS_RUN_RUNNING = "AnalysisRunRunning"
+ANALYSIS_TEMPLATE_NOT_FOUND = "AnalysisTemplateNotFound"
+#: an AnalysisRun completed: ANALYSIS_RUN_PREFIX + its phase (AnalysisRunSuccessful, ...Failed,
+#: ...Error, ...Inconclusive); a metric: METRIC_PREFIX + its phase
+ANALYSIS_RUN_PREFIX = "AnalysisRun"
+METRIC_PREFIX = "Metric"
 # ---- Chaos Mesh (chaos-mesh v2.8.3 controllers/utils/recorder: common.go, desiredphase.go,
 # schedule.go, error.go), on PodChaos, NetworkChaos and Schedule objects
 #: the kinds whose events these are (a Schedule spawns one of them per run)

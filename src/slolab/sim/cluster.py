@@ -296,6 +296,20 @@ class Cluster:
         self.record("Deployment", name, timeline.ROLLOUT_RESTART, "kubectl rollout restart")
         self.store.update(d, spec_changed=True)
 
+    def set_image(self, obj: Any, container: str, image: str) -> None:
+        """``kubectl argo rollouts set image`` / ``kubectl set image``: a new pod template."""
+        spec = copy.deepcopy(obj.spec)
+        containers = spec["template"]["spec"]["containers"]
+        target = next((c for c in containers if c.get("name") == container), None)
+        if target is None:
+            raise errors.BackendError(
+                f"{obj.kind} {obj.meta.name!r} has no container {container!r}",
+                f"Its containers: {', '.join(str(c.get('name')) for c in containers)}.",
+            )
+        target["image"] = image
+        obj.spec = spec
+        self.store.update(obj, spec_changed=True)
+
     # ---- control loop -------------------------------------------------------------------------
     def _control_loop(self):
         while True:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from slolab.run import timeline
-from slolab.sim import native, objects, probes, serverargs
+from slolab.sim import modelversion, native, objects, probes, serverargs
 
 if TYPE_CHECKING:
     from slolab.sim import kubelet as kubelet_mod
@@ -226,6 +226,8 @@ def server(
         name=pod.name,
         lazy=True,
     )
+    if config.error_rate > 0:  # a model version that fails requests (no draw otherwise)
+        c.engine = modelversion.wrap(c.engine, config.error_rate, random.Random(k.rng.random()))
     c.listening = True
     c.model_loaded_at_s = k.env.now
     k.api.record(

@@ -9,6 +9,7 @@ pass and the ones before it in the next, as workqueues of a real cluster would i
 from __future__ import annotations
 
 from slolab.sim import (
+    analysis,
     chaosschedule,
     controller,
     daemonset,
@@ -25,6 +26,7 @@ from slolab.sim import (
     podchaos,
     priority,
     replicaset,
+    rollout,
     scheduler,
     scrape,
     service,
@@ -34,6 +36,8 @@ from slolab.sim import (
 CONTROLLERS: tuple[type[controller.Controller], ...] = (
     defaulttolerations.Controller,  # an admission plugin: first to see each new pod
     deployment.Controller,
+    rollout.Controller,
+    analysis.Controller,
     replicaset.Controller,
     daemonset.Controller,
     priority.Controller,

@@ -15,6 +15,7 @@ from typing import Any
 from slolab import errors
 from slolab.catalog import presets, yamlfile
 from slolab.catalog import scenario as scenario_mod
+from slolab.sim import modelversion
 from slolab.sim import workload as workload_mod
 
 #: vLLM routes that answer 200 once the server listens (vllm/entrypoints/**); others are 404.
@@ -48,6 +49,8 @@ class ServerConfig:
     max_num_batched_tokens: int
     load_time_s: float | None  # slolab serve --load-time-s; None → the scenario's
     startup_error: str | None  # the server exits at start with this error (e.g. no GPU)
+    version: str | None = None  # the image tag, when the scenario lists model versions
+    error_rate: float = 0.0  # share of requests the version fails (sim/modelversion.py)
     workload: workload_mod.Workload | None = None  # not a model server: what runs instead
 
 
@@ -97,6 +100,10 @@ def parse(
             "slolab/serve and vllm/vllm-openai, the NVIDIA device plugin, and any image whose command "
             "is `sleep N`; llm-d-inference-sim has its own latency model)",
         )
+    try:
+        tag, version = modelversion.lookup(image, scenario)
+    except KeyError as e:
+        raise problem(("image",), str(e.args[0])) from None
     command = [str(c) for c in container.get("command") or []]
     args = [str(a) for a in container.get("args") or []]
     want_cmd = ["slolab", "serve"] if engine == "slolab-serve" else ["vllm", "serve"]
@@ -173,7 +180,7 @@ def parse(
         )
     return ServerConfig(
         engine=engine,
-        preset=preset,
+        preset=modelversion.preset_of(preset, tag, version),
         served_model_name=flags.get("--served-model-name") or scenario.model.served_model_name,
         port=ints.get("--port", 8000),
         max_model_len=max_model_len,
@@ -181,6 +188,8 @@ def parse(
         max_num_batched_tokens=ints.get("--max-num-batched-tokens", preset.default_max_num_batched_tokens),
         load_time_s=load_time,
         startup_error=startup_error,
+        version=tag if version is not None else None,
+        error_rate=version.error_rate if version is not None else 0.0,
     )
 
 

@@ -11,7 +11,8 @@ What each value is, the same as slolab/serve/metrics.py computes it:
 - per request, from the engine's ``first_tokens`` and ``done`` lists (sim/engine.py's metrics
   hook): TTFT (first token - arrival) once its first token reached the client; when it leaves
   the engine, ``request_success{finished_reason="length"}`` (every request generates exactly
-  max_tokens) or ``"abort"`` (client gone), and for a finished request e2e, queue, prefill,
+  max_tokens) or ``"abort"`` (client gone), ``"error"`` for the requests a failing model
+  version (sim/modelversion.py) refused, and for a finished request e2e, queue, prefill,
   inference, decode, time per output token and the token-count histograms; inter-token latency
   for every token gap the client received (finished or aborted).
 Everything is per container instance: a restarted container is a new engine and starts at 0.
@@ -187,7 +188,9 @@ class ServerSeries:
         )
         first_tokens, done = engine.first_tokens, engine.done
         engine.first_tokens, engine.done = [], []
-        return lambda: self._samples(gauges, counters, first_tokens, done)
+        # requests a model version failed before the engine took them (sim/modelversion.py)
+        errors = int(getattr(engine, "request_errors_total", 0))
+        return lambda: self._samples(gauges, counters, first_tokens, done, errors)
 
     def samples(self) -> dict[tsdb.Labels, float]:
         """One scrape, computed at once."""
@@ -199,9 +202,11 @@ class ServerSeries:
         counters: tuple[float, float, float],
         first_tokens: list[Any],
         done: list[Any],
+        errors: int = 0,
     ) -> dict[tsdb.Labels, float]:
         if not self._keyed:
             self._make_keys()
+        self.success["error"] = errors
         out: dict[tsdb.Labels, float] = dict(zip((*self._gauge_keys, self._kv_key), gauges, strict=True))
         out.update(zip(self._counter_keys, counters, strict=True))
         self._observe(first_tokens, done)

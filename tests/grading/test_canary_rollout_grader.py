@@ -1,0 +1,128 @@
+"""The canary-rollout lab's real grader on the fake backend: scripted runs, the right verdicts.
+
+The grader's files (labs/canary-rollout/grader/conftest.py and test_*.py) are copied as they
+are into a pytester folder whose root conftest.py opens a scripted FakeBackend instead of the
+simulator (canaryrollout_support.py scripts the Rollout, its pods by image and its
+AnalysisRuns). The good run passes every check; a canary that nothing judges fails the three
+checks about the regressed version; an analysis that aborts everything fails the healthy
+release's check; a run without enough load is Inconclusive, never a pass.
+
+The last test grades the other correct fixes of labs/canary-rollout/alternatives/ on the
+simulator, with every seed of lab.yaml: the grader judges outcomes, not the reference's YAML.
+"""
+
+from __future__ import annotations
+
+import canaryrollout_support as support
+import grading_support
+import pytest
+from _support import ROOT, grade
+
+from slolab.catalog import lab as lab_mod
+from slolab.workspace import variants
+
+GRADER = ROOT / "labs" / "canary-rollout" / "grader"
+ALTERNATIVES_DIR = ROOT / "labs" / "canary-rollout" / "alternatives"
+
+CONFTEST = """
+import pytest
+
+import canaryrollout_support
+
+
+@pytest.fixture(scope="session")
+def slolab_backend_factory():
+    def open_scripted(lab, options):
+        return canaryrollout_support.backend(lab, {case!r})
+
+    return open_scripted
+"""
+
+
+@pytest.fixture
+def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Grade canary-rollout on the scripted ``case``; the JSON report."""
+    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
+    monkeypatch.setenv("COLUMNS", "120")
+    lab_mod.load.cache_clear()
+    yield lambda case: grading_support.grade_scripted(pytester, "canary-rollout", GRADER, CONFTEST, case)
+    lab_mod.load.cache_clear()
+
+
+checks = grading_support.checks
+not_passed = grading_support.not_passed
+
+
+def test_the_script_matches_the_grader_s_schedule() -> None:
+    params = lab_mod.load("canary-rollout").grading.params
+    assert params.baseline_s == support.BAD_S and params.every_s == 5
+    assert params.bad_image == support.BAD and params.good_image == support.GOOD
+    assert params.container == support.CONTAINER
+
+
+def test_a_good_run_passes_every_check(grade_case) -> None:
+    report = grade_case("good")
+    assert not_passed(report) == {}
+    got = checks(report)
+    assert got["bad_abort_s"]["observed"] == support.COLD_S + 60  # aborted a minute after it served
+    assert got["bad_abort_s"]["window_start_s"] == support.BAD_S
+    assert got["bad_abort_s"]["window_end_s"] == support.BAD_END_S  # until the canary left
+    assert got["bad_traffic_share_pct"]["observed"] == 25.0
+    # every 80th request of 150 s at 12 req/s: 23 failures of a 108-request budget
+    assert got["error_budget_spent_pct"]["observed"] == round(100 * 23 / 108, 1)
+    assert got["good_promoted_s"]["observed"] == support.COLD_S + 440
+    evidence = got["bad_abort_s"]["evidence"]
+    assert evidence[0] == "aborted 165 s after the rollout started"
+    assert "0% at 0 s, 25% at 105 s, 0% at 255 s" in evidence[1]
+    assert any(line.startswith("AnalysisRun llm-bad-2-1: Failed") for line in evidence)
+    assert any("[0.04] Failed" in line for line in evidence)
+
+
+def test_a_canary_nothing_judges_fails_the_bad_version_s_checks(grade_case) -> None:
+    report = grade_case("no-analysis")
+    assert not_passed(report) == {
+        "bad_abort_s": "failed",
+        "bad_traffic_share_pct": "failed",
+        "error_budget_spent_pct": "failed",
+    }
+    got = checks(report)
+    params = lab_mod.load("canary-rollout").grading.params
+    assert got["bad_abort_s"]["observed"] == params.bad_follow_s  # never aborted: the whole follow
+    assert got["bad_abort_s"]["evidence"][0].startswith("never aborted: promoted to every pod 545 s")
+    assert got["bad_traffic_share_pct"]["observed"] == 100.0
+    assert any("no AnalysisRun: nothing judged the canary" in line for line in got["bad_abort_s"]["evidence"])
+
+
+def test_aborting_every_release_fails_the_healthy_release_s_check(grade_case) -> None:
+    report = grade_case("always-abort")
+    assert not_passed(report) == {"good_promoted_s": "failed"}
+    check = checks(report)["good_promoted_s"]
+    assert check["observed"] == lab_mod.load("canary-rollout").grading.params.good_follow_s
+    assert check["evidence"][0].startswith("not promoted 1500 s after the rollout started: Degraded")
+
+
+def test_without_load_every_check_is_inconclusive(grade_case) -> None:
+    report = grade_case("no-load")
+    assert set(not_passed(report).values()) == {"inconclusive"}
+    assert set(not_passed(report)) == set(lab_mod.load("canary-rollout").slos)
+    assert report["passed"] is False
+
+
+ALTERNATIVES = sorted(ALTERNATIVES_DIR.glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.contract
+@pytest.mark.parametrize("fix", ALTERNATIVES, ids=[p.stem for p in ALTERNATIVES])
+def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
+    lab = lab_mod.load("canary-rollout")
+    files = variants.solution_files(lab)
+    files["rollout.yaml"] = fix.read_text(encoding="utf-8")
+    failing = {}
+    for seed in lab.seeds:
+        ws = tmp_path / str(seed) / lab.name
+        variants.write(files, ws)
+        report = grade(lab.name, ws, seed)
+        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
+                        if c["status"] != "passed"})  # fmt: skip
+    assert not failing, failing
