@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from slolab import errors
+from slolab.catalog import lab as lab_mod
 from slolab.gameday import chaosmesh, plan
 
 
@@ -93,3 +94,12 @@ def test_a_scenario_name_points_at_its_labs() -> None:
     with pytest.raises(errors.InputError, match="llama-8b-h100 is a scenario") as caught:
         plan.make("llama-8b-h100")
     assert "readiness-probes" in str(caught.value)
+
+
+def test_a_labs_failed_requests_budget_is_its_availability_slo() -> None:
+    """chaos-pod-kill states its SLO as an error budget (failed_pct ≤ 1 %): availability 99 %."""
+    lab = lab_mod.load("chaos-pod-kill")
+    assert lab.slos["failed_pct"].unit == "%" and lab.slos["failed_pct"].objective == "max"
+    p = plan.make("chaos-pod-kill", team="a", duration_s=1800)
+    assert p.slo.availability_pct == 100.0 - lab.slos["failed_pct"].target
+    assert p.slo.ttft_p99_s == lab.slos["ttft_p99_s"].target

@@ -22,8 +22,9 @@ has none:
   it through the backend).
 
 The SLOs the game day scores against are the lab's availability SLO (an SLO in ``%`` whose id
-names availability) and p99 TTFT bound (an SLO in ``s`` whose id names ttft_p99) when it has
-them, else :data:`DEFAULT_AVAILABILITY_PCT` and :data:`DEFAULT_TTFT_P99_S`.
+names availability, or its error budget: a ``max`` SLO in ``%`` whose id names failed requests,
+availability = 100 − target) and p99 TTFT bound (an SLO in ``s`` whose id names ttft_p99) when it
+has them, else :data:`DEFAULT_AVAILABILITY_PCT` and :data:`DEFAULT_TTFT_P99_S`.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ def slo_of(lab: lab_mod.Lab) -> Slo:
     for slo_id, slo in lab.slos.items():
         if "availability" in slo_id and slo.unit == "%":
             availability = slo.target
+        elif "failed" in slo_id and slo.unit == "%" and slo.objective == "max":
+            availability = 100.0 - slo.target
         elif "ttft_p99" in slo_id and slo.unit == "s":
             ttft = slo.target
     return Slo(availability_pct=availability, ttft_p99_s=ttft)
