@@ -248,6 +248,9 @@ _NOTED = {
 def note_events(log: list[LogLine], events: list[base.Event], t0: float, duration_s: float) -> None:
     """Add the timeline's chaos-related events (pods killed, nodes lost, pods left Pending)."""
     seen: set[tuple[str, str]] = set()
+    # a drain retries a refused eviction every 5 s: one line per pod and message, with the count
+    # and the time of the last retry (as kubectl folds a repeated event: "x12 over 55s")
+    repeats: dict[tuple[str, str, str], tuple[int, int, float]] = {}  # -> (index in log, count, last)
     for e in events:
         at = e.time_s - t0
         if not 0 <= at < duration_s:
@@ -255,9 +258,21 @@ def note_events(log: list[LogLine], events: list[base.Event], t0: float, duratio
         chaos_kind = e.kind in ("PodChaos", "NetworkChaos", "Schedule")
         if not chaos_kind and e.reason not in _NOTED:
             continue
+        if e.reason == timeline.EVICTION_REFUSED:
+            fold = (e.name, e.reason, e.message)
+            if fold in repeats:
+                index, count, _ = repeats[fold]
+                repeats[fold] = (index, count + 1, at)
+                continue
         key = (e.reason, e.name) if e.reason == timeline.FAILED_SCHEDULING else (str(at), e.name)
         if key in seen:
             continue
         seen.add(key)
+        if e.reason == timeline.EVICTION_REFUSED:
+            repeats[(e.name, e.reason, e.message)] = (len(log), 1, at)
         log.append(LogLine(at, "observed", f"{e.kind}/{e.name}", f"{e.reason}: {e.message}"))
+    for index, count, last in repeats.values():
+        if count > 1:
+            retried = f" (×{count}, retried until T+{int(last) // 60:02d}:{int(last) % 60:02d})"
+            log[index] = dataclasses.replace(log[index], detail=log[index].detail + retried)
     log.sort(key=lambda line: (line.at_s, line.action == "observed"))
