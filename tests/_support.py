@@ -87,9 +87,12 @@ def submit_at(
 
 
 @contextlib.contextmanager
-def serving(preset: str, served_model_name: str, log_path: Path, seed: int) -> Iterator[str]:
+def serving(
+    preset: str, served_model_name: str, log_path: Path, seed: int, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A fresh `slolab serve` process on 127.0.0.1 (a 0.2 s model load); its host:port once it
-    logged that the model loaded (at most 30 s). Terminated on exit, killed if it does not stop."""
+    logged that the model loaded (at most 30 s). Terminated on exit, killed if it does not stop.
+    ``env``: variables added to the process's environment (a model version's SLOLAB_SERVE_*)."""
     from slolab.serve import server as serve_server
 
     port = free_port()
@@ -97,7 +100,9 @@ def serving(preset: str, served_model_name: str, log_path: Path, seed: int) -> I
     argv += ["--preset", preset, "--served-model-name", served_model_name]
     argv += ["--load-time-s", "0.2", "--seed", str(seed)]
     with log_path.open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env} if env else None
+        )
     try:
         deadline = time.monotonic() + 30
         while not serve_server.LOADED_RE.search(log_path.read_text()):

@@ -334,6 +334,20 @@ def serve(
     ] = None,
     load_time_s: Annotated[float, typer.Option(help="simulated model load: the port opens after it")] = 0.0,
     seed: Annotated[int, typer.Option(help="seed of the step-time jitter and API overhead")] = 0,
+    ttft_factor: Annotated[
+        float,
+        typer.Option(
+            envvar="SLOLAB_SERVE_TTFT_FACTOR",
+            help="model version: prefill and front-end costs times this (low-load TTFT x factor; >= 1)",
+        ),
+    ] = 1.0,
+    error_rate: Annotated[
+        float,
+        typer.Option(
+            envvar="SLOLAB_SERVE_ERROR_RATE",
+            help="model version: share of accepted requests answered with HTTP 500 (0 <= rate < 1)",
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve the simulator's serving model in real time behind vLLM's OpenAI-compatible API."""
     from slolab.serve import config as serve_config
@@ -349,6 +363,8 @@ def serve(
         max_num_batched_tokens=max_num_batched_tokens,
         load_time_s=load_time_s,
         seed=seed,
+        ttft_factor=ttft_factor,
+        error_rate=error_rate,
     )
     server.configure_logging(state["verbose"])
     raise typer.Exit(code=server.run(cfg))

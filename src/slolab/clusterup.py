@@ -2,7 +2,12 @@
 
 1. ``kind create cluster --config kind-config.yaml`` (skipped when the cluster exists);
 2. ``docker build`` of the operator image (operator/Dockerfile) and the model-server image
-   (images/slolab-serve/Dockerfile), then ``kind load docker-image`` of both
+   (images/slolab-serve/Dockerfile); then, for every model version a scenario lists
+   (scenario.yaml ``model.versions``: catalog/versionimages.py), an image ``slolab/serve:<tag>`` built from
+   the model-server image with only that version's ``SLOLAB_SERVE_TTFT_FACTOR`` and
+   ``SLOLAB_SERVE_ERROR_RATE`` (images/slolab-serve-version/Dockerfile, ``--build-arg``), so
+   a pod's image tag picks its version's behaviour on kind as it does on the simulator; then
+   ``kind load docker-image`` of them all
    (https://kind.sigs.k8s.io/docs/user/quick-start/#loading-an-image-into-your-cluster);
 3. ``helm dependency build charts/slolab-platform`` (fetches the pinned KEDA, Prometheus,
    metrics-server, Argo Rollouts, Chaos Mesh and fake-gpu-operator charts) and ``helm upgrade
@@ -24,6 +29,7 @@ from rich.console import Console
 
 from slolab import __version__, doctor, errors, paths, toolchain
 from slolab.backends import choose
+from slolab.catalog import versionimages
 
 SYSTEM_NAMESPACE = "slolab-system"
 OPERATOR_IMAGE = f"slolab/operator:{__version__}"
@@ -35,6 +41,7 @@ def plan() -> list[tuple[str, list[str]]]:
     root = paths.root()
     helm = str(toolchain.helm_path())
     ctx = ["--kube-context", choose.KIND_CONTEXT]
+    version_images = versionimages.version_images(SERVE_IMAGE)
     return [
         (
             "build the operator image",
@@ -52,9 +59,25 @@ def plan() -> list[tuple[str, list[str]]]:
                 str(root),
             ],
         ),
+        *(
+            (
+                f"build the model-version image {v.image} (TTFT x{v.ttft_factor:g}, {v.error_rate:g} errors)",
+                version_build(v),
+            )
+            for v in version_images
+        ),
         (
-            "load both images into the kind nodes",
-            ["kind", "load", "docker-image", OPERATOR_IMAGE, SERVE_IMAGE, "--name", choose.KIND_CLUSTER],
+            "load the images into the kind nodes",
+            [
+                "kind",
+                "load",
+                "docker-image",
+                OPERATOR_IMAGE,
+                SERVE_IMAGE,
+                *(v.image for v in version_images),
+                "--name",
+                choose.KIND_CLUSTER,
+            ],
         ),
         (
             "fetch the platform's pinned chart dependencies",
@@ -102,6 +125,26 @@ def plan() -> list[tuple[str, list[str]]]:
                 *ctx,
             ],
         ),
+    ]
+
+
+def version_build(v: versionimages.VersionImage) -> list[str]:
+    """``docker build`` of one model-version image: the model-server image and two env vars."""
+    folder = paths.root() / "images/slolab-serve-version"
+    return [
+        "docker",
+        "build",
+        "-f",
+        str(folder / "Dockerfile"),
+        "--build-arg",
+        f"BASE={SERVE_IMAGE}",
+        "--build-arg",
+        f"TTFT_FACTOR={v.ttft_factor!r}",
+        "--build-arg",
+        f"ERROR_RATE={v.error_rate!r}",
+        "-t",
+        v.image,
+        str(folder),
     ]
 
 

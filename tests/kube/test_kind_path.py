@@ -12,6 +12,7 @@ from rich.console import Console
 
 from slolab import clusterup, doctor, errors
 from slolab.backends import choose
+from slolab.catalog import versionimages
 
 
 def fake_bin(folder: Path, name: str, script: str) -> None:
@@ -131,11 +132,13 @@ def test_make_cluster_runs_each_step_and_stops_at_a_failure(bin_dir: Path) -> No
     console = Console(record=True, width=300)
     assert clusterup.run(console, runner=lambda argv: ran.append(argv) or 0) == 0
     firsts = [" ".join(a[:3]) if a[0] in ("kind", "docker") else " ".join(a[1:3]) for a in ran]
-    assert ran[4][-1].endswith("charts/slolab-platform")
+    versions = len(versionimages.version_images(clusterup.SERVE_IMAGE))  # tests/test_version_images.py
+    assert ran[4 + versions][-1].endswith("charts/slolab-platform")
     assert firsts == [
         "kind create cluster",
         "docker build -f",
         "docker build -f",
+        *["docker build -f"] * versions,
         "kind load docker-image",
         "dependency build",
         "upgrade --install",

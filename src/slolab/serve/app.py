@@ -7,7 +7,8 @@ response headers go out at once, ``Content-Type: text/event-stream; charset=utf-
 loaded, see server.py), ``GET /metrics`` (prometheus_client exposition), ``GET|POST /ping``,
 ``GET /version``, ``GET /load``. Errors are OpenAI's error JSON; unknown routes and methods get
 it too (404, 405). A client that disconnects aborts its request in the engine, as vLLM's
-``with_cancellation`` does.
+``with_cancellation`` does. A server playing a failing model version (``--error-rate``,
+serve/versionfaults.py) answers that share of the requests it accepts with HTTP 500 at once.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from aiohttp import web
 import slolab
 from slolab.serve import config as config_mod
 from slolab.serve import metrics as metrics_mod
-from slolab.serve import protocol, realtime, responses
+from slolab.serve import protocol, realtime, responses, versionfaults
 
 RT_KEY = web.AppKey("rt", realtime.RealtimeEngine)
 CONFIG_KEY = web.AppKey("config", config_mod.ServeConfig)
 METRICS_KEY = web.AppKey("metrics", metrics_mod.Metrics)
+FAULTS_KEY = web.AppKey("faults", versionfaults.VersionFaults)
 _numbers = itertools.count()  # picks each request's made-up words
 
 
@@ -36,6 +38,7 @@ def make_app(
     app[RT_KEY] = rt
     app[CONFIG_KEY] = cfg
     app[METRICS_KEY] = metrics
+    app[FAULTS_KEY] = versionfaults.VersionFaults(cfg.version.error_rate, cfg.seed)
     app.router.add_get("/health", _empty_200)
     app.router.add_get("/ping", _empty_200)
     app.router.add_post("/ping", _empty_200)
@@ -130,6 +133,9 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     job = parse(body, cfg.served_model_name, cfg.engine.max_model_len)
     request_id = responses.new_request_id(request.headers.get("X-Request-Id") or job.request_id)
     number = next(_numbers)
+    if request.app[FAULTS_KEY].fails():  # the model version fails it (--error-rate): HTTP 500
+        request.app[METRICS_KEY].success["error"].inc()
+        raise versionfaults.VersionFaults.error()
     if job.stream:
         return await _stream(request, rt, cfg, job, request_id, number)
     flow = rt.submit(job.prompt_tokens, job.max_tokens)

@@ -7,6 +7,13 @@ simulated model load time. They are the flags charts/llm-serving passes (deploym
 slolab-serve branch) and the flags the simulator reads from the same manifest
 (``slolab.sim.serverargs``), so a pod behaves alike on every backend. Flags left out take the
 preset's values, as ``vllm serve`` takes its hardware defaults (``EngineConfig.defaults``).
+
+``--ttft-factor`` and ``--error-rate`` (or ``SLOLAB_SERVE_TTFT_FACTOR`` and
+``SLOLAB_SERVE_ERROR_RATE``, which a per-version image sets: clusterup.py) make the server play a
+model version as the simulator plays a scenario's ``model.versions`` entry, with the same bounds
+(catalog/scenario.py ModelVersion) and the same effect (sim/modelversion.py ``preset_of``: the
+prefill and front-end costs times the factor; serve/versionfaults.py: that share of requests
+answered with HTTP 500).
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ import math
 
 from slolab import errors
 from slolab.catalog import presets
+from slolab.catalog import scenario as scenario_mod
 from slolab.sim import engine as engine_mod
+from slolab.sim import modelversion
 
 DEFAULT_PRESET = "llama-3.1-8b-h100"
 WHERE = "slolab serve"  # the "file" of a flag problem
+HEALTHY = scenario_mod.ModelVersion()  # the preset as it is: no --ttft-factor, no --error-rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +42,7 @@ class ServeConfig:
     port: int
     load_time_s: float
     seed: int
+    version: scenario_mod.ModelVersion = HEALTHY
 
     @property
     def served_model_name(self) -> str:
@@ -48,6 +59,8 @@ def build(
     max_num_batched_tokens: int | None = None,
     load_time_s: float = 0.0,
     seed: int = 0,
+    ttft_factor: float = 1.0,
+    error_rate: float = 0.0,
 ) -> ServeConfig:
     """Check the flags; every problem is reported at once as an ``InputError`` (exit 2)."""
     problems: list[errors.Problem] = []
@@ -63,6 +76,18 @@ def build(
         bad("--port", f"must be 0..65535 (got {port}); 0 picks a free port")
     if not math.isfinite(load_time_s) or load_time_s < 0:
         bad("--load-time-s", f"must be a number of seconds >= 0 (got {load_time_s})")
+    if not math.isfinite(ttft_factor) or ttft_factor < 1:
+        bad(
+            "--ttft-factor",
+            f"must be a number >= 1 (got {ttft_factor}; also read from SLOLAB_SERVE_TTFT_FACTOR); "
+            "1 serves the preset as it is",
+        )
+    if not math.isfinite(error_rate) or not 0 <= error_rate < 1:
+        bad(
+            "--error-rate",
+            f"must be a share in [0, 1) (got {error_rate}; also read from SLOLAB_SERVE_ERROR_RATE); "
+            "0 fails no request",
+        )
     if served_model_name is not None and not served_model_name.strip():
         bad("--served-model-name", "must not be empty")
     defaults = engine_mod.EngineConfig.defaults(spec, served_model_name or spec.model)
@@ -100,4 +125,13 @@ def build(
     engine = dataclasses.replace(
         defaults, max_model_len=model_len, max_num_seqs=seqs, max_num_batched_tokens=batched
     )
-    return ServeConfig(preset=spec, engine=engine, host=host, port=port, load_time_s=load_time_s, seed=seed)
+    version = scenario_mod.ModelVersion(ttft_factor=ttft_factor, error_rate=error_rate)
+    return ServeConfig(
+        preset=modelversion.preset_of(spec, f"ttft_factor={ttft_factor:g}", version),
+        engine=engine,
+        host=host,
+        port=port,
+        load_time_s=load_time_s,
+        seed=seed,
+        version=version,
+    )

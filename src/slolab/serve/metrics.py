@@ -10,7 +10,9 @@ it; queue time = first scheduled − reached the scheduler's queue; prefill, dec
 e2e times likewise). Not exported: prefix-cache, LoRA, speculative-decoding, multi-modal and
 ``http_requests_total`` series (not modelled). Aborted requests (client gone) count in
 ``vllm:request_success{finished_reason="abort"}`` and are not observed in the latency
-histograms. One metric is slolab's own: ``slolab_serve_token_lateness_seconds``, how long after
+histograms; requests a failing model version answered with HTTP 500 (``--error-rate``,
+serve/versionfaults.py) count in ``finished_reason="error"``, as the simulator counts them.
+One metric is slolab's own: ``slolab_serve_token_lateness_seconds``, how long after
 the engine's step end a streamed token was written to its client (wall clock minus engine
 time), to show when the server itself cannot keep up.
 """

@@ -83,6 +83,12 @@ async def serve(
             cfg.preset.name,
             cfg.load_time_s,
         )
+        if cfg.version != config_mod.HEALTHY:
+            log.info(
+                "slolab serve: playing a model version: TTFT x%g, %g of requests fail with HTTP 500",
+                cfg.version.ttft_factor,
+                cfg.version.error_rate,
+            )
         try:
             await asyncio.wait_for(stop.wait(), timeout=cfg.load_time_s)
             log.info("slolab serve: stopped while loading the model")
