@@ -310,9 +310,9 @@ class Emulator(kmock.KubernetesEmulator):
         """The Eviction subresource (fix 10): 201 and the pod deleted, or upstream's refusal."""
         key = (request.resource, request.namespace, request.name)
         async with self._lock:
-            obj = self._objects[key] if key in self._objects else None
-            if obj is None or obj.deleted:
+            if key not in self._objects or self._objects[key].deleted:  # kmock's array has no .get
                 return _status(404, "NotFound", f'pods "{request.name}" not found')
+            obj = self._objects[key]
             pods = [
                 o.raw
                 for (res, ns, _), o in self._objects.items()
