@@ -78,6 +78,9 @@ class Cluster(Protocol):
         """``kubectl apply`` in the lab's namespace of manifests that belong to the lab's run (its
         chaos), not to the learner's workspace."""
 
+    def delete(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl delete`` of what ``apply`` applied (the lab's chaos, once its run is over)."""
+
     def drain(self, node: str, timeout_s: float | None = None) -> Drain:
         """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]``: cordon,
         then evict each pod through the Eviction API, retrying every 5 s while a budget forbids

@@ -154,9 +154,10 @@ class FakeCluster:
     ) -> None:
         self._backend = backend
         self.namespace = namespace
-        #: what ``apply`` was given, in order; ``drain_script`` makes ``drain``'s result (default:
-        #: done at once); ``uncordoned``: the nodes ``uncordon`` was called for.
+        #: what ``apply`` (``delete``) was given, in order; ``drain_script`` makes ``drain``'s
+        #: result (default: done at once); ``uncordoned``: the nodes ``uncordon`` was called for.
         self.applied: list[Any] = []
+        self.deleted: list[Any] = []
         self.drain_script: DrainScript = lambda clock, node, timeout_s: FakeDrain(clock, node, clock.now_s())
         self.uncordoned: list[str] = []
         later = sorted(((float(t), [copy.deepcopy(o) for o in objs]) for t, objs in steps), key=_first)
@@ -224,12 +225,22 @@ class FakeCluster:
                 timeline.GRADER_KIND, name, timeline.APPLIED, f"kubectl apply {data.get('kind')}"
             )
 
+    def delete(self, docs: list[Any]) -> None:
+        self.deleted.extend(docs)
+        for doc in docs:
+            data = getattr(doc, "data", doc)
+            name = str((data.get("metadata") or {}).get("name"))
+            self._backend.record(
+                timeline.GRADER_KIND, name, timeline.DELETED, f"kubectl delete {data.get('kind')}"
+            )
+
     def drain(self, node: str, timeout_s: float | None = None) -> FakeDrain:
         self._backend.record(timeline.GRADER_KIND, node, timeline.DRAIN_STARTED, f"kubectl drain {node}")
         return self.drain_script(self._backend.clock, node, timeout_s)
 
     def uncordon(self, node: str) -> None:
         self.uncordoned.append(node)
+        self._backend.record("Node", node, timeline.NODE_SCHEDULABLE, f"kubectl uncordon {node}")
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         deadline = self._backend.clock.now_s() + timeout_s

@@ -158,6 +158,16 @@ class KubeClusterView:
             )
             self.kube.apply(obj)
 
+    def delete(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl delete -f`` of what ``apply`` applied: Chaos Mesh recovers the chaos, and the
+        Schedule's spawned objects go with it (garbage collection of owned objects)."""
+        for doc in docs:
+            meta = doc.data.get("metadata") or {}
+            kind, name = str(doc.data.get("kind")), str(meta.get("name"))
+            message = f"kubectl delete {kind} {name}"
+            self._observer.record(self._clock.now_s(), timeline.GRADER_KIND, name, timeline.DELETED, message)
+            self.kube.delete(kind, name, meta.get("namespace") or self.namespace)
+
     def drain(self, node: str, timeout_s: float | None = None) -> drain_mod.Drain:
         """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]`` over
         the lab's pods on ``node`` (slolab.kube.drain); it runs on a thread. The returned Drain
