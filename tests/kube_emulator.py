@@ -41,8 +41,10 @@ pyproject pins kmock below 0.9:
    stale from the replay) and a write in between the two never;
 10. ``POST pods/<name>/eviction`` is the policy/v1 Eviction subresource (kmock reads it as a
     create of the pod and answers 409): :func:`eviction_refusal` decides, from the budgets' spec
-    and the pods' Ready condition, and the pod is deleted at once (there is no kubelet here to
-    let it terminate gracefully). See :func:`eviction_refusal` for what it follows upstream.
+    and the pods' Ready condition, and an evicted pod is deleted gracefully: it gets a
+    deletionTimestamp and stays Terminating until its kubelet, here the test, deletes it (a
+    DELETE then removes it: kmock collects a marked object that has no finalizers). See
+    :func:`eviction_refusal` for what it follows upstream.
 
 Not emulated, so the tests tell helm to skip it: ``/openapi/v2`` and ``/openapi/v3`` (helm's client-side
 validation: "failed to download openapi"). kmock also ignores label selectors (every list is filtered
@@ -328,8 +330,11 @@ class Emulator(kmock.KubernetesEmulator):
             refusal = eviction_refusal(obj.raw, pods, budgets)
             if refusal is not None:
                 return refusal
-            obj.delete()
-            await self._buses[request.resource].put({"type": "DELETED", "object": obj.last.raw})
+            if not (obj.raw.get("metadata") or {}).get("deletionTimestamp"):
+                # graceful deletion: the pod is Terminating until its kubelet (a test) deletes it
+                grace = (obj.raw.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                obj.patch({"metadata": {"deletionTimestamp": _now(), "deletionGracePeriodSeconds": grace}})
+                await self._buses[request.resource].put({"type": "MODIFIED", "object": obj.raw})
         return _status(201, None, None)
 
     async def _serve_list(self, request: rendering.Request) -> Any:

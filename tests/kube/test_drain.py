@@ -97,6 +97,9 @@ def test_eviction_is_refused_with_upstreams_status_while_the_budget_forbids_it(v
     assert kube.get("Pod", "a", NS) is not None
     kube.create(pod("c", "slolab-worker3"))  # a third Ready pod: one disruption allowed
     kube.evict("a", NS)
+    terminating = kube.get("Pod", "a", NS)  # deleted gracefully: Terminating until its kubelet ends it
+    assert terminating["metadata"]["deletionTimestamp"]
+    kube.delete("Pod", "a", NS)  # the kubelet, once the container stopped
     assert kube.get("Pod", "a", NS) is None
 
 
@@ -124,6 +127,10 @@ def test_drain_cordons_retries_on_429_until_the_budget_allows_then_waits_for_the
         time.sleep(0.05)
     assert drain.finished_s is None and kube.get("Pod", "a", NS) is not None
     kube.create(pod("a2", "slolab-worker3"))  # the replacement is Ready: the budget allows one
+    assert view.wait_for(lambda: "a" in drain.evicted, timeout_s=5, poll_s=0.05)
+    time.sleep(0.2)
+    assert drain.finished_s is None, "the drain waits until the evicted pod is gone"
+    kube.delete("Pod", "a", NS)  # the kubelet ends the Terminating pod
     assert view.wait_for(lambda: drain.finished_s is not None, timeout_s=5, poll_s=0.05)
     assert drain.done, drain.output
     assert drain.evicted == ["a"]
