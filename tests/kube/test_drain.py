@@ -194,3 +194,12 @@ def test_apply_creates_the_chaos_schedule_server_side(view, emulator) -> None:
     view.kube.delete("Schedule", "llm-pod-kill", NS)
     assert view.kube.get("Schedule", "llm-pod-kill", NS) is None
     assert [e.reason for e in view._observer.events()] == [timeline.APPLIED, timeline.APPLIED]
+
+
+def test_a_drain_under_way_stops_when_the_backend_closes(view) -> None:
+    view.kube.create(pod("a", "slolab-worker2"))
+    view.kube.create(pdb(1))  # never allows: the drain would retry until its timeout
+    drain = view.drain("slolab-worker2", timeout_s=600)
+    view.stopped.set()  # KubeBackend.close
+    assert view.wait_for(lambda: drain.finished_s is not None, timeout_s=8, poll_s=0.05)
+    assert drain.error == "the drain was stopped"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ class KubeClusterView:
         self._clock = clock
         self._observer = observer
         self._progress = progress
+        #: set by ``close``: a drain still under way stops (its thread ends)
+        self.stopped = threading.Event()
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self.kube.get(kind, name, None if kind == "Node" else namespace or self.namespace)
@@ -183,7 +186,7 @@ class KubeClusterView:
             self._observer.record(now(), kind, name, reason, message, type=type_)
 
         drain = drain_mod.Drain(node=node, namespace=self.namespace, timeout_s=timeout_s)
-        return drain_mod.start(self.kube, drain, now, record)
+        return drain_mod.start(self.kube, drain, now, record, stop=self.stopped)
 
     def uncordon(self, node: str) -> None:
         """``kubectl uncordon NODE``: spec.unschedulable off."""
@@ -323,6 +326,7 @@ class KubeBackend:
         return list(self.load.logs)
 
     def close(self) -> None:
+        self.cluster.stopped.set()
         self.observer.stop()
         self.prom.close()
         close = getattr(self.load, "close", None)

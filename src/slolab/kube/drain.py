@@ -186,7 +186,8 @@ def _evict_all(
             break
         if deadline is not None and now_s() >= deadline:
             return timed_out
-        if stop.wait(min(poll_s, max(0.0, min(next_try[n] for n in pending) - now_s())) or 0.01):
+        soonest = min(next_try[n] for n in pending) - now_s()
+        if stop.wait(max(0.01, min(poll_s, soonest))):
             return "the drain was stopped"
     while True:  # waitForDelete: until each evicted pod (by UID) is gone
         live = {p["metadata"]["name"]: p["metadata"].get("uid") for p in kube.list("Pod", drain.namespace)}
