@@ -38,7 +38,13 @@ pyproject pins kmock below 0.9:
 9. lists carry a resourceVersion and a watch from it sends only later changes, none lost, none
    twice: kmock's list says ``...``, and its watch replays every object as ADDED before it
    subscribes to its event bus, so kopf handled each object twice (once from the list, once
-   stale from the replay) and a write in between the two never.
+   stale from the replay) and a write in between the two never;
+10. ``POST pods/<name>/eviction`` is the policy/v1 Eviction subresource (kmock reads it as a
+    create of the pod and answers 409): :func:`eviction_refusal` decides, from the budgets' spec
+    and the pods' Ready condition, and an evicted pod is deleted gracefully: it gets a
+    deletionTimestamp and stays Terminating until its kubelet, here the test, deletes it (a
+    DELETE then removes it: kmock collects a marked object that has no finalizers). See
+    :func:`eviction_refusal` for what it follows upstream.
 
 Not emulated, so the tests tell helm to skip it: ``/openapi/v2`` and ``/openapi/v3`` (helm's client-side
 validation: "failed to download openapi"). kmock also ignores label selectors (every list is filtered
@@ -54,6 +60,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -263,6 +270,8 @@ class Emulator(kmock.KubernetesEmulator):
         return new
 
     async def _handle(self, request: rendering.Request) -> Any:
+        if request.resource == kmock.resource("v1/pods") and request.subresource == "eviction":
+            return await self._evict(request)
         if (
             request.action == enums.action.UPDATE
             and request.headers.get("Content-Type", "").startswith("application/apply-patch")
@@ -298,6 +307,35 @@ class Emulator(kmock.KubernetesEmulator):
             # The API server answers a JSON patch that does not apply (a failed ``test`` op on a
             # stale resourceVersion) with 422 Invalid; kopf waits for a fresher event on 422.
             raise kmock.KubernetesError(status=422, reason="Invalid", message=str(exc)) from None
+
+    async def _evict(self, request: rendering.Request) -> Any:
+        """The Eviction subresource (fix 10): 201 and the pod deleted, or upstream's refusal."""
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            if key not in self._objects or self._objects[key].deleted:  # kmock's array has no .get
+                return _status(404, "NotFound", f'pods "{request.name}" not found')
+            obj = self._objects[key]
+            pods = [
+                o.raw
+                for (res, ns, _), o in self._objects.items()
+                if res == request.resource and ns == request.namespace and not o.deleted
+            ]
+            budgets = [
+                o.raw
+                for (res, ns, _), o in self._objects.items()
+                if res == kmock.resource("policy/v1/poddisruptionbudgets")
+                and ns == request.namespace
+                and not o.deleted
+            ]
+            refusal = eviction_refusal(obj.raw, pods, budgets)
+            if refusal is not None:
+                return refusal
+            if not (obj.raw.get("metadata") or {}).get("deletionTimestamp"):
+                # graceful deletion: the pod is Terminating until its kubelet (a test) deletes it
+                grace = (obj.raw.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                obj.patch({"metadata": {"deletionTimestamp": _now(), "deletionGracePeriodSeconds": grace}})
+                await self._buses[request.resource].put({"type": "MODIFIED", "object": obj.raw})
+        return _status(201, None, None)
 
     async def _serve_list(self, request: rendering.Request) -> Any:
         if request.resource not in self._get_resources():
@@ -341,6 +379,115 @@ class Emulator(kmock.KubernetesEmulator):
                     yield event
         finally:
             await bus.unmark(mark)
+
+
+def _status(code: int, reason: str | None, message: str | None, causes: list[dict] | None = None) -> Any:
+    """A metav1.Status response, as the API server writes one."""
+    import aiohttp.web
+
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}}
+    body["status"] = "Success" if code < 400 else "Failure"
+    if message:
+        body["message"] = message
+    if reason:
+        body["reason"] = reason
+    if causes:
+        body["details"] = {"causes": causes}
+    body["code"] = code
+    return aiohttp.web.json_response(body, status=code)
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels; an empty selector
+    selects nothing, as the eviction subresource reads a budget's."""
+    if not selector:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _scaled(value: int | str, total: int, *, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int, or a percentage of ``total``."""
+    if isinstance(value, int):
+        return value
+    share = int(str(value).rstrip("%")) * total / 100
+    return math.ceil(share) if round_up else math.floor(share)
+
+
+def eviction_refusal(pod: dict[str, Any], pods: list[dict[str, Any]], budgets: list[dict[str, Any]]) -> Any:
+    """None when the pod may be evicted, else the API server's error response.
+
+    Follows kubernetes v1.35 pkg/registry/core/pod/storage/eviction.go, EvictionREST.Create: a pod
+    that canIgnorePDB (Succeeded, Failed, Pending, or already being deleted) goes; more than one
+    budget selecting the pod is a 500 ("This pod has more than one PodDisruptionBudget, which the
+    eviction subresource does not support."); a pod that is not Ready goes while the budget is met
+    (currentHealthy >= desiredHealthy > 0, unhealthyPodEvictionPolicy IfHealthyBudget); else
+    checkAndDecrement answers 429 TooManyRequests "Cannot evict pod as it would violate the pod's
+    disruption budget." with a DisruptionBudget cause "The disruption budget NAME needs N healthy
+    pods and has M currently" when no disruption is allowed.
+
+    The budget's status is computed here rather than by a disruption controller
+    (pkg/controller/disruption/disruption.go, simplified): expected pods are those the budget
+    selects that are not being deleted, currentHealthy those of them that are Ready,
+    desiredHealthy minAvailable (a percentage rounded up) or expected − maxUnavailable (a
+    percentage rounded up), disruptionsAllowed currentHealthy − desiredHealthy.
+    """
+    meta = pod.get("metadata") or {}
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed", "Pending") or meta.get("deletionTimestamp"):
+        return None
+    labels = meta.get("labels") or {}
+    mine = [b for b in budgets if _selects((b.get("spec") or {}).get("selector") or {}, labels)]
+    if not mine:
+        return None
+    if len(mine) > 1:
+        message = (
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+        )
+        return _status(500, "InternalError", message)
+    budget = mine[0]
+    spec = budget.get("spec") or {}
+    selected = [
+        p
+        for p in pods
+        if _selects(spec.get("selector") or {}, (p.get("metadata") or {}).get("labels") or {})
+        and not (p.get("metadata") or {}).get("deletionTimestamp")
+    ]
+    expected = len(selected)
+    healthy = sum(1 for p in selected if _ready(p))
+    if "minAvailable" in spec:
+        desired = _scaled(spec["minAvailable"], expected, round_up=True)
+    elif "maxUnavailable" in spec:
+        desired = max(0, expected - _scaled(spec["maxUnavailable"], expected, round_up=True))
+    else:
+        desired = 0
+    if not _ready(pod) and healthy >= desired > 0:
+        return None
+    if healthy - desired > 0:
+        return None
+    name = (budget.get("metadata") or {}).get("name")
+    cause = {
+        "reason": "DisruptionBudget",
+        "message": f"The disruption budget {name} needs {desired} healthy pods and has {healthy} currently",
+    }
+    message = "Cannot evict pod as it would violate the pod's disruption budget."
+    return _status(429, "TooManyRequests", message, [cause])
 
 
 def _now() -> str:

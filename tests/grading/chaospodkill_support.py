@@ -11,9 +11,6 @@ the good run with one thing changed, named for the check it must fail.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from slolab.backends import base, fake, fakescript
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
@@ -36,32 +33,6 @@ CASES = {
     "capacity": {"drain_capacity_pct"},
     "drain-timeout": {"drain_capacity_pct"},
 }
-
-
-@dataclasses.dataclass
-class ScriptedDrain:
-    """What SimClusterView.drain returns, ending at ``end_s`` of the scripted clock."""
-
-    clock: Any
-    node: str
-    end_s: float
-    ok: bool
-
-    @property
-    def finished_s(self) -> float | None:
-        return self.end_s if self.clock.now_s() >= self.end_s else None
-
-    @property
-    def done(self) -> bool:
-        return self.finished_s is not None and self.ok
-
-    @property
-    def error(self) -> str | None:
-        return None if self.ok or self.finished_s is None else "drain did not complete within 600s"
-
-    @property
-    def output(self) -> list[str]:
-        return [f"node/{self.node} cordoned", f"node/{self.node} drained" if self.ok else "error: timeout"]
 
 
 def pods(case: str) -> list[fakescript.Pod]:
@@ -134,21 +105,11 @@ def backend(lab: lab_mod.Lab, case: str) -> fake.FakeBackend:
         for obj in objects:
             if obj.get("kind") == "Pod":
                 obj["spec"] = {"nodeName": NODES.get(obj["metadata"]["name"], "slolab-worker3")}
-    applied: list[Any] = []
 
-    def apply(docs: list[Any]) -> None:
-        applied.extend(docs)
-        b.record(timeline.GRADER_KIND, "chaos", timeline.APPLIED, "kubectl apply")
+    def drain(clock: fake.FakeClock, node: str, timeout_s: float | None) -> fake.FakeDrain:
+        if case == "drain-timeout":
+            return fake.FakeDrain(clock, node, clock.now_s() + (timeout_s or 600.0), ok=False)
+        return fake.FakeDrain(clock, node, CHAOS_S + 8 if case == "capacity" else DRAIN_END_S)
 
-    def drain(node: str, timeout_s: float | None = None) -> ScriptedDrain:
-        ok = case != "drain-timeout"
-        end = DRAIN_END_S if ok else b.clock.now_s() + (timeout_s or 600.0)
-        if case == "capacity":
-            end = CHAOS_S + 8
-        return ScriptedDrain(b.clock, node, end, ok)
-
-    b.cluster.apply = apply  # type: ignore[attr-defined]
-    b.cluster.drain = drain  # type: ignore[attr-defined]
-    b.cluster.uncordon = lambda node: None  # type: ignore[attr-defined]
-    b.applied = applied  # type: ignore[attr-defined]
+    b.cluster.drain_script = drain
     return b

@@ -68,6 +68,22 @@ def test_a_good_run_passes_every_check(grade_case) -> None:
     assert ("Grader", "Applied", chaospodkill_support.CHAOS_S) in events, "script and grader disagree"
 
 
+def test_the_run_goes_through_the_cluster_protocol_only(grade_case) -> None:
+    """apply, drain, uncordon and delete of slolab.backends.base.Cluster, in that order: the
+    Schedule applied and the drain started at the chaos's start, the node uncordoned when the
+    drain ended, the Schedule deleted when the load ends (on kind, the pod kills stop)."""
+    report = grade_case("good")
+    got = [(e["kind"], e["name"], e["reason"], e["time_s"]) for e in report["events"]]
+    grader = [g for g in got if g[0] in ("Grader", "Node")]
+    drain_seen = chaospodkill_support.DRAIN_END_S  # the first poll at or after the drain's end
+    assert grader == [
+        ("Grader", "llm-pod-kill", "Applied", chaospodkill_support.CHAOS_S),
+        ("Grader", "slolab-worker2", "Drain", chaospodkill_support.CHAOS_S),
+        ("Node", "slolab-worker2", "NodeSchedulable", drain_seen),
+        ("Grader", "llm-pod-kill", "Deleted", chaospodkill_support.END_S),
+    ]
+
+
 @pytest.mark.parametrize("case", [c for c in chaospodkill_support.CASES if c != "good"])
 def test_each_bad_run_fails_its_check_only(grade_case, case) -> None:
     report = grade_case(case)

@@ -52,7 +52,11 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
     out.write_text(template(helm, case), encoding="utf-8")
     docs = yamlfile.load_all(out, display=f"helm template -f {case.name}")
     kinds = sorted(d.data["kind"] for d in docs)
-    kind_only = ["Role", "RoleBinding"] if yaml.safe_load(case.read_text()).get("kindManifests") else []
+    values = yaml.safe_load(case.read_text()) or {}
+    kind_only = ["Role", "RoleBinding"] if values.get("kindManifests") else []
+    # grader.nodeLabs (default [chaos-pod-kill]): the grader's Node rights and their binding
+    node_labs = (values.get("grader") or {}).get("nodeLabs", ["chaos-pod-kill"])
+    grader_nodes = ["ClusterRole", "ClusterRoleBinding"] if node_labs else []
     assert kinds == sorted(
         [
             "CustomResourceDefinition",
@@ -65,6 +69,7 @@ def test_every_manifest_is_valid_kubernetes_1_35(helm: Path, case: Path, tmp_pat
             "RoleBinding",
             "Deployment",
             *kind_only,
+            *grader_nodes,
         ]
     )
     for doc in docs:
@@ -252,3 +257,19 @@ def test_readme_and_schema_describe_every_value() -> None:
     readme = (CHART / "README.md").read_text(encoding="utf-8")
     for key in defaults:
         assert f"`{key}" in readme, f"README.md does not mention {key}"
+
+
+def test_a_drain_lab_grader_may_cordon_nodes_evict_pods_and_apply_its_chaos(rendered: dict) -> None:
+    """chaos-pod-kill's grader on kind cordons and uncordons a node, evicts the lab's pods and
+    applies (server-side) and deletes its Chaos Mesh Schedule: no more than that."""
+    grader = _rules(rendered)["slolab-operator-grader"]
+    assert {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]} in grader
+    (chaos,) = [r for r in grader if r["apiGroups"] == ["chaos-mesh.org"]]
+    assert (chaos["resources"], chaos["verbs"]) == (["schedules"], ["get", "create", "patch", "delete"])
+    nodes = _rules(rendered)["slolab-operator-grader-nodes"]
+    assert nodes == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch"]}]
+    binding = rendered["ClusterRoleBinding", "slolab-operator-grader-nodes"]
+    assert binding["roleRef"]["name"] == "slolab-operator-grader-nodes"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "slolab-grader", "namespace": "lab-chaos-pod-kill"}
+    ]

@@ -124,11 +124,13 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
         plan.NODE_UP,
     ]
     assert delay["spec"]["action"] == "delay" and delay["spec"]["selector"]["labelSelectors"] == selector
-    # the drain and the loss hit the node with most of the lab's pods; both are undone by now
-    assert game_day["drainedNode"] == game_day["lostNode"] == "gpu-worker"
-    gpu = emulator.get(NODES, None, "gpu-worker")
+    # the drain and the loss hit the node with most of the lab's live pods; both are undone by
+    # now. The drain's evictions leave gpu-worker's two pods Terminating (the emulator deletes
+    # gracefully and has no kubelet or ReplicaSet controller), so the loss finds cpu-worker's.
+    assert (game_day["drainedNode"], game_day["lostNode"]) == ("gpu-worker", "cpu-worker")
+    gpu, cpu = emulator.get(NODES, None, "gpu-worker"), emulator.get(NODES, None, "cpu-worker")
     assert not gpu["spec"].get("unschedulable")
-    assert chaos.NODE_LOST_TAINT["key"] not in [t["key"] for t in gpu["spec"].get("taints") or []]
+    assert chaos.NODE_LOST_TAINT["key"] not in [t["key"] for t in cpu["spec"].get("taints") or []]
     requests = emulator.requests()
     evictions = {
         r.path.split("/")[-2] for r in requests if r.method == "POST" and r.path.endswith("/eviction")
@@ -136,7 +138,8 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
     assert evictions == {"llm-0", "llm-1"}
     node_patches = [r.path for r in requests if r.method == "PATCH" and r.path.startswith("/api/v1/nodes/")]
     # cordon, uncordon, taint, untaint, and the end's uncordon and untaint (idempotent)
-    assert set(node_patches) == {"/api/v1/nodes/gpu-worker"} and len(node_patches) == 6
+    assert set(node_patches) == {"/api/v1/nodes/gpu-worker", "/api/v1/nodes/cpu-worker"}
+    assert len(node_patches) == 6
     assert not any(r.method == "DELETE" and "/pods/" in r.path for r in requests), (
         "the operator deleted a pod"
     )

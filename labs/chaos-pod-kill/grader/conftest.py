@@ -6,7 +6,10 @@
    every 5 minutes) and `kubectl drain` the node that runs the most model pods (planned
    maintenance, --timeout drain_timeout_s); uncordon it when the drain has ended;
 4. keep the load on until chaos_s after the chaos started, then stop it and let requests in
-   flight finish.
+   flight finish; delete the Schedule.
+
+Every step goes through the backend's Cluster protocol (slolab.backends.base: apply, drain,
+uncordon, delete), so the run is the same on sim, kind and a cluster.
 
 The drain is judged from kubectl drain until the pods serve again as many as when it began (at
 the latest until the next pod kill). The serving capacity through the run is read from the
@@ -119,6 +122,7 @@ def chaos_run(lab, params, target, wait_serving, load_session) -> ChaosRun:
                 lab.cluster.uncordon(node)
             drain_end = drain.finished_s if drain is not None and drain.finished_s is not None else None
             lab.clock.sleep(max(0.0, start_s + params.chaos_s - lab.clock.now_s()))
+    lab.cluster.delete(chaos_docs)  # the chaos ends with the run (on kind, no more pod kills)
     chaos = load.windows["chaos"]
     events = list(lab.events)
     evicted = [e.name for e in events if e.kind == "Pod" and e.reason == timeline.EVICTED]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
+from slolab.catalog import yamlfile
 from slolab.load import requestlog
 from slolab.run import timeline
 
@@ -25,6 +26,29 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None:
         """Let the cluster and the load run for ``seconds``."""
+
+
+class Drain(Protocol):
+    """A ``kubectl drain`` under way (sim/drain.py on sim, kube/drain.py on a live cluster)."""
+
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def finished_s(self) -> float | None:
+        """When it ended (run seconds), or None while it runs."""
+
+    @property
+    def done(self) -> bool:
+        """It ended with every pod evicted and gone."""
+
+    @property
+    def error(self) -> str | None:
+        """Why it failed ("drain did not complete within 600s"), or None."""
+
+    @property
+    def output(self) -> list[str]:
+        """What kubectl drain printed."""
 
 
 class Cluster(Protocol):
@@ -49,6 +73,21 @@ class Cluster(Protocol):
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         """Let time pass until ``condition()`` holds; False when ``timeout_s`` passed first."""
+
+    def apply(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl apply`` in the lab's namespace of manifests that belong to the lab's run (its
+        chaos), not to the learner's workspace."""
+
+    def delete(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl delete`` of what ``apply`` applied (the lab's chaos, once its run is over)."""
+
+    def drain(self, node: str, timeout_s: float | None = None) -> Drain:
+        """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]``: cordon,
+        then evict each pod through the Eviction API, retrying every 5 s while a budget forbids
+        it. It runs while time passes; the timeline records it (Drain, Evicted, Drained)."""
+
+    def uncordon(self, node: str) -> None:
+        """``kubectl uncordon NODE``."""
 
 
 class LoadHandle(Protocol):

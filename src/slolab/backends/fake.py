@@ -100,6 +100,38 @@ class FakeClock:
         self.t_s += max(0.0, seconds)
 
 
+@dataclasses.dataclass
+class FakeDrain:
+    """A scripted ``kubectl drain``: it ends at ``end_s`` of the fake clock, done or (``ok``
+    False) with "drain did not complete" as when its --timeout passed."""
+
+    clock: FakeClock
+    node: str
+    end_s: float
+    ok: bool = True
+
+    @property
+    def finished_s(self) -> float | None:
+        return self.end_s if self.clock.now_s() >= self.end_s else None
+
+    @property
+    def done(self) -> bool:
+        return self.finished_s is not None and self.ok
+
+    @property
+    def error(self) -> str | None:
+        return None if self.ok or self.finished_s is None else "drain did not complete within the timeout"
+
+    @property
+    def output(self) -> list[str]:
+        last = f"node/{self.node} drained" if self.ok else f"error: {self.error}"
+        return [f"node/{self.node} cordoned", *([last] if self.finished_s is not None else [])]
+
+
+#: drain script: (clock, node, timeout_s) -> the FakeDrain a grader's ``cluster.drain`` returns
+DrainScript = Callable[[FakeClock, str, "float | None"], FakeDrain]
+
+
 def _matches(obj: dict[str, Any], labels: dict[str, str] | None) -> bool:
     have = obj.get("metadata", {}).get("labels") or {}
     return all(have.get(k) == v for k, v in (labels or {}).items())
@@ -122,6 +154,12 @@ class FakeCluster:
     ) -> None:
         self._backend = backend
         self.namespace = namespace
+        #: what ``apply`` (``delete``) was given, in order; ``drain_script`` makes ``drain``'s
+        #: result (default: done at once); ``uncordoned``: the nodes ``uncordon`` was called for.
+        self.applied: list[Any] = []
+        self.deleted: list[Any] = []
+        self.drain_script: DrainScript = lambda clock, node, timeout_s: FakeDrain(clock, node, clock.now_s())
+        self.uncordoned: list[str] = []
         later = sorted(((float(t), [copy.deepcopy(o) for o in objs]) for t, objs in steps), key=_first)
         self._steps = [(-math.inf, [copy.deepcopy(o) for o in objects]), *later]
 
@@ -177,6 +215,32 @@ class FakeCluster:
                         )
                         return
         raise LookupError(f"{kind} {ns}/{name} has no container {container}")
+
+    def apply(self, docs: list[Any]) -> None:
+        self.applied.extend(docs)
+        for doc in docs:
+            data = getattr(doc, "data", doc)
+            name = str((data.get("metadata") or {}).get("name"))
+            self._backend.record(
+                timeline.GRADER_KIND, name, timeline.APPLIED, f"kubectl apply {data.get('kind')}"
+            )
+
+    def delete(self, docs: list[Any]) -> None:
+        self.deleted.extend(docs)
+        for doc in docs:
+            data = getattr(doc, "data", doc)
+            name = str((data.get("metadata") or {}).get("name"))
+            self._backend.record(
+                timeline.GRADER_KIND, name, timeline.DELETED, f"kubectl delete {data.get('kind')}"
+            )
+
+    def drain(self, node: str, timeout_s: float | None = None) -> FakeDrain:
+        self._backend.record(timeline.GRADER_KIND, node, timeline.DRAIN_STARTED, f"kubectl drain {node}")
+        return self.drain_script(self._backend.clock, node, timeout_s)
+
+    def uncordon(self, node: str) -> None:
+        self.uncordoned.append(node)
+        self._backend.record("Node", node, timeline.NODE_SCHEDULABLE, f"kubectl uncordon {node}")
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         deadline = self._backend.clock.now_s() + timeout_s

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slolab import errors
 from slolab.backends import base, kubeprom
-from slolab.catalog import kindconfig
+from slolab.catalog import kindconfig, yamlfile
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.kube import client as client_mod
+from slolab.kube import drain as drain_mod
 from slolab.kube import observe
 from slolab.load import process, requestlog
 from slolab.run import timeline
@@ -93,6 +95,8 @@ class KubeClusterView:
         self._clock = clock
         self._observer = observer
         self._progress = progress
+        #: set by ``close``: a drain still under way stops (its thread ends)
+        self.stopped = threading.Event()
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self.kube.get(kind, name, None if kind == "Node" else namespace or self.namespace)
@@ -142,6 +146,58 @@ class KubeClusterView:
         self._observer.record(self._clock.now_s(), timeline.GRADER_KIND, name, timeline.SET_IMAGE, message)
         patch = [{"op": "replace", "path": f"/spec/template/spec/containers/{index}/image", "value": image}]
         self.kube.patch(kind, name, patch, ns, patch_type="json")
+
+    def apply(self, docs: list[yamlfile.Document]) -> None:
+        """Server-side apply (field manager ``slolab-grader``) of the lab's own manifests (its
+        chaos) in the lab's namespace; Chaos Mesh then runs them."""
+        for doc in docs:
+            obj = dict(doc.data)
+            meta = {**(obj.get("metadata") or {})}
+            meta.setdefault("namespace", self.namespace)
+            obj["metadata"] = meta
+            message = f"kubectl apply --server-side {obj.get('kind')}"
+            self._observer.record(
+                self._clock.now_s(), timeline.GRADER_KIND, str(meta.get("name")), timeline.APPLIED, message
+            )
+            self.kube.apply(obj)
+
+    def delete(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl delete -f`` of what ``apply`` applied: Chaos Mesh recovers the chaos, and the
+        Schedule's spawned objects go with it (garbage collection of owned objects)."""
+        for doc in docs:
+            meta = doc.data.get("metadata") or {}
+            kind, name = str(doc.data.get("kind")), str(meta.get("name"))
+            message = f"kubectl delete {kind} {name}"
+            self._observer.record(self._clock.now_s(), timeline.GRADER_KIND, name, timeline.DELETED, message)
+            self.kube.delete(kind, name, meta.get("namespace") or self.namespace)
+
+    def drain(self, node: str, timeout_s: float | None = None) -> drain_mod.Drain:
+        """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]`` over
+        the lab's pods on ``node`` (slolab.kube.drain); it runs on a thread. The returned Drain
+        says when it is ``done`` or its ``error``, and holds kubectl's output lines."""
+        now = self._clock.now_s
+        self._observer.record(
+            now(), timeline.GRADER_KIND, node, timeline.DRAIN_STARTED, f"kubectl drain {node}"
+        )
+
+        def record(
+            kind: str, name: str, reason: str, message: str = "", type_: str = timeline.NORMAL
+        ) -> None:
+            self._observer.record(now(), kind, name, reason, message, type=type_)
+
+        drain = drain_mod.Drain(node=node, namespace=self.namespace, timeout_s=timeout_s)
+        return drain_mod.start(self.kube, drain, now, record, stop=self.stopped)
+
+    def uncordon(self, node: str) -> None:
+        """``kubectl uncordon NODE``: spec.unschedulable off."""
+        if drain_mod.cordon(self.kube, node, unschedulable=False):
+            self._observer.record(
+                self._clock.now_s(),
+                "Node",
+                node,
+                timeline.NODE_SCHEDULABLE,
+                f"Node {node} status is now: NodeSchedulable",
+            )
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
         progress = self._progress
@@ -270,6 +326,7 @@ class KubeBackend:
         return list(self.load.logs)
 
     def close(self) -> None:
+        self.cluster.stopped.set()
         self.observer.stop()
         self.prom.close()
         close = getattr(self.load, "close", None)

@@ -101,6 +101,14 @@ class SimClusterView:
             self._sim.record(timeline.GRADER_KIND, str(meta.get("name")), timeline.APPLIED, what)
         self._sim.apply(docs)
 
+    def delete(self, docs: list[yamlfile.Document]) -> None:
+        """``kubectl delete -f`` of what ``apply`` applied."""
+        for doc in docs:
+            meta = doc.data.get("metadata") or {}
+            kind, name = str(doc.data.get("kind")), str(meta.get("name"))
+            self._sim.record(timeline.GRADER_KIND, name, timeline.DELETED, f"kubectl delete {kind} {name}")
+            self._sim.delete(str(doc.data.get("apiVersion")), kind, name)
+
     def drain(self, node: str, timeout_s: float | None = None) -> drain_mod.Drain:
         """Start ``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data [--timeout]``; it
         runs while time passes (sim/drain.py). The returned Drain says when it is ``done`` or its

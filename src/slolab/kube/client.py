@@ -31,6 +31,10 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "Lab": ("/apis/slolab.dev/v1alpha1", "labs", False),  # cluster-scoped: it owns lab-<name>
     "Rollout": ("/apis/argoproj.io/v1alpha1", "rollouts", True),  # Argo Rollouts (canary-rollout)
     "AnalysisRun": ("/apis/argoproj.io/v1alpha1", "analysisruns", True),
+    # Chaos Mesh v2.8 (chaos-pod-kill's chaos/schedule.yaml, applied by its grader)
+    "Schedule": ("/apis/chaos-mesh.org/v1alpha1", "schedules", True),
+    "PodChaos": ("/apis/chaos-mesh.org/v1alpha1", "podchaos", True),
+    "NetworkChaos": ("/apis/chaos-mesh.org/v1alpha1", "networkchaos", True),
 }
 
 #: Content types of PATCH (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/)
@@ -38,11 +42,25 @@ PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
     "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",  # server-side apply (JSON is YAML)
 }
+
+#: The field manager of the grader's server-side applies (``kubectl apply --server-side
+#: --field-manager``): https://kubernetes.io/docs/reference/using-api/server-side-apply/
+FIELD_MANAGER = "slolab-grader"
 
 
 class NotFound(errors.BackendError):
     """The object does not exist (HTTP 404)."""
+
+
+class TooManyRequests(errors.BackendError):
+    """HTTP 429: try again later. The Eviction API answers it when a PodDisruptionBudget forbids
+    the eviction now (``causes``: the Status's details.causes messages)."""
+
+    def __init__(self, message: str, causes: list[str]) -> None:
+        super().__init__(message)
+        self.causes = causes
 
 
 class Kube:
@@ -103,6 +121,8 @@ class Kube:
 
     def _raise(self, method: str, path: str, status: int, body: Any, reason: str | None) -> None:
         why = _status_message(body) or reason
+        if status == 429:
+            raise TooManyRequests(f"{why}", _status_causes(body))
         if status == 404:
             raise NotFound(f"{method} {path}: not found ({why})")
         raise errors.BackendError(f"{method} {path} on {self.where} failed: HTTP {status} {why}")
@@ -160,6 +180,29 @@ class Kube:
         path = self.path(kind, namespace, name) + (f"/{subresource}" if subresource else "")
         return self.request("PATCH", path, body=patch, content_type=PATCH_TYPES[patch_type])
 
+    def apply(self, obj: dict[str, Any], field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
+        """Server-side apply of ``obj`` (created when absent), taking over fields other managers
+        set (``force``), as ``kubectl apply --server-side --force-conflicts`` does."""
+        meta = obj["metadata"]
+        return self.request(
+            "PATCH",
+            self.path(obj["kind"], meta.get("namespace"), meta["name"]),
+            body=obj,
+            query={"fieldManager": field_manager, "force": "true"},
+            content_type=PATCH_TYPES["apply"],
+        )
+
+    def evict(self, pod: str, namespace: str) -> None:
+        """POST pods/<pod>/eviction (policy/v1 Eviction): the pod is deleted gracefully unless a
+        PodDisruptionBudget forbids it (TooManyRequests).
+        https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/"""
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+        }
+        self.request("POST", self.path("Pod", namespace, pod) + "/eviction", body=body)
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         with contextlib.suppress(NotFound):
             self.request("DELETE", self.path(kind, namespace, name))
@@ -213,6 +256,14 @@ def _status_message(body: Any) -> str | None:
         return json.loads(body).get("message")
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def _status_causes(body: Any) -> list[str]:
+    try:
+        causes = (json.loads(body).get("details") or {}).get("causes") or []
+    except (TypeError, ValueError, AttributeError):
+        return []
+    return [str(c.get("message", "")) for c in causes if isinstance(c, dict)]
 
 
 def connect(context: str | None, *, in_cluster: bool = False, timeout_s: float = 10.0) -> Kube:

@@ -20,6 +20,9 @@ the same ones):
 * Rollout and AnalysisRun: the Argo Rollouts controller's Events of the reasons in
   ROLLOUT_REASONS (steps, pauses, abort, promotion, analysis outcomes), as the simulator's
   sim/rollout.py and sim/analysis.py record them;
+* PodChaos, NetworkChaos and Schedule: Chaos Mesh's Events of the reasons in CHAOS_REASONS
+  (Applied "Successfully apply chaos for NS/POD" is a pod kill; Spawned a Schedule's run), as
+  the simulator's sim/chaosexperiment.py and sim/chaosschedule.py record them;
 * Pod ``Deleted``: the pod is gone from the list.
 
 Object timestamps have one-second resolution (RFC 3339 without fractions), so times here are
@@ -72,6 +75,20 @@ ROLLOUT_REASONS = frozenset(
         ),
     }
 )
+
+
+#: Chaos Mesh Event reasons taken into the timeline (chaos-mesh v2.8.3 controllers/utils/recorder)
+CHAOS_REASONS = frozenset(
+    {
+        timeline.CHAOS_APPLIED,
+        timeline.CHAOS_RECOVERED,
+        timeline.CHAOS_FAILED,
+        timeline.SCHEDULE_SPAWNED,
+        timeline.SCHEDULE_FORBID,
+        timeline.SCHEDULE_MISSED,
+    }
+)
+CHAOS_OBJECT_KINDS = (*timeline.CHAOS_KINDS, "Schedule")
 
 
 def parse_time(stamp: str | None) -> float | None:
@@ -213,8 +230,10 @@ class Observer:
             reason = ev.get("reason")
             involved = ev.get("involvedObject", {})
             kind = involved.get("kind")
-            wanted = (kind == "Pod" and reason in _POD_EVENTS) or (
-                kind in ("Rollout", "AnalysisRun") and reason in ROLLOUT_REASONS
+            wanted = (
+                (kind == "Pod" and reason in _POD_EVENTS)
+                or (kind in ("Rollout", "AnalysisRun") and reason in ROLLOUT_REASONS)
+                or (kind in CHAOS_OBJECT_KINDS and reason in CHAOS_REASONS)
             )
             uid = ev["metadata"].get("uid") or ev["metadata"]["name"]
             key = f"{uid}:{ev.get('count', 1)}"
