@@ -40,7 +40,9 @@ class Snapshot:
         from slolab.report import promseries
 
         run_s = backend.clock.now_s()
-        wanted = promseries.queries(backend.cluster.namespace, backend.lab.grading.target.deployment)
+        target = backend.lab.grading.target.deployment
+        kind = promseries.target_kind(backend.cluster, target) if plot else promseries.DEPLOYMENT
+        wanted = promseries.queries(backend.cluster.namespace, target, kind)
         return cls(
             run_s,
             list(backend.events),
