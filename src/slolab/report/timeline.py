@@ -66,6 +66,8 @@ ANALYSIS_STYLE = {
 #: With a Rollout: the replicas panel's height over its highest line, and where (axes fraction)
 #: the AnalysisRun symbols sit, between the lines and the legend.
 HEADROOM = 2.0
+#: Without a Rollout: the replicas panel's extra height per row of its legend (a fraction).
+LEGEND_ROW_HEADROOM = 0.2
 ANALYSIS_Y = 0.62
 _REVISION = re.compile(r"revision (\d+)")
 
@@ -395,8 +397,13 @@ def _pods_legend(ax_pods: Any, ax_weight: Any) -> None:
     if ax_weight is not None:
         more = ax_weight.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
-    if handles:
-        ax_pods.legend(handles, labels, loc="upper left", fontsize="x-small", ncols=min(5, len(handles)))
+    if not handles:
+        return
+    ncols = min(5, len(handles))
+    ax_pods.legend(handles, labels, loc="upper left", fontsize="x-small", ncols=ncols)
+    if ax_weight is None and ax_pods.has_data():  # a Rollout's panel has its headroom already
+        rows = math.ceil(len(handles) / ncols)
+        ax_pods.set_ylim(0, ax_pods.get_ylim()[1] * (1.0 + LEGEND_ROW_HEADROOM * rows))
 
 
 def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = None) -> Path:
