@@ -101,6 +101,23 @@ def test_short_labels() -> None:
     assert len(long) == timeline.LABEL_CHARS and long.endswith("…")
 
 
+def test_images_are_those_of_the_rollouts_replicasets() -> None:
+    def rs(name: str, owner: str, *images: str) -> dict:
+        containers = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+        return {
+            "metadata": {"name": name, "ownerReferences": [{"kind": "Rollout", "name": owner}]},
+            "spec": {"template": {"spec": {"containers": containers}}},
+        }
+
+    class Cluster:
+        def list(self, kind: str) -> list[dict]:
+            assert kind == "ReplicaSet"
+            return [rs("llm-a", "llm", "docker.io/slolab/serve:0.1.0"), rs("x-b", "x", "nginx"),
+                    rs("llm-c", "llm", "slolab/serve:0.2.0", "busybox:1")]  # fmt: skip
+
+    assert canaryweight.images(Cluster(), "llm") == {"llm-a": "serve:0.1.0", "llm-c": "serve:0.2.0+busybox:1"}
+
+
 def test_the_target_kind_and_its_queries() -> None:
     class Cluster:
         def __init__(self, kinds: dict[str, str] | None) -> None:
@@ -150,7 +167,8 @@ def test_a_short_canary_run_draws_its_replicasets_weight_and_analysis(canary_run
     }
     data = timeline.prepare(doc, prom=snap.prom_series, logs=snap.logs)
     labels = list(data["prom"]["series"]["replicas"])
-    assert sorted(label.split(" ", 1)[1] for label in labels) == ["canary", "stable"], labels
+    # "<hash> <image> <role>": the images from the ReplicaSets' pod templates (canaryweight.images)
+    assert sorted(label.split(" ", 1)[1] for label in labels) == ["serve:0.1.0 stable", "serve:0.2.0 canary"]
     weights = [w for _, w in data["weight"] if not math.isnan(w)]
     # the first step: one canary pod among 4 stable (surge: 20%) or 3 (25%); aborted: back to 0
     assert max(weights) in (20.0, 25.0) and weights[-1] == 0.0

@@ -27,6 +27,8 @@ import math
 import re
 from typing import Any
 
+from slolab import errors
+from slolab.backends import base
 from slolab.report import promseries
 from slolab.run import timeline as run_timeline
 
@@ -48,6 +50,30 @@ def replicasets(prom: dict[str, Any]) -> dict[str, Points]:
         for label, points in panel.items()
         if label.startswith(promseries.READY_RS)
     }
+
+
+def images(cluster: base.Cluster, rollout: str) -> dict[str, str]:
+    """{ReplicaSet name: its pod template's images, short ("serve:0.2.0")} of the ReplicaSets
+    ``rollout`` owns now (a scaled-down one stays, up to revisionHistoryLimit); the timeline's
+    labels name a version by them. Empty when they cannot be listed."""
+    out = {}
+    try:
+        replicasets = cluster.list("ReplicaSet")
+    except errors.SlolabError:  # the labels only lose their images
+        return {}
+    for rs in replicasets:
+        meta = rs.get("metadata") or {}
+        owners = meta.get("ownerReferences") or []
+        if not any(o.get("kind") == promseries.ROLLOUT and o.get("name") == rollout for o in owners):
+            continue
+        containers = (
+            (((rs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
+        ) or []
+        short = dict.fromkeys(
+            str(c.get("image", "")).rpartition("/")[2] for c in containers if c.get("image")
+        )
+        out[meta["name"]] = "+".join(short)
+    return out
 
 
 def completions(events: list[dict[str, Any]], rollout: str) -> list[tuple[float, str]]:
@@ -113,10 +139,14 @@ def role_at(rs: str, time_s: float, series: dict[str, Points], stable: str | Non
 
 
 def lines(
-    series: dict[str, Points], events: list[dict[str, Any]], rollout: str
+    series: dict[str, Points],
+    events: list[dict[str, Any]],
+    rollout: str,
+    images: dict[str, str] | None = None,
 ) -> tuple[dict[str, Points], Points]:
-    """Each ReplicaSet's ready pods labelled with its hash and its roles over the run ("4tf8lgmjt6
-    stable → old", "bl9p54cc97 canary → stable"), and the canary weight in % at each sample."""
+    """Each ReplicaSet's ready pods labelled with its hash, image (from ``images``, when known)
+    and roles over the run ("4tf8lgmjt6 serve:0.1.0 stable → old", "bl9p54cc97 serve:0.2.1
+    canary → stable"), and the canary weight in % at each sample."""
     completed = completions(events, rollout)
     samples = {t for points in series.values() for t, _ in points}
     roles: dict[str, list[str]] = {rs: [] for rs in series}
@@ -134,7 +164,7 @@ def lines(
             weight.append((t, 100.0 * canary / total if total else math.nan))
     labelled = {}
     for rs, points in series.items():
-        name = rs.removeprefix(f"{rollout}-")
+        name = " ".join(filter(None, (rs.removeprefix(f"{rollout}-"), (images or {}).get(rs))))
         labelled[f"{name} {' → '.join(roles[rs]) or 'never ready'}"] = points
     return labelled, weight
 

@@ -120,7 +120,8 @@ def _lines(q: Query, result: list[dict[str, Any]]) -> dict[str, list[tuple[float
 
 def fetch(prom: base.Prom, wanted: list[Query], end_s: float, step_s: float | None = None) -> dict[str, Any]:
     """Ask ``prom`` each query over ``[0, end_s]``: ``{"series": {panel: {label: points}},
-    "notes": {panel: why it has no line}, "exprs": {panel: [expr, ...]}}``."""
+    "notes": {panel: why it has no line}, "exprs": {panel: [expr, ...]}}`` (for a Rollout the
+    caller adds ``"images": {ReplicaSet: image}``, ``canaryweight.images``)."""
     step = step_s or step_for(end_s)
     series: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in PANELS}
     exprs: dict[str, list[str]] = {p: [] for p in PANELS}

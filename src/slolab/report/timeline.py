@@ -221,7 +221,7 @@ def _rollout_lines(
     if not series:
         return prom, []
     rollout = min(series).rpartition("-")[0]  # a Rollout's ReplicaSet is <rollout>-<hash>
-    labelled, weight = canaryweight.lines(series, events, rollout)
+    labelled, weight = canaryweight.lines(series, events, rollout, prom.get("images"))
     others = {k: v for k, v in prom["series"]["replicas"].items() if not k.startswith(promseries.READY_RS)}
     return {**prom, "series": {**prom["series"], "replicas": {**labelled, **others}}}, weight
 
