@@ -76,11 +76,15 @@ def test_analysis_outcomes_keep_each_metrics_last_measurement() -> None:
 
 def test_labels_close_together_are_staggered_and_one_at_the_right_edge_ends_at_its_line() -> None:
     markers = [(100.0, "set image serve:0.2.0"), (105.0, "llm aborted rev 2"), (110.0, "x"), (500.0, "far")]
-    # 725 pt for 1000 s: a 20-character label is about 105 pt, 145 s
-    rows = timeline.stagger([*markers, (990.0, "llm promoted rev 3")], 1000.0, 725.0)
-    assert rows == [(0, False), (1, False), (2, False), (0, False), (0, True)]
-    # more labels than rows: the row that is free first
-    assert timeline.stagger([(0.0, "a" * 20)] * 4, 1000.0, 725.0, rows=3)[3] == (0, False)
+    # 725 pt for 1000 s; a label of n characters is about 5 (n + 1) pt: 20 characters, 145 s
+    places = timeline.stagger([*markers, (990.0, "llm promoted rev 3")], 1000.0, 725.0)
+    assert [row for row, _ in places] == [0, 1, 2, 0, 0]
+    assert [left for _, left in places[:4]] == [0.0] * 4  # each starts at its line
+    assert places[4][1] == pytest.approx(-19 * timeline.LABEL_FONT_PT * timeline.CHAR_WIDTH_EM)  # ends there
+    # more labels than rows: the fourth goes right of the row that ends first, clear of it
+    crowded = timeline.stagger([(0.0, "a" * 20), (0.0, "b" * 30), (0.0, "c" * 25), (0.0, "d")], 1000.0, 725.0)
+    row, left = crowded[3]
+    assert row == 0 and left == pytest.approx(22 * timeline.LABEL_FONT_PT * timeline.CHAR_WIDTH_EM)
 
 
 def test_short_labels() -> None:

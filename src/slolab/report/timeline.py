@@ -253,22 +253,25 @@ def short_label(event: dict[str, Any]) -> str:
 
 def stagger(
     markers: list[tuple[float, str]], end_s: float, width_pt: float, rows: int = LABEL_ROWS
-) -> list[tuple[int, bool]]:
-    """Where each marker's label goes: (row, 0 nearest the panel; right-aligned to its line?).
-    A label starts at its line, or ends there when it would run past the panel's right edge;
-    it takes the lowest row where it clears the labels already placed, or where none is clear,
-    the row whose last label ends first. ``width_pt``: the panel's width in points."""
+) -> list[tuple[int, float]]:
+    """Where each marker's label goes: (row, 0 nearest the panel; its left edge in points from
+    its line). A label starts at its line, or ends there when it would run past the panel's
+    right edge, in the lowest row where it clears the labels already placed; where no row is
+    clear, it goes right of the row that ends first (``_draw_markers`` draws a leader line to
+    its marker). ``width_pt``: the panel's width in points."""
     per_s = width_pt / max(end_s, 1e-9)
     ends = [-math.inf] * rows
     out = []
     for time_s, label in markers:
         at = time_s * per_s
         extent = (len(label) + 1) * LABEL_FONT_PT * CHAR_WIDTH_EM
-        right = at + extent > width_pt
-        start = at - extent if right else at
-        row = next((r for r in range(rows) if ends[r] < start), min(range(rows), key=lambda r: ends[r]))
-        ends[row] = at if right else at + extent
-        out.append((row, right))
+        start = at - extent if at + extent > width_pt else at
+        row = next((r for r in range(rows) if ends[r] < start), None)
+        if row is None:
+            row = min(range(rows), key=lambda r: ends[r])
+            start = ends[row] + LABEL_FONT_PT * CHAR_WIDTH_EM
+        ends[row] = start + extent
+        out.append((row, start - at))
     return out
 
 
@@ -376,18 +379,23 @@ def _draw_markers(fig: Any, axes: Panels, markers: list[tuple[float, str]], end_
     row ``stagger`` gives it."""
     top = axes[0]
     width_pt = top.get_position().width * fig.get_figwidth() * 72.0
-    for (time_s, label), (row, right) in zip(markers, stagger(markers, end_s, width_pt), strict=True):
+    places = stagger(markers, end_s, width_pt)
+    if any(row == LABEL_ROWS - 1 for row, _ in places):
+        fig.subplots_adjust(top=0.915)  # the top row clears the title
+    for (time_s, label), (row, left_pt) in zip(markers, places, strict=True):
         for ax in axes:
             ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
+        moved = left_pt > LABEL_FONT_PT  # no clear row: set off to the right, with a leader line
         top.annotate(
             label,
             xy=(time_s, 1.0),
             xycoords=top.get_xaxis_transform(),
-            xytext=(-2 if right else 2, 2 + row * LABEL_FONT_PT * 1.3),
+            xytext=(left_pt + (0 if moved else 2), 2 + row * LABEL_FONT_PT * 1.3),
             textcoords="offset points",
-            ha="right" if right else "left",
+            ha="left",
             va="bottom",
             fontsize=LABEL_FONT_PT,
+            arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6} if moved else None,
         )
 
 
