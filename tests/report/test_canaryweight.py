@@ -188,7 +188,6 @@ def test_a_short_canary_run_draws_its_replicasets_weight_and_analysis(canary_run
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.slow
 def test_the_rollout_query_gives_the_same_series_on_a_real_prometheus(canary_run, tmp_path: Path) -> None:
     """The run's samples backfilled into Prometheus 2.42 (as tests/promql/test_conformance.py):
     the report's per-ReplicaSet query is valid PromQL there and answers as slolab's engine does."""
