@@ -16,6 +16,8 @@ ReplicaSet the Rollout owns) and the run's events, the same on every backend:
   all ready pods, in % (pkg/kubectl-argo-rollouts/info/rollout_info.go NewRolloutInfo,
   ActualWeight; docs/features/canary.md: without traffic management the controller makes a best
   effort at the last setWeight through the numbers of new and old pods); NaN when no pod is ready.
+* the image of each ReplicaSet (``images``): its pod template's, read from the API when the
+  grade ends (``graderun.Snapshot``), as ``kubectl argo rollouts get rollout`` shows it;
 * each AnalysisRun's outcome: its ``AnalysisRun<Phase>`` event (analysis/analysis.go
   recordAnalysisRunCompletionEvent), with the last measurement of each metric when the event
   carries them (the simulator's; on kind the grader's evidence quotes the AnalysisRun).
