@@ -40,13 +40,20 @@ class Snapshot:
         from slolab.report import promseries
 
         run_s = backend.clock.now_s()
-        wanted = promseries.queries(backend.cluster.namespace, backend.lab.grading.target.deployment)
+        target = backend.lab.grading.target.deployment
+        kind = promseries.target_kind(backend.cluster, target) if plot else promseries.DEPLOYMENT
+        wanted = promseries.queries(backend.cluster.namespace, target, kind)
+        prom_series = promseries.fetch(backend.prom, wanted, max(run_s, 1.0)) if plot else None
+        if prom_series is not None and kind == promseries.ROLLOUT:
+            from slolab.report import canaryweight
+
+            prom_series["images"] = canaryweight.images(backend.cluster, target)
         return cls(
             run_s,
             list(backend.events),
             backend.series(),
             backend.logs(),
-            prom_series=promseries.fetch(backend.prom, wanted, max(run_s, 1.0)) if plot else None,
+            prom_series=prom_series,
             prom=backend.prom,
         )
 

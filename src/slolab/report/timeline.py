@@ -7,8 +7,14 @@ plots, and the queue (requests waiting, running). From the load's request log: r
 client's p50/p99 per 10 s bucket thinner, on a log scale with a line for each absolute TTFT
 target. Pods per node from the scheduling events (``podsplacement``), Pending dashed. A panel
 whose queries gave nothing says so ("no metrics: ...") instead of a line.
-Grader markers (e.g. "rollout restart") and chaos injections (a PodChaos or NetworkChaos applied)
-are dashed vertical lines; Warning events are red ticks.
+Grader markers (e.g. "rollout restart"), chaos injections (a PodChaos or NetworkChaos applied) and
+a Rollout's abort or promotion are dashed vertical lines, labelled above the panels in short
+(``short_label``; the events in the report JSON keep the full message) and staggered over up to
+``LABEL_ROWS`` rows so that labels close together do not overlap (``stagger``); Warning events are
+red ticks ("Warning events" in the legend).
+When the lab's target is an Argo Rollout, the replicas panel draws the ready pods of each of its
+ReplicaSets, named by hash and role (stable, canary), the canary weight in % on a second axis,
+and each AnalysisRun's outcome as a symbol with its last measurements (``canaryweight``).
 Scale events are triangles on the replicas panel at their new size (up ▲, down ▼): the HPA's
 ``SuccessfulRescale`` events ("New size: N; reason: ...", kubernetes v1.35
 pkg/controller/podautoscaler/horizontal.go) and KEDA's ``KEDAScaleTargetActivated`` /
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from slolab.load import requestlog
-from slolab.report import podsplacement, promseries
+from slolab.report import canaryweight, podsplacement, promseries
 from slolab.run import timeline as run_timeline
 
 COUNT_BUCKET_S = 5.0
@@ -44,6 +50,26 @@ KEDA_DEACTIVATED = "KEDAScaleTargetDeactivated"
 _NEW_SIZE = re.compile(r"New size: (\d+)")
 #: Argo Rollouts events marked on the plot: how a canary ended (aborted, or promoted to stable)
 ROLLOUT_MARKERS = frozenset({run_timeline.ROLLOUT_ABORTED, run_timeline.ROLLOUT_COMPLETED})
+#: Rows of marker labels above the panels, and a label's longest text (characters).
+LABEL_ROWS = 3
+LABEL_CHARS = 28
+#: The labels' font size (matplotlib's "small" of 10 pt) and a character's width in it, about.
+LABEL_FONT_PT = 8.33
+CHAR_WIDTH_EM = 0.6
+#: AnalysisRun outcomes: (marker, colour) on the replicas panel.
+ANALYSIS_STYLE = {
+    "Successful": ("o", "tab:green"),
+    "Failed": ("X", "tab:red"),
+    "Error": ("X", "tab:purple"),
+    "Inconclusive": ("D", "tab:orange"),
+}
+#: With a Rollout: the replicas panel's height over its highest line, and where (axes fraction)
+#: the AnalysisRun symbols sit, between the lines and the legend.
+HEADROOM = 2.0
+#: Without a Rollout: the replicas panel's extra height per row of its legend (a fraction).
+LEGEND_ROW_HEADROOM = 0.2
+ANALYSIS_Y = 0.62
+_REVISION = re.compile(r"revision (\d+)")
 
 
 def _buckets(end_s: float, width_s: float) -> list[float]:
@@ -160,6 +186,7 @@ def prepare(
     end_s = _end_s(doc, prom, logs)
     events = doc.get("events", [])
     desired = prom["series"].get("replicas", {}).get(promseries.DESIRED, [])
+    prom, weight = _rollout_lines(prom, events)
     return {
         "scales": scale_events(events, desired),
         "asked": asked_rate(logs, profiles or {}),
@@ -171,20 +198,81 @@ def prepare(
         "counts": request_counts(logs, end_s),
         "ttft": ttft_quantiles_ms(logs, end_s),
         "slo_lines_ms": dict(slo_lines_ms or {}),
-        "markers": [
-            (e["time_s"], e.get("message") or e["reason"])
+        "markers": sorted(
+            (e["time_s"], short_label(e))
             for e in events
             if e["kind"] == run_timeline.GRADER_KIND
-        ]
-        + [
-            (e["time_s"], f"{e['kind']} {str((e.get('data') or {}).get('target', '')).rpartition('/')[2]}")
-            for e in events
-            if e["kind"] in run_timeline.CHAOS_KINDS and e["reason"] == run_timeline.CHAOS_APPLIED
-        ]
-        + [(e["time_s"], f"{e['name']}: {e['reason']}") for e in events if e["reason"] in ROLLOUT_MARKERS],
+            or (e["kind"] in run_timeline.CHAOS_KINDS and e["reason"] == run_timeline.CHAOS_APPLIED)
+            or (e["kind"] == "Rollout" and e["reason"] in ROLLOUT_MARKERS)
+        ),
+        "weight": weight,
+        "analyses": canaryweight.analysis_outcomes(events),
         "warnings": [e["time_s"] for e in events if e.get("type") == run_timeline.WARNING],
         "placement": podsplacement.series(events),
     }
+
+
+def _rollout_lines(
+    prom: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[tuple[float, float]]]:
+    """``prom`` with a Rollout's per-ReplicaSet series named by hash and role, and the canary
+    weight (%); ``prom`` as it is and no weight when the target is not a Rollout."""
+    series = canaryweight.replicasets(prom)
+    if not series:
+        return prom, []
+    rollout = min(series).rpartition("-")[0]  # a Rollout's ReplicaSet is <rollout>-<hash>
+    labelled, weight = canaryweight.lines(series, events, rollout, prom.get("images"))
+    others = {k: v for k, v in prom["series"]["replicas"].items() if not k.startswith(promseries.READY_RS)}
+    return {**prom, "series": {**prom["series"], "replicas": {**labelled, **others}}}, weight
+
+
+def _clip(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_label(event: dict[str, Any]) -> str:
+    """A marker's label above the panels: at most ``LABEL_CHARS`` characters ("set image
+    serve:0.2.0", "llm aborted rev 2", "llm promoted rev 3", "PodChaos llm-0")."""
+    message = event.get("message") or ""
+    if event["kind"] == run_timeline.GRADER_KIND and event["reason"] == run_timeline.SET_IMAGE:
+        image = message.rpartition("=")[2].rpartition("/")[2]
+        return _clip(f"set image {image}" if image else message)
+    if event["kind"] in run_timeline.CHAOS_KINDS:
+        target = str((event.get("data") or {}).get("target", "")).rpartition("/")[2]
+        return _clip(f"{event['kind']} {target}".strip())
+    if event["kind"] == "Rollout":
+        m = _REVISION.search(message)
+        rev = f" rev {m.group(1)}" if m else ""
+        if event["reason"] == run_timeline.ROLLOUT_ABORTED:
+            return _clip(f"{event['name']} aborted{rev}")
+        if "Initial deploy" in message:
+            return _clip(f"{event['name']} deployed{rev}")
+        return _clip(f"{event['name']} promoted{rev}")
+    return _clip(message or event["reason"])
+
+
+def stagger(
+    markers: list[tuple[float, str]], end_s: float, width_pt: float, rows: int = LABEL_ROWS
+) -> list[tuple[int, float]]:
+    """Where each marker's label goes: (row, 0 nearest the panel; its left edge in points from
+    its line). A label starts at its line, or ends there when it would run past the panel's
+    right edge, in the lowest row where it clears the labels already placed; where no row is
+    clear, it goes right of the row that ends first (``_draw_markers`` draws a leader line to
+    its marker). ``width_pt``: the panel's width in points."""
+    per_s = width_pt / max(end_s, 1e-9)
+    ends = [-math.inf] * rows
+    out = []
+    for time_s, label in markers:
+        at = time_s * per_s
+        extent = (len(label) + 1) * LABEL_FONT_PT * CHAR_WIDTH_EM
+        start = at - extent if at + extent > width_pt else at
+        row = next((r for r in range(rows) if ends[r] < start), None)
+        if row is None:
+            row = min(range(rows), key=lambda r: ends[r])
+            start = ends[row] + LABEL_FONT_PT * CHAR_WIDTH_EM
+        ends[row] = start + extent
+        out.append((row, start - at))
+    return out
 
 
 def plot(
@@ -230,7 +318,9 @@ def _note(ax: Any, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4", wrap=True)
 
 
-def _draw_prom_panel(ax: Any, prom: dict[str, Any], panel: str, end_s: float, *, step: bool) -> None:
+def _draw_prom_panel(
+    ax: Any, prom: dict[str, Any], panel: str, end_s: float, *, step: bool, legend: bool = True
+) -> None:
     """One panel of PromQL series (step plots for counts of objects), or its note."""
     series = prom["series"][panel]
     for label, points in series.items():
@@ -241,11 +331,87 @@ def _draw_prom_panel(ax: Any, prom: dict[str, Any], panel: str, end_s: float, *,
             ax.plot(ts, vs, label=label)
     if series:
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper right", fontsize="small", ncols=len(series))
+        if legend:
+            ax.legend(loc="upper right", fontsize="small", ncols=len(series))
     else:
         ax.set_ylim(0, 1)
         ax.set_yticks([])
         _note(ax, prom["notes"].get(panel, "no metrics"))
+
+
+def _draw_rollout(fig: Any, ax_pods: Any, data: dict[str, Any]) -> Any:
+    """A Rollout's canary weight on a second axis of the replicas panel (returned; None without
+    a weight), and each AnalysisRun's outcome as a symbol near the panel's top with its last
+    measurements beside it."""
+    weight = data.get("weight") or []
+    ax_weight = None
+    if weight:
+        fig.subplots_adjust(right=0.94)  # room for the second axis' ticks
+        ax_weight = ax_pods.twinx()
+        ts, ws = zip(*weight, strict=True)
+        ax_weight.step([*ts, data["end_s"]], [*ws, ws[-1]], where="post", color="0.2", linestyle="--",
+                       linewidth=1.2, label="canary weight % (right axis)")  # fmt: skip
+        # the lines keep the lower half; above them the analyses, then the legend
+        ax_weight.set_ylim(0, 100 * HEADROOM)
+        ax_weight.set_yticks([0, 25, 50, 75, 100])
+        ax_weight.set_ylabel("canary weight (%)", fontsize="small")
+        lines = data["prom"]["series"]["replicas"].values()
+        top = max((v for points in lines for _, v in points if not math.isnan(v)), default=1.0)
+        ax_pods.set_ylim(0, max(top, 1.0) * HEADROOM)
+    seen: set[str] = set()
+    for run in data.get("analyses") or []:
+        marker, color = ANALYSIS_STYLE.get(run["phase"], ("o", "0.4"))
+        label = f"AnalysisRun {run['phase']}"
+        ax_pods.plot([run["time_s"]], [ANALYSIS_Y], marker, color=color, markersize=9, linestyle="none",
+                     transform=ax_pods.get_xaxis_transform(),
+                     label=label if label not in seen else "_" + label)  # fmt: skip
+        seen.add(label)
+        text = "\n".join(f"{metric}: {value}" for metric, value in run["measurements"].items())
+        if text:
+            ax_pods.annotate(text, xy=(run["time_s"], ANALYSIS_Y), xycoords=ax_pods.get_xaxis_transform(),
+                             xytext=(7, 0), textcoords="offset points", va="center", ha="left",
+                             fontsize="x-small", color=color)  # fmt: skip
+    return ax_weight
+
+
+def _draw_markers(fig: Any, axes: Panels, markers: list[tuple[float, str]], end_s: float) -> None:
+    """A dashed line through every panel at each marker, its label above the top panel in the
+    row ``stagger`` gives it."""
+    top = axes[0]
+    width_pt = top.get_position().width * fig.get_figwidth() * 72.0
+    places = stagger(markers, end_s, width_pt)
+    if any(row == LABEL_ROWS - 1 for row, _ in places):
+        fig.subplots_adjust(top=0.915)  # the top row clears the title
+    for (time_s, label), (row, left_pt) in zip(markers, places, strict=True):
+        for ax in axes:
+            ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
+        moved = left_pt > LABEL_FONT_PT  # no clear row: set off to the right, with a leader line
+        top.annotate(
+            label,
+            xy=(time_s, 1.0),
+            xycoords=top.get_xaxis_transform(),
+            xytext=(left_pt + (0 if moved else 2), 2 + row * LABEL_FONT_PT * 1.3),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=LABEL_FONT_PT,
+            arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6} if moved else None,
+        )
+
+
+def _pods_legend(ax_pods: Any, ax_weight: Any) -> None:
+    """One legend for the replicas panel and its second axis (the canary weight), if any."""
+    handles, labels = ax_pods.get_legend_handles_labels()
+    if ax_weight is not None:
+        more = ax_weight.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if not handles:
+        return
+    ncols = min(5, len(handles))
+    ax_pods.legend(handles, labels, loc="upper left", fontsize="x-small", ncols=ncols)
+    if ax_weight is None and ax_pods.has_data():  # a Rollout's panel has its headroom already
+        rows = math.ceil(len(handles) / ncols)
+        ax_pods.set_ylim(0, ax_pods.get_ylim()[1] * (1.0 + LEGEND_ROW_HEADROOM * rows))
 
 
 def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = None) -> Path:
@@ -258,7 +424,7 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
     slo_lines_ms = data["slo_lines_ms"]
     fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes) = figure or blank()
 
-    _draw_prom_panel(ax_pods, prom, "replicas", end_s, step=True)
+    _draw_prom_panel(ax_pods, prom, "replicas", end_s, step=True, legend=False)
     _draw_prom_panel(ax_queue, prom, "queue", end_s, step=False)
 
     starts, ok, failed = data["counts"]
@@ -312,19 +478,8 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
     ax_ttft.set_xlim(0, end_s)
     podsplacement.draw(ax_nodes, data.get("placement") or {}, end_s)
 
-    for time_s, label in data["markers"]:
-        for ax in (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes):
-            ax.axvline(time_s, color="0.35", linestyle="--", linewidth=0.9)
-        ax_pods.annotate(
-            label,
-            xy=(time_s, 1.0),
-            xycoords=ax_pods.get_xaxis_transform(),
-            xytext=(2, 2),
-            textcoords="offset points",
-            ha="left",
-            va="bottom",
-            fontsize="small",
-        )
+    ax_weight = _draw_rollout(fig, ax_pods, data)
+    _draw_markers(fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes), data["markers"], end_s)
     scales = data.get("scales") or []
     for marker, color, direction in (("^", "tab:green", 1), ("v", "tab:orange", -1)):
         picked = [(t, n) for t, n, d in scales if d == direction]
@@ -332,8 +487,6 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
             ts, sizes = zip(*picked, strict=True)
             word = "scale up" if direction > 0 else "scale down"
             ax_pods.plot(ts, sizes, marker, color=color, markersize=7, linestyle="none", label=word)
-    if scales:
-        ax_pods.legend(loc="upper right", fontsize="small", ncols=3)
     warnings = data["warnings"]
     if warnings:
         ax_pods.plot(
@@ -342,9 +495,11 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
             "|",
             color="tab:red",
             markersize=10,
+            linestyle="none",
             transform=ax_pods.get_xaxis_transform(),
-            label="_warnings",
+            label="Warning events",
         )
+    _pods_legend(ax_pods, ax_weight)
 
     fig.suptitle(data["title"], fontsize="large")
     path.parent.mkdir(parents=True, exist_ok=True)
