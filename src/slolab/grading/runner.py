@@ -62,18 +62,17 @@ def run(options: options_mod.GradeOptions, extra_args: list[str] | None = None) 
 
     ``extra_args`` go last, so ``["--tb=short"]`` or ``["-v"]`` override the quiet defaults.
     """
-    args = pytest_args(options, extra_args)
-    _spare_the_collector()
-    return int(pytest.main(args))
+    return int(pytest.main(pytest_args(options, extra_args)))
 
 
-def _spare_the_collector() -> None:
-    """A grade on sim allocates millions of small objects (requests, events, samples) that live
-    until it ends, so CPython's cyclic collector, run every 700 allocations and traversing every
-    module and catalog object in its oldest generation, cost 6-10 % of a grade's CPU. What was
-    made so far lives to the end (``gc.freeze``: the collector no longer traverses it) and the
-    youngest generation is collected every ``GC_THRESHOLD0`` allocations. Nothing a grade
-    computes depends on when garbage is collected."""
+def spare_the_collector() -> None:
+    """For a process that grades once and exits (``slolab grade``): a grade on sim allocates
+    millions of small objects (requests, events, samples) that live until it ends, so CPython's
+    cyclic collector, run every 700 allocations and traversing every module and catalog object
+    in its oldest generation, cost 6-10 % of a grade's CPU. What was made so far lives to the
+    end (``gc.freeze``: the collector no longer traverses it, nor frees cyclic garbage among it)
+    and the youngest generation is collected every ``GC_THRESHOLD0`` allocations. Nothing a
+    grade computes depends on when garbage is collected."""
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD0, older, oldest)
