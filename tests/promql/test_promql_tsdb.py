@@ -119,3 +119,26 @@ def test_label_sets_in_any_order_are_one_series() -> None:
     assert len(db) == 1
     series = db.get({"__name__": "x", "pod": "a"})
     assert series is not None and list(series.values) == [1.0, 2.0, 3.0]
+
+
+def test_a_repeated_scrape_keeps_the_checks_of_append_and_its_staleness() -> None:
+    """Prometheus' scrape/scrape.go: a later scrape of the same series appends; one at the same
+    timestamp with another value is "duplicate sample for timestamp"; a series the target no
+    longer exposes gets a staleness marker, also after several scrapes of the same set."""
+    db = tsdb.TSDB()
+    a = (("pod", "a"), ("__name__", "x"))  # not in label order: the same series as labels_of gives
+    b = tsdb.labels_of({"__name__": "x", "pod": "b"})
+    for t_s in (0.0, 15.0, 30.0):
+        db.scrape("t1", t_s, {a: t_s, b: 1.0})
+    db.scrape("t1", 30.0, {a: 30.0, b: 1.0})  # the same sample again: nothing written
+    with pytest.raises(errors.InputError, match="duplicate sample"):
+        db.scrape("t1", 30.0, {a: 31.0, b: 1.0})
+    db.scrape("t1", 45.0, {b: 2.0})
+    db.scrape("t1", 60.0, {b: 3.0})
+    series_a, series_b = db.get(a), db.get(b)
+    assert series_a is not None and series_b is not None and len(db) == 2
+    assert list(series_a.t_ms) == [0, 15000, 30000, 45000] and tsdb.is_stale(series_a.values[-1])
+    assert list(series_b.values) == [1.0, 1.0, 1.0, 2.0, 3.0]
+    db.target_gone("t1", 75.0)
+    db.scrape("t1", 90.0, {b: 4.0})  # back after going away: a new series' samples, no marker for a
+    assert list(series_b.t_ms)[-2:] == [75000, 90000] and len(series_a) == 4

@@ -91,6 +91,22 @@ def test_scale_subresource_sets_replicas_and_generation(st):
     assert a.meta.generation == 2
 
 
+def test_the_api_view_follows_every_spec_change_and_is_not_the_stored_spec(st):
+    """A GET returns the object as stored at that resourceVersion: after a scale, an apply or an
+    in-place change recorded as a spec change, the view has the new spec; it is a copy."""
+    a = st.create(make("Deployment", "a", {"replicas": 1, "template": {"x": 1}}))
+    view = a.to_api(0.0, st)
+    assert view["spec"] == {"replicas": 1, "template": {"x": 1}}
+    assert view["spec"] is not a.spec and view["spec"]["template"] is not a.spec["template"]
+    st.scale(a, 3)
+    assert a.to_api(0.0, st)["spec"]["replicas"] == 3
+    st.apply(make("Deployment", "a", {"replicas": 3, "template": {"x": 2}}))
+    assert a.to_api(0.0, st)["spec"]["template"] == {"x": 2}
+    a.spec["template"]["x"] = 3
+    st.update(a, spec_changed=True)
+    assert a.to_api(0.0, st)["spec"]["template"] == {"x": 3}
+
+
 def test_watch_delivers_added_modified_deleted_in_order_even_when_handlers_write(st):
     seen: list[tuple[str, str]] = []
 

@@ -10,10 +10,14 @@ with the parser (a process-wide registration in promql-parser, made once).
 promql-parser's errors have no positions; ``error_position`` finds one: the place a message
 names (a function, a regex, a duration), or else the first token after the longest prefix of
 the query that can still be completed into a valid query.
+
+A query's AST is kept per query string (a controller asks the same few queries on every sync):
+the AST is read, never changed, by the evaluator.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 import promql_parser
@@ -169,6 +173,7 @@ def _check_prometheus_2(query: str, node: promql_parser.Expr) -> None:
     promql_parser.walk(node, visit)
 
 
+@functools.cache
 def _register_functions() -> None:
     """holt_winters is in Prometheus 2.42 but not in promql-parser 0.11 (Prometheus 3 renamed it)."""
     try:
@@ -181,8 +186,9 @@ def _register_functions() -> None:
         promql_parser.register_extra_functions([holt_winters])
 
 
+@functools.lru_cache(maxsize=512)
 def parse(query: str) -> promql_parser.Expr:
-    """The AST of ``query``, or a PromQLError with its position."""
+    """The AST of ``query``, or a PromQLError with its position (a failed parse is not kept)."""
     if not query.strip():
         raise errors.PromQLError("empty query", query, 0)
     _register_functions()

@@ -10,6 +10,8 @@ containerStatuses with state, lastState, restartCount, ready and started.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -23,8 +25,13 @@ def timestamp(t_s: float | None) -> str | None:
     """Virtual seconds → RFC 3339 time, as the API server renders it."""
     if t_s is None:
         return None
-    import datetime
+    return _rfc3339(t_s)
 
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339(t_s: float) -> str:
+    """A pod's conditions keep their times, and the API view renders them on every read: each
+    time is formatted once."""
     return datetime.datetime.fromtimestamp(EPOCH + t_s, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -48,6 +48,8 @@ class Rollout:
     background_run: str = ""
     observed_generation: int = 0
     revision: int = 0
+    #: (generation, the spec it copied, the copy): to_api's spec, made once per spec
+    _spec_snapshot: tuple[int, dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -134,6 +136,14 @@ class Rollout:
             return PROGRESSING, "waiting for all steps to complete"
         return HEALTHY, ""
 
+    def _spec_copy(self) -> dict[str, Any]:
+        """A copy of the spec, made once per spec (graders and kube-state-metrics read the
+        Rollout often); a new spec object or generation makes a new copy."""
+        snap = self._spec_snapshot
+        if snap is None or snap[0] != self.meta.generation or snap[1] is not self.spec:
+            snap = self._spec_snapshot = (self.meta.generation, self.spec, copy.deepcopy(self.spec))
+        return snap[2]
+
     def to_api(self, now_s: float, st: store.Store) -> dict[str, Any]:
         c = self.counts(st, now_s)
         phase, message = self.phase(st, now_s)
@@ -206,7 +216,7 @@ class Rollout:
             "apiVersion": self.api_version,
             "kind": self.kind,
             "metadata": meta,
-            "spec": copy.deepcopy(self.spec),
+            "spec": self._spec_copy(),
             "status": status,
         }
 

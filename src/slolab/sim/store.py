@@ -118,13 +118,19 @@ class Generic:
     meta: Meta
     spec: dict[str, Any]
     status: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: (generation, the spec it copied, the copy): to_api's spec, made once per spec
+    _spec_snapshot: tuple[int, dict[str, Any], dict[str, Any]] | None = None
 
     def to_api(self, now_s: float, store: Store) -> dict[str, Any]:
+        snap = self._spec_snapshot
+        if snap is None or snap[0] != self.meta.generation or snap[1] is not self.spec:
+            # kube-state-metrics renders HPAs and ScaledObjects at every scrape: copy a spec once
+            snap = self._spec_snapshot = (self.meta.generation, self.spec, copy.deepcopy(self.spec))
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
             "metadata": self.meta.to_api(),
-            "spec": copy.deepcopy(self.spec),
+            "spec": snap[2],
             "status": copy.deepcopy(self.status),
         }
 
