@@ -10,16 +10,21 @@ Ready. Every case is the good run with one thing changed, named for the check it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _support import ROOT, grade
 
 from slolab.backends import fake, fakescript
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.grading import runner
+from slolab.workspace import variants
 
 
 def lab_args(root: Path, *more: str) -> list[str]:
@@ -139,3 +144,55 @@ def checks(report: dict) -> dict[str, dict]:
 def not_passed(report: dict) -> dict[str, str]:
     """id -> status of every check that did not pass."""
     return {c["id"]: c["status"] for c in report["checks"] if c["status"] != "passed"}
+
+
+#: The root conftest.py of a scripted grade: it opens ``MODULE.FUNCTION(lab, case)`` (a
+#: FakeBackend scripted for ``case``) instead of the simulator.
+SCRIPTED_CONFTEST = """
+import pytest
+
+import MODULE
+
+
+@pytest.fixture(scope="session")
+def slolab_backend_factory():
+    def open_scripted(lab, options):
+        return MODULE.FUNCTION(lab, {case!r})
+
+    return open_scripted
+"""
+
+
+@contextlib.contextmanager
+def scripted_grading(
+    pytester: Any, monkeypatch: Any, lab: str, module: str, function: str = "backend"
+) -> Iterator[Any]:
+    """A function grading ``lab`` with its real grader on the backend ``module.function(lab,
+    case)`` scripts for a case; it returns the JSON report (see :func:`grade_scripted`)."""
+    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
+    monkeypatch.setenv("COLUMNS", "120")
+    conftest = SCRIPTED_CONFTEST.replace("MODULE", module).replace("FUNCTION", function)
+    grader = ROOT / "labs" / lab / "grader"
+    lab_mod.load.cache_clear()
+    try:
+        yield lambda case: grade_scripted(pytester, lab, grader, conftest, case)
+    finally:
+        lab_mod.load.cache_clear()
+
+
+def failing_on_every_seed(lab: lab_mod.Lab, files: dict[str, str], tmp_path: Path) -> dict:
+    """Grade the workspace ``files`` on sim with every seed of ``lab``; the checks that did not
+    pass, by (seed, check id), with their status and observed value."""
+    failing = {}
+    for seed in lab.seeds:
+        ws = tmp_path / str(seed) / lab.name
+        variants.write(files, ws)
+        report = grade(lab.name, ws, seed)
+        failing.update(
+            {
+                (seed, c["id"]): f"{c['status']} {c['observed_text']}"
+                for c in report["checks"]
+                if c["status"] != "passed"
+            }
+        )
+    return failing

@@ -16,37 +16,21 @@ from __future__ import annotations
 import canaryrollout_support as support
 import grading_support
 import pytest
-from _support import ROOT, grade
+from _support import ROOT
 
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
 
-GRADER = ROOT / "labs" / "canary-rollout" / "grader"
 ALTERNATIVES_DIR = ROOT / "labs" / "canary-rollout" / "alternatives"
-
-CONFTEST = """
-import pytest
-
-import canaryrollout_support
-
-
-@pytest.fixture(scope="session")
-def slolab_backend_factory():
-    def open_scripted(lab, options):
-        return canaryrollout_support.backend(lab, {case!r})
-
-    return open_scripted
-"""
 
 
 @pytest.fixture
 def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Grade canary-rollout on the scripted ``case``; the JSON report."""
-    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
-    monkeypatch.setenv("COLUMNS", "120")
-    lab_mod.load.cache_clear()
-    yield lambda case: grading_support.grade_scripted(pytester, "canary-rollout", GRADER, CONFTEST, case)
-    lab_mod.load.cache_clear()
+    with grading_support.scripted_grading(
+        pytester, monkeypatch, "canary-rollout", "canaryrollout_support"
+    ) as grade_one:
+        yield grade_one
 
 
 checks = grading_support.checks
@@ -118,11 +102,5 @@ def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
     lab = lab_mod.load("canary-rollout")
     files = variants.solution_files(lab)
     files["rollout.yaml"] = fix.read_text(encoding="utf-8")
-    failing = {}
-    for seed in lab.seeds:
-        ws = tmp_path / str(seed) / lab.name
-        variants.write(files, ws)
-        report = grade(lab.name, ws, seed)
-        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
-                        if c["status"] != "passed"})  # fmt: skip
+    failing = grading_support.failing_on_every_seed(lab, files, tmp_path)
     assert not failing, failing

@@ -14,37 +14,21 @@ from __future__ import annotations
 import chaospodkill_support
 import grading_support
 import pytest
-from _support import ROOT, grade
+from _support import ROOT
 
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
 
-GRADER = ROOT / "labs" / "chaos-pod-kill" / "grader"
 ALTERNATIVES = sorted(p for p in (ROOT / "labs" / "chaos-pod-kill" / "alternatives").iterdir() if p.is_dir())
-
-CONFTEST = """
-import pytest
-
-import chaospodkill_support
-
-
-@pytest.fixture(scope="session")
-def slolab_backend_factory():
-    def open_scripted(lab, options):
-        return chaospodkill_support.backend(lab, {case!r})
-
-    return open_scripted
-"""
 
 
 @pytest.fixture
 def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Grade chaos-pod-kill on the scripted ``case``; the JSON report."""
-    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
-    monkeypatch.setenv("COLUMNS", "120")
-    lab_mod.load.cache_clear()
-    yield lambda case: grading_support.grade_scripted(pytester, "chaos-pod-kill", GRADER, CONFTEST, case)
-    lab_mod.load.cache_clear()
+    with grading_support.scripted_grading(
+        pytester, monkeypatch, "chaos-pod-kill", "chaospodkill_support"
+    ) as grade_one:
+        yield grade_one
 
 
 checks = grading_support.checks
@@ -119,11 +103,5 @@ def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
     lab = lab_mod.load("chaos-pod-kill")
     files = variants.solution_files(lab)
     files.update({f.name: f.read_text(encoding="utf-8") for f in fix.glob("*.yaml")})
-    failing = {}
-    for seed in lab.seeds:
-        ws = tmp_path / str(seed) / lab.name
-        variants.write(files, ws)
-        report = grade(lab.name, ws, seed)
-        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
-                        if c["status"] != "passed"})  # fmt: skip
+    failing = grading_support.failing_on_every_seed(lab, files, tmp_path)
     assert not failing, failing

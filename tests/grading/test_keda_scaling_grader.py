@@ -15,37 +15,21 @@ from __future__ import annotations
 import grading_support
 import kedascaling_support as support
 import pytest
-from _support import ROOT, grade
+from _support import ROOT
 
 from slolab.catalog import lab as lab_mod
 from slolab.workspace import variants
 
-GRADER = ROOT / "labs" / "keda-scaling" / "grader"
 ALTERNATIVES_DIR = ROOT / "labs" / "keda-scaling" / "alternatives"
-
-CONFTEST = """
-import pytest
-
-import kedascaling_support
-
-
-@pytest.fixture(scope="session")
-def slolab_backend_factory():
-    def open_scripted(lab, options):
-        return kedascaling_support.backend(lab, {case!r})
-
-    return open_scripted
-"""
 
 
 @pytest.fixture
 def grade_case(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Grade keda-scaling on the scripted ``case``; the JSON report."""
-    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
-    monkeypatch.setenv("COLUMNS", "120")
-    lab_mod.load.cache_clear()
-    yield lambda case: grading_support.grade_scripted(pytester, "keda-scaling", GRADER, CONFTEST, case)
-    lab_mod.load.cache_clear()
+    with grading_support.scripted_grading(
+        pytester, monkeypatch, "keda-scaling", "kedascaling_support"
+    ) as grade_one:
+        yield grade_one
 
 
 checks = grading_support.checks
@@ -155,11 +139,5 @@ def test_another_correct_fix_passes_on_sim(fix, tmp_path) -> None:
     lab = lab_mod.load("keda-scaling")
     files = variants.solution_files(lab)
     files["scaledobject.yaml"] = fix.read_text(encoding="utf-8")
-    failing = {}
-    for seed in lab.seeds:
-        ws = tmp_path / str(seed) / lab.name
-        variants.write(files, ws)
-        report = grade(lab.name, ws, seed)
-        failing.update({(seed, c["id"]): f"{c['status']} {c['observed_text']}" for c in report["checks"]
-                        if c["status"] != "passed"})  # fmt: skip
+    failing = grading_support.failing_on_every_seed(lab, files, tmp_path)
     assert not failing, failing

@@ -11,37 +11,17 @@ from __future__ import annotations
 
 import grading_support
 import pytest
-from _support import ROOT
 
 from slolab.catalog import lab as lab_mod
-
-GRADER = ROOT / "labs" / "readiness-probes" / "grader"
-
-CONFTEST = """
-import pytest
-
-import grading_support
-
-CASE = {case!r}
-
-
-@pytest.fixture(scope="session")
-def slolab_backend_factory():
-    def open_scripted(lab, options):
-        return grading_support.readiness_backend(lab, CASE)
-
-    return open_scripted
-"""
 
 
 @pytest.fixture
 def grade(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Grade readiness-probes on the scripted ``case``; the JSON report."""
-    monkeypatch.setenv("SLOLAB_ROOT", str(ROOT))
-    monkeypatch.setenv("COLUMNS", "120")
-    lab_mod.load.cache_clear()
-    yield lambda case: grading_support.grade_scripted(pytester, "readiness-probes", GRADER, CONFTEST, case)
-    lab_mod.load.cache_clear()
+    with grading_support.scripted_grading(
+        pytester, monkeypatch, "readiness-probes", "grading_support", "readiness_backend"
+    ) as grade_one:
+        yield grade_one
 
 
 checks = grading_support.checks
