@@ -8,7 +8,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -117,3 +119,21 @@ def serving(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def drive_completions(
+    address: str, model: str, prompt: str, max_tokens: int, stop: threading.Event, errors_: list[str]
+) -> None:
+    """Back-to-back completions to a `slolab serve` until ``stop`` (requests for its histograms and
+    gauges); a failed request is recorded in ``errors_`` and ends this driver."""
+    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": max_tokens}).encode()
+    while not stop.is_set():
+        req = urllib.request.Request(
+            f"http://{address}/v1/completions", body, {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                response.read()
+        except OSError as exc:
+            errors_.append(f"{address}: {exc}")
+            return

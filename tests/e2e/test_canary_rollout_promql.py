@@ -19,11 +19,9 @@ Bounded: two servers, one Prometheus, about 6 s of load, every process stopped a
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import _support
@@ -103,17 +101,7 @@ class PodMonitorPrometheus(local.LocalPrometheus):
 
 
 def _drive(address: str, model: str, stop: threading.Event, errors_: list[str]) -> None:
-    body = json.dumps({"model": model, "prompt": "is the canary healthy " * 40, "max_tokens": 16}).encode()
-    while not stop.is_set():
-        req = urllib.request.Request(
-            f"http://{address}/v1/completions", body, {"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                response.read()
-        except OSError as exc:
-            errors_.append(f"{address}: {exc}")
-            return
+    _support.drive_completions(address, model, "is the canary healthy " * 40, 16, stop, errors_)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,9 @@ Bounded: two servers, one Prometheus, about 8 s of load, every process stopped a
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,18 +102,7 @@ def serving(scenario: scenario_mod.Scenario, log_path: Path, seed: int):
 
 
 def _drive(address: str, model: str, stop: threading.Event, errors_: list[str]) -> None:
-    """Back-to-back completions until ``stop``: requests for the histograms and the gauges."""
-    body = json.dumps({"model": model, "prompt": "why is the queue growing " * 40, "max_tokens": 24}).encode()
-    while not stop.is_set():
-        req = urllib.request.Request(
-            f"http://{address}/v1/completions", body, {"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                response.read()
-        except OSError as exc:
-            errors_.append(f"{address}: {exc}")
-            return
+    _support.drive_completions(address, model, "why is the queue growing " * 40, 24, stop, errors_)
 
 
 @pytest.fixture(scope="module")
