@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from slolab.grading.replicatrace import gpus
 from slolab.load import requestlog
 from slolab.run import timeline
-from slolab.sim import quantity
 
 GPU = "nvidia.com/gpu"
 
@@ -43,17 +43,6 @@ class Look:
     pods: tuple[PodLook, ...]
     gpu_nodes: frozenset[str]
     allocatable_gpus: dict[str, str | None]
-
-
-def gpus(pod: dict[str, Any]) -> float:
-    """GPUs the pod asks for (a limit stands in for a missing request, as the API defaults it)."""
-    total = 0.0
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        resources = c.get("resources") or {}
-        amount = (resources.get("requests") or {}).get(GPU, (resources.get("limits") or {}).get(GPU))
-        if amount is not None:
-            total += float(quantity.parse(amount))
-    return total
 
 
 def _pod(pod: dict[str, Any]) -> PodLook:

@@ -65,7 +65,8 @@ class Change:
         return f"{self.t_s:.0f} s: {self.before} → {self.after}"
 
 
-def _gpus(pod: dict[str, Any]) -> float:
+def gpus(pod: dict[str, Any]) -> float:
+    """GPUs the pod asks for (a limit stands in for a missing request, as the API defaults it)."""
     total = 0.0
     for c in (pod.get("spec") or {}).get("containers") or []:
         resources = c.get("resources") or {}
@@ -89,13 +90,13 @@ def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
     spec, status = d.get("spec") or {}, d.get("status") or {}
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     pods = cluster.list("Pod", labels=selector) if selector else []
-    gpus = sum(_gpus(p) for p in pods if holds_gpu(p))
+    held = sum(gpus(p) for p in pods if holds_gpu(p))
     return Sample(
         t_s,
         int(spec.get("replicas", 1)),
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
-        gpus,
+        held,
     )
 
 
