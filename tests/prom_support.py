@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from slolab.metrics import local
 from slolab.promql import command, engine, snapshot, synthetic, tsdb
 from slolab.report import runmetrics
 
@@ -54,3 +55,40 @@ class TSDBProm:
     def save_tsdb(self, path: Path) -> None:
         self.exported.append(path)
         snapshot.save(self.db, path)
+
+
+class PodMonitorPrometheus(local.LocalPrometheus):
+    """A LocalPrometheus whose targets carry the labels a PodMonitor gives them on kind (one
+    `slolab serve` per pod): job ``<namespace>/<workload>`` (waited on by wait_for_targets),
+    namespace, pod, container and endpoint, plus ``pod_labels[pod]`` (e.g. a pod label that the
+    PodMonitor's relabelling copies onto every series)."""
+
+    def __init__(
+        self,
+        pods: dict[str, str],
+        namespace: str,
+        workload: str,
+        container: str,
+        pod_labels: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(list(pods.values()), job=f"{namespace}/{workload}")
+        self.pods = pods
+        self.namespace, self.container = namespace, container
+        self.pod_labels = pod_labels or {}
+
+    def config(self) -> dict:
+        config = super().config()
+        config["scrape_configs"][0]["static_configs"] = [
+            {
+                "targets": [address],
+                "labels": {
+                    "namespace": self.namespace,
+                    "pod": pod,
+                    "container": self.container,
+                    "endpoint": "http",
+                    **self.pod_labels.get(pod, {}),
+                },
+            }
+            for pod, address in self.pods.items()
+        ]
+        return config

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 
 import _support
+import prom_support
 import pytest
 import yaml
 
@@ -75,29 +76,11 @@ def analysis_metrics() -> dict[str, dict]:
 METRICS = analysis_metrics()
 
 
-class PodMonitorPrometheus(local.LocalPrometheus):
-    """LocalPrometheus whose targets carry a PodMonitor's target labels and the pod's hash label."""
-
-    def __init__(self, pods: dict[str, str]) -> None:
-        super().__init__(list(pods.values()), job=f"{NAMESPACE}/llm")
-        self.pods = pods
-
-    def config(self) -> dict:
-        config = super().config()
-        config["scrape_configs"][0]["static_configs"] = [
-            {
-                "targets": [address],
-                "labels": {
-                    "namespace": NAMESPACE,
-                    "pod": pod,
-                    "container": "slolab-serve",
-                    "endpoint": "http",
-                    "rollouts_pod_template_hash": PODS[pod],
-                },
-            }
-            for pod, address in self.pods.items()
-        ]
-        return config
+def PodMonitorPrometheus(pods: dict[str, str]) -> prom_support.PodMonitorPrometheus:
+    """Prometheus scraping ``pods`` (name → address) as the platform's does through the PodMonitor,
+    which copies the pod's rollouts-pod-template-hash label onto every series."""
+    hashes = {pod: {"rollouts_pod_template_hash": PODS[pod]} for pod in pods}
+    return prom_support.PodMonitorPrometheus(pods, NAMESPACE, "llm", "slolab-serve", hashes)
 
 
 def _drive(address: str, model: str, stop: threading.Event, errors_: list[str]) -> None:

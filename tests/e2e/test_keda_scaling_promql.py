@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import _support
+import prom_support
 import pytest
 import yaml
 
@@ -70,30 +71,9 @@ def trigger_queries() -> dict[str, str]:
 TRIGGERS = trigger_queries()
 
 
-class PodMonitorPrometheus(local.LocalPrometheus):
-    """LocalPrometheus whose targets carry a PodMonitor's target labels (one pod each)."""
-
-    def __init__(self, pods: dict[str, str]) -> None:
-        # the job label of a PodMonitor's targets (waited on by wait_for_targets)
-        super().__init__(list(pods.values()), job=f"{NAMESPACE}/{DEPLOYMENT}")
-        self.pods = pods
-
-    def config(self) -> dict:
-        config = super().config()
-        job = config["scrape_configs"][0]
-        job["static_configs"] = [
-            {
-                "targets": [address],
-                "labels": {
-                    "namespace": NAMESPACE,
-                    "pod": pod,
-                    "container": "llm",
-                    "endpoint": "http",
-                },
-            }
-            for pod, address in self.pods.items()
-        ]
-        return config
+def PodMonitorPrometheus(pods: dict[str, str]) -> prom_support.PodMonitorPrometheus:
+    """Prometheus scraping ``pods`` (name → address) as the platform's does through the PodMonitor."""
+    return prom_support.PodMonitorPrometheus(pods, NAMESPACE, DEPLOYMENT, "llm")
 
 
 def serving(scenario: scenario_mod.Scenario, log_path: Path, seed: int):
