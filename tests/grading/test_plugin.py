@@ -297,3 +297,28 @@ def test_runner_needs_a_grader_folder(slolab_root: Path) -> None:
     shutil.rmtree(slolab_root / "labs" / "demo" / "grader")
     with pytest.raises(errors.CatalogError, match="no grader folder"):
         runner.run(options.GradeOptions("demo"))
+
+
+@pytest.mark.slow  # starts a plot worker process
+def test_a_timeline_that_fails_is_named_nowhere(
+    pytester: pytest.Pytester, grader, slolab_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reports are written while the worker draws, naming its PNG; when the drawing fails
+    they are written again without it, and the summary says why."""
+    from slolab.report import plotworker
+
+    def fail(self, path: Path, timeout_s: float = 120.0) -> Path:
+        self.close()
+        raise RuntimeError("the plot worker exited 1")
+
+    monkeypatch.setattr(plotworker.PlotWorker, "wait", fail)
+    grader(GRADER)
+    summary = slolab_root / "summary.json"
+    result = pytester.runpytest(*grading_support.lab_args(slolab_root, f"--slolab-summary-file={summary}"))
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["Timeline not drawn: RuntimeError: the plot worker exited 1"])
+    doc = grading_support.latest(slolab_root)
+    assert doc["files"]["timeline"] is None and doc["passed"] is True
+    assert json.loads(Path(doc["files"]["json"]).read_text(encoding="utf-8")) == doc
+    assert summary.is_file()
+    assert not (grading_support.reports(slolab_root) / "timeline.png").exists()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,17 @@ def _keep_metrics(run: graderun.GradeRun, files: dict[str, str | None]) -> None:
     files["metrics"] = str(run.metrics_file) if run.metrics_file else None
 
 
+def _write_reports(run: graderun.GradeRun, build: Callable[[], dict[str, Any]], path: Path) -> None:
+    """The grade document (``build()``) as the run's JSON report at ``path``, and the summary
+    file if asked."""
+    from slolab.report import jsonreport
+
+    run.doc = build()
+    jsonreport.write(run.doc, path)
+    if run.options.summary_file is not None:
+        jsonreport.write_summary(run.doc, run.options.summary_file)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = graderun.of(session.config)
     if run is None or not _runs_tests(session.config):
@@ -250,19 +261,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run.snapshot is not None:
         _keep_metrics(run, files)
     if waiting is not None:
+        # the reports are written while the worker still draws, naming the PNG it will write;
+        # written again without it if the drawing fails
+        files["timeline"] = str(waiting)
+    _write_reports(run, build, json_path)
+    if waiting is not None:
+        from slolab.report import table  # noqa: F401  # for the summary, while the worker draws
+
         t0 = time.perf_counter()
         try:
             run.plot_worker.wait(waiting)
-            files["timeline"] = str(waiting)
         except Exception as exc:  # as above
             run.plot_error = f"{type(exc).__name__}: {exc}"
+            files["timeline"] = None
+            _write_reports(run, build, json_path)
         run.plot_s = (run.plot_s or 0.0) + time.perf_counter() - t0
     if run.plot_s is not None:
         log.debug("timeline drawn in %.2f s (matplotlib import included)", run.plot_s)
-    run.doc = build()
-    jsonreport.write(run.doc, json_path)
-    if run.options.summary_file is not None:
-        jsonreport.write_summary(run.doc, run.options.summary_file)
     if not run.doc["passed"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

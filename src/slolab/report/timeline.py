@@ -156,11 +156,15 @@ def scale_events(
 
 
 def _ms_label(value: float, _pos: int | None = None, *, minor: bool = False) -> str:
-    """Plain numbers on the log axis (``300``, ``2000``); minor ticks only at 2×, 3× and 5× a decade."""
+    """Milliseconds with their unit on the log axis (``300 ms``, then ``2 s``, ``100 s``: a
+    queue's minutes stay short enough for the panel's margin); minor ticks only at 2×, 3× and 5×
+    a decade."""
     if value <= 0:
         return ""
     mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
-    return "" if minor and mantissa not in (2.0, 3.0, 5.0) else f"{value:g}"
+    if minor and mantissa not in (2.0, 3.0, 5.0):
+        return ""
+    return f"{value:g} ms" if value < 1000 else f"{value / 1000:g} s"
 
 
 def _end_s(doc: dict[str, Any], prom: dict[str, Any], logs: list[requestlog.RequestLog]) -> float:
@@ -301,16 +305,30 @@ def blank() -> tuple[Any, Panels]:
     fig = Figure(figsize=(11, 12))
     FigureCanvasAgg(fig)
     # fixed margins: constrained layout costs about as much as drawing
-    fig.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.06, hspace=0.08)
+    fig.subplots_adjust(left=0.085, right=0.985, top=0.93, bottom=0.06, hspace=0.08)
     axes = fig.subplots(5, 1, sharex=True, height_ratios=[1, 1, 1, 1.3, 1])
     ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes = axes
     ax_pods.set_ylabel("replicas")
     ax_queue.set_ylabel("requests in the server")
     ax_req.set_ylabel(f"requests / {COUNT_BUCKET_S:g} s")
-    ax_ttft.set_ylabel("TTFT (ms)")
+    ax_ttft.set_ylabel("TTFT")
     ax_nodes.set_ylabel("pods per node")
     ax_nodes.set_xlabel("run time (s)")
     return fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes)
+
+
+def warm(figure: tuple[Any, Panels], ticks: int = 12, minor_ticks: int = 30) -> None:
+    """Do ahead, on ``blank()``'s figure, the part of ``draw``'s rendering that does not depend
+    on the data: make ``ticks`` major and ``minor_ticks`` minor tick objects per axis (matplotlib
+    makes them lazily, about 1 ms each, and reuses them) and render the empty figure once, which
+    loads the fonts and their glyphs. For the plot worker, which has the time while the grade
+    runs; ``draw`` on a figure not warmed draws the same PNG."""
+    fig, axes = figure
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.get_major_ticks(ticks)
+            axis.get_minor_ticks(minor_ticks)
+    fig.canvas.draw()
 
 
 def _note(ax: Any, text: str) -> None:
@@ -430,8 +448,11 @@ def draw(path: Path, data: dict[str, Any], figure: tuple[Any, Panels] | None = N
     starts, ok, failed = data["counts"]
     edges = [*starts, starts[-1] + COUNT_BUCKET_S]
     total = [a + b for a, b in zip(ok, failed, strict=True)]
-    ax_req.stairs(ok, edges, fill=True, color="tab:blue", label="ok")
-    ax_req.stairs(total, edges, baseline=ok, fill=True, color="tab:red", label="failed")
+    # filled steps, as stairs(fill=True) draws them; a PolyCollection finds its data limits
+    # with numpy, where stairs' patch walks every segment (about 20 ms for a 10-minute run)
+    ax_req.fill_between(edges, [*ok, ok[-1]], step="post", color="tab:blue", linewidth=0, label="ok")
+    ax_req.fill_between(edges, [*ok, ok[-1]], [*total, total[-1]], step="post", color="tab:red",
+                        linewidth=0, label="failed")  # fmt: skip
     asked = data.get("asked") or []
     if asked:
         ts, rates = zip(*asked, strict=True)
