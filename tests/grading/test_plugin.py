@@ -271,13 +271,12 @@ def test_runner_arguments_grade_the_lab_quietly(pytester: pytest.Pytester, grade
     ] == 3
 
 
-def test_runner_loads_the_plugin_itself_when_autoload_is_off(
-    slolab_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+def test_runner_loads_only_the_grading_plugin(slolab_root: Path) -> None:
     args = runner.pytest_args(options.GradeOptions("demo"), extra_args=["--tb=short"])
-    assert args[1:3] == ["-p", "slolab.grading.plugin"] and args[-1] == "--tb=short"
-    assert f"--config-file={os.devnull}" in args and "-p" in args and "no:cacheprovider" in args
+    assert "--disable-plugin-autoload" in args and args[-1] == "--tb=short"
+    named = [args[i + 1] for i, arg in enumerate(args) if arg == "-p"]
+    assert named[0] == "slolab.grading.plugin" and "no:cacheprovider" in named
+    assert f"--config-file={os.devnull}" in args
 
 
 def test_fake_cluster_waits_in_virtual_time(slolab_root: Path) -> None:

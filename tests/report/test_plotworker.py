@@ -87,3 +87,31 @@ def test_slolab_grade_starts_the_worker_only_when_it_will_plot(argv, plots) -> N
     from slolab import cli
 
     assert cli._plots(argv) is plots
+
+
+def test_a_warmed_figure_draws_the_same_png(tmp_path: Path) -> None:
+    """``timeline.warm`` makes ahead what ``draw`` would make: the pixels do not change."""
+    from PIL import Image, ImageChops
+
+    cold, warm = tmp_path / "cold.png", tmp_path / "warm.png"
+    timeline.draw(cold, _data(), timeline.blank())
+    figure = timeline.blank()
+    timeline.warm(figure)
+    timeline.draw(warm, _data(), figure)
+    with Image.open(cold) as a, Image.open(warm) as b:
+        assert a.size == b.size
+        assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+
+
+def test_warm_stops_when_asked() -> None:
+    asked = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return len(asked) > 2
+
+    figure = timeline.blank()
+    timeline.warm(figure, stop=stop)
+    assert len(asked) == 3, "it looks before each axis and stops at the first yes"
+    x_ticks = [len(ax.xaxis.majorTicks) for ax in figure[1]]
+    assert x_ticks[0] == 12 and x_ticks[2] == 1, "the first panel's axes were done, the rest not"

@@ -1,7 +1,8 @@
 """Run a lab's grader the way ``slolab grade NAME`` does: pytest on labs/<name>/grader/.
 
 pytest runs in this process, quiet (progress marks, then the plugin's grade table), with no
-cache and no configuration from the checkout's pyproject.toml: ``-c`` points at the null
+cache, no plugin but slolab's grading plugin, and no configuration from the checkout's
+pyproject.toml: ``-c`` points at the null
 device, and the rootdir and conftest cut-off are the grader folder, so only the lab's own
 conftest.py applies. JUnit XML goes to ``<report-dir>/junit.xml``. The run's options travel as
 one ``options.GradeOptions``: its ``--slolab-*`` arguments, which the plugin reads back.
@@ -19,10 +20,13 @@ from slolab.catalog import lab as lab_mod
 from slolab.grading import options as options_mod
 
 PLUGIN = "slolab.grading.plugin"
-#: pytest plugins a grade never uses, blocked because they cost time (importing kmock about
-#: 0.4 s, pytest-asyncio 0.15 s; unraisableexception's two full gc.collect() at exit about
-#: 0.09 s on the reference machine) or would patch the process (locust's gevent).
-NOT_FOR_GRADING = ("kmock", "asyncio", "locust", "rerunfailures", "unraisableexception")
+#: Installed pytest plugins are not loaded (--disable-plugin-autoload: listing their entry
+#: points alone costs about 40 ms); the grading plugin is named. These are blocked as well,
+#: for a pytest that has them loaded already (pytester in slolab's tests): plugins that cost
+#: time (importing kmock about 0.4 s, pytest-asyncio 0.15 s; unraisableexception's two full
+#: gc.collect() at exit about 0.09 s on the reference machine) or would patch the process
+#: (locust's gevent).
+NOT_FOR_GRADING = ("cacheprovider", "kmock", "asyncio", "locust", "rerunfailures", "unraisableexception")
 #: the cyclic collector's first threshold during a grade (CPython's default is 700)
 GC_THRESHOLD0 = 10_000
 
@@ -42,8 +46,9 @@ def pytest_args(options: options_mod.GradeOptions, extra_args: list[str] | None 
         f"--config-file={os.devnull}",
         f"--rootdir={grader}",
         f"--confcutdir={grader}",
+        "--disable-plugin-autoload",
         "-p",
-        "no:cacheprovider",
+        PLUGIN,
         *(arg for name in NOT_FOR_GRADING for arg in ("-p", f"no:{name}")),
         "-qq",
         "--no-header",
@@ -52,8 +57,6 @@ def pytest_args(options: options_mod.GradeOptions, extra_args: list[str] | None 
         f"--junitxml={resolved.report_path('junit.xml')}",
         *resolved.to_args(),
     ]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        args[1:1] = ["-p", PLUGIN]
     return args + list(extra_args or [])
 
 

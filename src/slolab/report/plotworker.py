@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,8 @@ def main() -> None:
     from slolab.report import timeline
 
     figure = timeline.blank()
-    timeline.warm(figure)  # the grade is still running: the data comes later
+    # the grade is still running: make what the drawing will need until its data arrives
+    timeline.warm(figure, stop=lambda: bool(select.select([sys.stdin], [], [], 0)[0]))
     try:
         path, data = pickle.load(sys.stdin.buffer)
     except EOFError:  # the grade ended without a plot (an error, or --no-plot after all)

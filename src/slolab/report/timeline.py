@@ -33,7 +33,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -317,18 +317,25 @@ def blank() -> tuple[Any, Panels]:
     return fig, (ax_pods, ax_queue, ax_req, ax_ttft, ax_nodes)
 
 
-def warm(figure: tuple[Any, Panels], ticks: int = 12, minor_ticks: int = 30) -> None:
-    """Do ahead, on ``blank()``'s figure, the part of ``draw``'s rendering that does not depend
-    on the data: make ``ticks`` major and ``minor_ticks`` minor tick objects per axis (matplotlib
-    makes them lazily, about 1 ms each, and reuses them) and render the empty figure once, which
-    loads the fonts and their glyphs. For the plot worker, which has the time while the grade
-    runs; ``draw`` on a figure not warmed draws the same PNG."""
-    fig, axes = figure
+def warm(
+    figure: tuple[Any, Panels],
+    stop: Callable[[], bool] = lambda: False,
+    ticks: int = 12,
+    minor_ticks: int = 30,
+) -> None:
+    """Make ahead, on ``blank()``'s figure, the tick objects ``draw`` will need: ``ticks`` major
+    ones per axis and ``minor_ticks`` minor ones on the TTFT panel's log axis (matplotlib makes
+    them lazily, about 1 ms each, and reuses them). One axis at a time, until ``stop()`` is true:
+    for the plot worker, while the grade still runs; once the data is there, what is not done
+    is left to ``draw``, which draws the same PNG either way."""
+    _, axes = figure
     for ax in axes:
         for axis in (ax.xaxis, ax.yaxis):
+            if stop():
+                return
             axis.get_major_ticks(ticks)
-            axis.get_minor_ticks(minor_ticks)
-    fig.canvas.draw()
+    if not stop():
+        axes[3].yaxis.get_minor_ticks(minor_ticks)
 
 
 def _note(ax: Any, text: str) -> None:
