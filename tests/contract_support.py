@@ -97,12 +97,12 @@ class Margin:
     margin: float | None
     relative: float | None
 
-    def line(self, lab_name: str, expected: str) -> str:
+    def line(self, lab_name: str, expected: str, case: str = "solution") -> str:
         shown = "no data" if self.margin is None else f"{self.margin:g} {self.unit}".rstrip()
         share = "" if self.relative is None else f" ({self.relative:.0%} of the target)"
         zero = " (a zero target: absolute distance)" if self.target == 0 else ""
         return (
-            f"{lab_name} {self.slo_id}: solution observed {list(self.observed)}, target {expected}, "
+            f"{lab_name} {self.slo_id}: {case} observed {list(self.observed)}, target {expected}, "
             f"worst-case margin {shown}{share}{zero}"
         )
 

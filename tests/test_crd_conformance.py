@@ -5,7 +5,8 @@ ScaledObject, an Argo Rollout or AnalysisTemplate, a PodMonitor, Chaos Mesh kind
 rendered by
 - every chart under charts/ with its defaults and each ``ci/*-values.yaml`` (rendered the way
   ``slolab lint`` renders them, slolab.lint.render),
-- every lab: the fault, the reference solution and each mutation (slolab.workspace.variants),
+- every lab: the fault, the reference solution, each other correct fix (alternatives/) and each
+  mutation (slolab.workspace.variants),
 - the research examples beside the CRDs (``shared/research/examples``), when present,
 against the ``openAPIV3Schema`` of the served version of the matching CRD in the upstream CRD
 folder (``shared/crds``: KEDA v2.20.2, Argo Rollouts, prometheus-operator v0.93.1, Chaos Mesh
@@ -383,6 +384,8 @@ def test_charts_render_every_optional_kind(crds: CRDs) -> None:
 def test_lab_custom_resources_conform(crds: CRDs, name: str, tmp_path: Path) -> None:
     lab = lab_mod.load(name)
     sets = {"fault": variants.fault_files(lab), "solution": variants.solution_files(lab)}
+    for fix, files in variants.alternative_files(lab).items():
+        sets[f"alternative-{fix}"] = files
     for mutation in lab.mutations:
         sets[f"mutation-{mutation.id}"] = variants.mutation_files(lab, mutation)
     docs: list[yamlfile.Document] = []

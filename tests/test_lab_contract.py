@@ -1,7 +1,8 @@
 """The lab contract (DESIGN.md §3) on the sim backend, for every lab, with three seeds:
 
 1. the untouched fault fails exactly the checks lab.yaml says it is about;
-2. the reference solution passes every check;
+2. the reference solution passes every check, and so does each other correct fix of the lab's
+   alternatives/ (a lab has at least one: the grader judges outcomes, not the solution's YAML);
 3. each mutation of the solution fails exactly its declared checks;
 4. grading is deterministic for a seed; the margins to each target are printed.
 
@@ -30,6 +31,8 @@ def _cases(lab: lab_mod.Lab) -> list[tuple[str, dict[str, str], set[str]]]:
         ("fault", variants.fault_files(lab), set(lab.fault.fails)),
         ("solution", variants.solution_files(lab), set()),
     ]
+    alternatives = variants.alternative_files(lab)
+    cases += [(f"alternative {name}", files, set()) for name, files in alternatives.items()]
     cases += [(f"mutation {m.id}", variants.mutation_files(lab, m), set(m.fails)) for m in lab.mutations]
     return cases
 
@@ -47,6 +50,15 @@ def contract(request, tmp_path_factory, helm):
                 jobs[(case, seed)] = (expected, pool.submit(grade, lab.name, ws, seed))
         results = {key: (expected, fut.result()) for key, (expected, fut) in jobs.items()}
     return lab, results
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_the_lab_has_another_correct_fix(name):
+    lab = lab_mod.load(name)
+    assert variants.alternative_files(lab), (
+        f"labs/{name}/alternatives/ holds no other correct fix: add a folder with a fix written "
+        "differently from solution/ (its files replace solution/'s of the same names)"
+    )
 
 
 def _not_passed(report: dict) -> set[str]:
@@ -79,17 +91,20 @@ def test_fault_checks_fail_with_evidence(contract):
 
 
 def test_margins_are_not_knife_edge(contract, capsys):
-    """Report how far the solution's worst seed is from each target (zero targets included)."""
+    """Report how far the worst seed of the solution, and of each other correct fix, is from each
+    target (zero targets included)."""
     lab, results = contract
+    passing = ["solution", *sorted({case for case, _ in results if case.startswith("alternative ")})]
     lines, problems = [], []
-    for slo_id, slo in lab.slos.items():
-        observed = []
-        for seed in lab.seeds:
-            check = next((c for c in results[("solution", seed)][1]["checks"] if c["id"] == slo_id), None)
-            observed.append(None if check is None else check["observed"])
-        m = contract_support.margin(slo_id, slo, observed)
-        lines.append(m.line(lab.name, slo.expected()))
-        problems += contract_support.margin_problems(m)
+    for case in passing:
+        for slo_id, slo in lab.slos.items():
+            observed = []
+            for seed in lab.seeds:
+                check = next((c for c in results[(case, seed)][1]["checks"] if c["id"] == slo_id), None)
+                observed.append(None if check is None else check["observed"])
+            m = contract_support.margin(slo_id, slo, observed)
+            lines.append(m.line(lab.name, slo.expected(), case))
+            problems += [f"{case}: {p}" for p in contract_support.margin_problems(m)]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert not problems, "\n".join(problems + lines)

@@ -58,11 +58,7 @@ def analysis_metrics() -> dict[str, dict]:
     sets = {"solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         sets[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    for alternative in sorted((lab.directory / "alternatives").glob("*.yaml")):
-        sets[f"alternative {alternative.name}"] = {
-            **sets["solution"],
-            "rollout.yaml": alternative.read_text(encoding="utf-8"),
-        }
+    sets.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     out = {}
     for variant, files in sets.items():
         for text in files.values():

@@ -53,10 +53,7 @@ def trigger_queries() -> dict[str, str]:
     sets = {"solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         sets[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    for alternative in sorted((lab.directory / "alternatives").glob("*.yaml")):
-        sets[f"alternative {alternative.name}"] = {
-            "scaledobject.yaml": alternative.read_text(encoding="utf-8")
-        }
+    sets.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     out = {}
     for variant, files in sets.items():
         for text in files.values():

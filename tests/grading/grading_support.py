@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _support import ROOT, grade
+from _support import ROOT
 
 from slolab.backends import fake, fakescript
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.grading import runner
-from slolab.workspace import variants
 
 
 def lab_args(root: Path, *more: str) -> list[str]:
@@ -178,21 +177,3 @@ def scripted_grading(
         yield lambda case: grade_scripted(pytester, lab, grader, conftest, case)
     finally:
         lab_mod.load.cache_clear()
-
-
-def failing_on_every_seed(lab: lab_mod.Lab, files: dict[str, str], tmp_path: Path) -> dict:
-    """Grade the workspace ``files`` on sim with every seed of ``lab``; the checks that did not
-    pass, by (seed, check id), with their status and observed value."""
-    failing = {}
-    for seed in lab.seeds:
-        ws = tmp_path / str(seed) / lab.name
-        variants.write(files, ws)
-        report = grade(lab.name, ws, seed)
-        failing.update(
-            {
-                (seed, c["id"]): f"{c['status']} {c['observed_text']}"
-                for c in report["checks"]
-                if c["status"] != "passed"
-            }
-        )
-    return failing

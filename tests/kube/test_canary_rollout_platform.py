@@ -3,8 +3,7 @@ mutation of lab.yaml, each alternative fix) talks to the platform of charts/slol
 
 - The platform installs Argo Rollouts with its CRDs (the Rollout, AnalysisTemplate and
   AnalysisRun kinds the workspaces use; the objects themselves are validated against the upstream
-  CRDs by tests/test_crd_conformance.py for the fault, solution and mutations, and here for the
-  alternatives).
+  CRDs by tests/test_crd_conformance.py).
 - Each AnalysisTemplate's prometheus provider names the Prometheus Service kube-prometheus-stack
   creates with the platform's values, in a form that resolves from the Argo Rollouts controller's
   pod (a dependency of slolab-platform, so in slolab-system too).
@@ -22,14 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import test_crd_conformance as conformance
 import test_keda_scaling_platform as keda_platform
 import yaml
 
 from slolab.backends import kube
 from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
-from slolab.catalog import yamlfile
 from slolab.kube import client, observe
 from slolab.sim import modelversion, rolloutspec
 from slolab.workspace import variants
@@ -44,11 +41,7 @@ def workspaces() -> dict[str, dict[str, str]]:
     out = {"fault": variants.fault_files(lab), "solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         out[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    for alternative in sorted((lab.directory / "alternatives").glob("*.yaml")):
-        out[f"alternative {alternative.name}"] = {
-            **out["solution"],
-            "rollout.yaml": alternative.read_text(encoding="utf-8"),
-        }
+    out.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     return out
 
 
@@ -133,23 +126,9 @@ def test_the_grader_ships_versions_of_the_scenario() -> None:
     assert params.bad_image.rsplit(":", 1)[0] == container["image"].rsplit(":", 1)[0]
 
 
-def test_the_alternatives_conform_to_the_upstream_crds() -> None:
-    """test_crd_conformance.py checks the fault, the solution and the mutations; this, the rest."""
-    crds = conformance.CRDs(conformance.require_crd_dir(conformance._candidates()))
-    docs = [
-        yamlfile.Document(d, f"labs/{LAB} {variant}: {d['kind']}", {})
-        for variant, files in WORKSPACES.items()
-        if variant.startswith("alternative ")
-        for d in objects(files)
-    ]
-    assert [d for d in docs if d.data["kind"] == "Rollout"]
-    problems = conformance.check_all(crds, docs)
-    assert not problems, "\n".join(problems)
-
-
 def test_every_workspace_was_checked() -> None:
     lab = lab_mod.load(LAB)
-    alternatives = list((lab.directory / "alternatives").glob("*.yaml"))
+    alternatives = variants.alternative_files(lab)
     assert alternatives and len(WORKSPACES) == 2 + len(lab.mutations) + len(alternatives)
 
 

@@ -41,11 +41,7 @@ def workspaces() -> dict[str, dict[str, str]]:
     out = {"fault": variants.fault_files(lab), "solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         out[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    for alternative in sorted(p for p in (LAB_DIR / "alternatives").iterdir() if p.is_dir()):
-        out[f"alternative {alternative.name}"] = {
-            **out["solution"],
-            **{f.name: f.read_text(encoding="utf-8") for f in alternative.glob("*.yaml")},
-        }
+    out.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     return out
 
 

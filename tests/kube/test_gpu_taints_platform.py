@@ -5,7 +5,7 @@ fake GPUs of charts/slolab-platform, checked without a cluster.
   taint kind registers at join (``register-with-taints``), and is in the node pool that
   fake-gpu-operator gives as many GPUs as the scenario's GPU pool has.
 - Placed by the simulator's scheduler plugins on nodes built from kind-config.yaml (labels and
-  join taints, the GPU pool's capacity), the reference solution and the alternative put the
+  join taints, the GPU pool's capacity), the reference solution and each alternative put the
   model server on the GPU worker only and the batch on CPU nodes only; the fault leaves the
   model server with no node at all. What the device plugin does differs on kind: see the lab's
   README, "On kind".
@@ -37,10 +37,7 @@ def workspaces() -> dict[str, dict[str, str]]:
     out = {"fault": variants.fault_files(lab), "solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         out[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    alternative = dict(out["solution"])
-    for file in sorted((lab.directory / "alternatives").glob("*.yaml")):
-        alternative[file.name] = file.read_text(encoding="utf-8")
-    out["alternative"] = alternative
+    out.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     return out
 
 
@@ -95,7 +92,9 @@ def test_fake_gpu_operator_gives_the_worker_the_scenarios_gpus() -> None:
     assert topology["nodePools"][pool]["gpuCount"] == int(gpu_pool.capacity["nvidia.com/gpu"])
 
 
-@pytest.mark.parametrize("variant", ["solution", "alternative"])
+@pytest.mark.parametrize(
+    "variant", [v for v in WORKSPACES if v == "solution" or v.startswith("alternative ")]
+)
 def test_a_fix_puts_the_model_server_on_the_gpu_worker_and_the_batch_off_it(variant: str) -> None:
     files = WORKSPACES[variant]
     gpu = gpu_worker().name

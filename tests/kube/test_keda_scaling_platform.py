@@ -44,11 +44,7 @@ def workspaces() -> dict[str, dict[str, str]]:
     out = {"fault": variants.fault_files(lab), "solution": variants.solution_files(lab)}
     for mutation in lab.mutations:
         out[f"mutation {mutation.id}"] = variants.mutation_files(lab, mutation)
-    for alternative in sorted((lab.directory / "alternatives").glob("*.yaml")):
-        out[f"alternative {alternative.name}"] = {
-            **out["solution"],
-            "scaledobject.yaml": alternative.read_text(encoding="utf-8"),
-        }
+    out.update({f"alternative {fix}": files for fix, files in variants.alternative_files(lab).items()})
     return out
 
 
@@ -163,7 +159,5 @@ def test_pod_monitors_are_selected_and_select_the_model_pods(variant: str) -> No
 
 def test_every_workspace_was_checked() -> None:
     lab = lab_mod.load(LAB)
-    assert len(WORKSPACES) == 2 + len(lab.mutations) + len(
-        list((lab.directory / "alternatives").glob("*.yaml"))
-    )
+    assert len(WORKSPACES) == 2 + len(lab.mutations) + len(variants.alternative_files(lab))
     assert Path(lab.directory / "solution" / "scaledobject.yaml").is_file()

@@ -180,6 +180,11 @@ class Lab(schema.Strict):
         return self.directory / "solution"
 
     @property
+    def alternatives_dir(self) -> Path:
+        """labs/<name>/alternatives/: one folder per other correct fix (workspace.variants)."""
+        return self.directory / "alternatives"
+
+    @property
     def grader_dir(self) -> Path:
         return self.directory / "grader"
 

@@ -1,5 +1,6 @@
 """The file sets of a lab: the fault (what the learner starts from), the reference solution,
-and each mutation of the solution (the lab contract's mutation matrix).
+the other correct fixes (alternatives/), and each mutation of the solution (the lab
+contract's mutation matrix).
 
 All are plain ``{file name: YAML text}`` maps, rendered from the scenario's chart with the
 scenario's values and the fault's values layered on top, plus the fault's own manifests
@@ -94,6 +95,32 @@ def solution_files(lab: lab_mod.Lab) -> Files:
     for file in sorted(lab.solution_dir.glob("*.yaml")):
         files[file.name] = file.read_text(encoding="utf-8")
     return files
+
+
+def alternative_files(lab: lab_mod.Lab) -> dict[str, Files]:
+    """The other correct fixes of the lab, by name: each folder of labs/<name>/alternatives/
+    holds the files of one fix, put in place of the reference solution's files of the same
+    names (a file the solution lacks is added). Every one must pass every check, as the solution
+    does (the lab contract). No folder: no alternatives; a loose YAML file there is an error."""
+    folder = lab.alternatives_dir
+    if not folder.is_dir():
+        return {}
+    loose = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+    if loose:
+        raise errors.CatalogError(
+            errors.Problem(paths.relative(folder / loose[0]), "a fix outside a folder of its own"),
+            f"Move it to labs/{lab.name}/alternatives/<fix name>/{loose[0]}: each folder there is one "
+            "correct fix, laid over solution/.",
+        )
+    out: dict[str, Files] = {}
+    for fix in sorted(p for p in folder.iterdir() if p.is_dir()):
+        manifests = sorted(fix.glob("*.yaml"))
+        if not manifests:
+            raise errors.CatalogError(errors.Problem(paths.relative(fix), "no *.yaml files in this fix"))
+        files = solution_files(lab)
+        files.update({f.name: f.read_text(encoding="utf-8") for f in manifests})
+        out[fix.name] = files
+    return out
 
 
 def mutation_files(lab: lab_mod.Lab, mutation: lab_mod.Mutation) -> Files:
