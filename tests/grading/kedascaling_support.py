@@ -67,6 +67,10 @@ CASES: dict[str, Case] = {
         GOOD, ttft_s=lambda t: 8.0 if PLATEAU_END_S - 200 <= t < PLATEAU_END_S else _good_ttft(t)
     ),
     "failed-requests": dataclasses.replace(GOOD, fail=lambda t: AFTER_S + 100 <= t < AFTER_S + 105),
+    # every pod gone for a minute of the plateau: each request refused at once, no first token
+    "refused-on-the-plateau": dataclasses.replace(
+        GOOD, fail=lambda t: PLATEAU_END_S - 60 <= t < PLATEAU_END_S
+    ),
     "late-scale-down": dataclasses.replace(
         GOOD, steps=[(0.0, 1), (RAMP_S + 30, 2), (RAMP_S + 75, 3), (AFTER_S + 420, 2), (AFTER_S + 480, 1)]
     ),

@@ -89,6 +89,18 @@ def test_failed_requests_fail_their_check_only(grade_case) -> None:
     assert check["evidence"][0].endswith("requests failed: 20 × HTTP 503")
 
 
+def test_requests_refused_at_once_are_no_fast_ttft(grade_case) -> None:
+    """A request that never got a first token counts as the client's timeout in the TTFT check,
+    not as the second it took to be refused: a fleet with no pod left is not fast."""
+    report = grade_case("refused-on-the-plateau")
+    assert not_passed(report) == {"ttft_p99_s": "failed", "failed_requests": "failed"}
+    check = checks(report)["ttft_p99_s"]
+    lab = lab_mod.load("keda-scaling")
+    profile = support.scenario(lab).traffic[lab.grading.params.profile]
+    assert check["observed"] == profile.timeout_s
+    assert any("without a first token (each counted as the client's" in line for line in check["evidence"])
+
+
 def test_a_late_scale_down_fails_its_check_only(grade_case) -> None:
     report = grade_case("late-scale-down")
     assert not_passed(report) == {"scale_down_s": "failed"}
