@@ -34,6 +34,7 @@ UNSCHEDULABLE = (
 CASES = {
     "good": set(),
     "slow-ready": {"gpu_ready_s"},
+    "two-gpus": {"gpu_ready_s"},
     "squatter": {"gpu_squatters"},
     "pending": {"pending_pods"},
     "slow-requests": {"slow_or_failed_pct"},
@@ -78,6 +79,7 @@ def _pod(
 def _objects(case: str, t_s: float) -> list[dict[str, Any]]:
     ready_s = SLOW_READY_S if case == "slow-ready" else GOOD_READY_S
     ready = t_s >= ready_s
+    gpus = 2 if case == "two-gpus" else 1
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -87,8 +89,8 @@ def _objects(case: str, t_s: float) -> list[dict[str, Any]]:
     }
     pods = [
         _pod("nvidia-device-plugin-daemonset-abcde", GPU_NODE, ready=True, owner="DaemonSet"),
-        _pod("llm-5d4f-aaaaa", GPU_NODE, ready=ready, gpus=1, labels=SELECTOR),
-        _pod("llm-5d4f-bbbbb", GPU_NODE, ready=ready, gpus=1, labels=SELECTOR),
+        _pod("llm-5d4f-aaaaa", GPU_NODE, ready=ready, gpus=gpus, labels=SELECTOR),
+        _pod("llm-5d4f-bbbbb", GPU_NODE, ready=ready, gpus=gpus, labels=SELECTOR),
         _pod(
             "embeddings-batch-7c9-ccccc",
             GPU_NODE if case == "squatter" and t_s >= 50 else CPU_NODE,

@@ -53,6 +53,14 @@ def test_replicas_ready_late_fail_the_gpu_check_only(grade_case) -> None:
     assert checks(report)["gpu_ready_s"]["observed"] == support.SLOW_READY_S
 
 
+def test_replicas_holding_two_gpus_fail_the_gpu_check_only(grade_case) -> None:
+    report = grade_case("two-gpus")
+    assert not_passed(report) == {"gpu_ready_s": "failed"}
+    evidence = checks(report)["gpu_ready_s"]["evidence"]
+    assert evidence[0].startswith("never all 2 replicas Ready on a GPU node with one GPU each")
+    assert any("asks for 2 GPU" in line for line in evidence)
+
+
 def test_a_cpu_pod_on_the_gpu_node_fails_the_squatter_check_only(grade_case) -> None:
     report = grade_case("squatter")
     assert not_passed(report) == {"gpu_squatters": "failed"}

@@ -9,13 +9,14 @@ def _selected(pods, selector):
 
 
 def test_gpu_ready_s(placement, verdict, target, cluster):
-    """Every replica of the model server Ready on a GPU node, each holding a GPU, by the bound."""
+    """Every replica of the model server Ready on a GPU node, each holding one GPU (an 8B model
+    uses one; a second is a GPU no one else can have), by the bound."""
     deployment = cluster.get("Deployment", target.deployment)
     selector = ((deployment or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
     window = placement.run
     done_s = None
     for lk in placement.looks:
-        good = [p for p in _selected(lk.pods, selector) if p.ready and p.node in lk.gpu_nodes and p.gpus >= 1]
+        good = [p for p in _selected(lk.pods, selector) if p.ready and p.node in lk.gpu_nodes and p.gpus == 1]
         if len(good) >= placement.replicas:
             done_s = lk.t_s - window.start_s
             break
@@ -37,12 +38,14 @@ def test_gpu_ready_s(placement, verdict, target, cluster):
         run_s = window.end_s - window.start_s
         lines.insert(
             0,
-            f"never all {placement.replicas} replicas Ready on a GPU node with a GPU "
+            f"never all {placement.replicas} replicas Ready on a GPU node with one GPU each "
             f"in the {run_s:.0f} s run",
         )
         done_s = run_s
     else:
-        lines.insert(0, f"all {placement.replicas} replicas Ready on a GPU node with a GPU at {done_s:.0f} s")
+        lines.insert(
+            0, f"all {placement.replicas} replicas Ready on a GPU node with one GPU each at {done_s:.0f} s"
+        )
     verdict("gpu_ready_s", round(done_s, 1), window=window, evidence=lines)
 
 
