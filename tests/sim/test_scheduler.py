@@ -7,7 +7,7 @@ pod names follow the pages' examples.
 
 from __future__ import annotations
 
-from sched_support import add, cluster, failures, node, pod
+from sched_support import NS, add, cluster, failures, node, pod
 
 NO_SCHEDULE = {"key": "key1", "value": "value1", "effect": "NoSchedule"}
 
@@ -323,6 +323,106 @@ def test_unknown_priority_class_is_refused():
     assert failures(sim, "p") == ['pods "p" is forbidden: no PriorityClass with name nope was found']
 
 
+def _priority_classes(sim, **values: int) -> None:
+    from slolab.catalog import yamlfile
+
+    sim.apply(
+        [
+            yamlfile.Document(
+                {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": n},
+                    "value": v,
+                },
+                f"{n}.yaml",
+                {},
+            )
+            for n, v in values.items()
+        ]
+    )
+
+
+def _budget(sim, name: str, labels: dict[str, str], min_available: int) -> None:
+    from slolab.catalog import yamlfile
+
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": labels}},
+    }
+    sim.apply([yamlfile.Document(pdb, f"{name}.yaml", {})])
+    sim.env.run(until=sim.env.now + 1)
+
+
+def _preempted(sim) -> list[str]:
+    return [e.name for e in sim.recorder.events if e.reason == "Preempted"]
+
+
+def _bound(sim, name: str, node_name: str, priority: int, labels: dict[str, str] | None = None):
+    """A GPU pod already running on ``node_name`` with ``priority`` (spec.priority: the admission
+    that resolves a priorityClassName runs for the pods the scheduler takes)."""
+    return add(sim, pod(name, labels, requests={"nvidia.com/gpu": "1"}, priority=priority), on=node_name)
+
+
+def test_preemption_reprieves_a_pod_a_budget_protects_first():
+    # SelectVictimsOnNode reprieves the victims that would violate a PodDisruptionBudget before
+    # the others ("the scheduler tries to find victims whose PDB are not violated")
+    sim = cluster([node("gpu", gpus=2)])
+    _priority_classes(sim, high=1000)
+    _bound(sim, "batch-a", "gpu", 10, {"app": "a"})
+    _bound(sim, "batch-b", "gpu", 100, {"app": "b"})
+    _budget(sim, "a", {"app": "a"}, min_available=1)
+    add(sim, pod("serving", requests={"nvidia.com/gpu": "1"}, priorityClassName="high"))
+    assert _preempted(sim) == ["batch-b"], "batch-a is less important, but its budget allows no disruption"
+
+
+def test_without_a_budget_the_least_important_pod_is_the_victim():
+    sim = cluster([node("gpu", gpus=2)])
+    _priority_classes(sim, high=1000)
+    _bound(sim, "batch-a", "gpu", 10, {"app": "a"})
+    _bound(sim, "batch-b", "gpu", 100, {"app": "b"})
+    add(sim, pod("serving", requests={"nvidia.com/gpu": "1"}, priorityClassName="high"))
+    assert _preempted(sim) == ["batch-a"]
+
+
+def test_preemption_picks_the_node_with_the_fewest_budget_violations():
+    # pickOneNodeForPreemption: the fewest PDB violations comes before every other criterion
+    sim = cluster([node("gpu-1", gpus=1), node("gpu-2", gpus=1)])
+    _priority_classes(sim, high=1000)
+    _bound(sim, "protected", "gpu-1", 10, {"app": "p"})
+    _bound(sim, "free", "gpu-2", 100, {"app": "f"})
+    _budget(sim, "p", {"app": "p"}, min_available=1)
+    p = add(sim, pod("serving", requests={"nvidia.com/gpu": "1"}, priorityClassName="high"))
+    assert _preempted(sim) == ["free"], "a higher-priority victim rather than a budget violation"
+    assert "gpu-2" in (p.nominated_node, p.node)
+
+
+def test_a_budget_does_not_stop_preemption_when_nothing_else_frees_a_node():
+    # "PodDisruptionBudget is supported, but not guaranteed": preemption may violate it
+    sim = cluster([node("gpu", gpus=1)])
+    _priority_classes(sim, high=1000)
+    _bound(sim, "protected", "gpu", 10, {"app": "p"})
+    _budget(sim, "p", {"app": "p"}, min_available=1)
+    add(sim, pod("serving", requests={"nvidia.com/gpu": "1"}, priorityClassName="high"))
+    assert _preempted(sim) == ["protected"]
+
+
+def test_preemption_prefers_the_node_whose_highest_victims_started_last():
+    # pickOneNodeForPreemption, after priority, sum and count tie: the latest start time of
+    # the highest-priority victims
+    sim = cluster([node("gpu-1", gpus=1), node("gpu-2", gpus=1)])
+    _priority_classes(sim, high=1000)
+    older = _bound(sim, "older", "gpu-1", 10)
+    newer = _bound(sim, "newer", "gpu-2", 10)
+    # status.startTime: when the kubelet admitted each (these pods have no containers to start)
+    older.set_condition("Initialized", True, 5.0)
+    newer.set_condition("Initialized", True, 40.0)
+    add(sim, pod("serving", requests={"nvidia.com/gpu": "1"}, priorityClassName="high"))
+    assert _preempted(sim) == ["newer"]
+
+
 def test_the_preemptor_is_nominated_while_its_victim_terminates_gracefully():
     # "Pod Priority and Preemption": the victims get their graceful termination period; the
     # preemptor's status.nominatedNodeName names the node meanwhile, and it is scheduled there
@@ -395,3 +495,28 @@ def test_node_affinity_policy_ignore_counts_every_node():
             sim, pod("mypod", {"foo": "bar"}, nodeSelector={"pool": "x"}, topologySpreadConstraints=[spread])
         )
         assert (p.node == "a1") is fits, policy
+
+
+def test_budget_violation_counts_down_disruptions_allowed():
+    # filterPodsWithPDBViolation over the potential victims in order
+    import types
+
+    from slolab.sim import sched_preemption
+
+    def budget(allowed: int, labels: dict[str, str], namespace: str = NS, disrupted=None):
+        return types.SimpleNamespace(
+            meta=types.SimpleNamespace(namespace=namespace),
+            spec={"selector": {"matchLabels": labels}},
+            status={"disruptionsAllowed": allowed, "disruptedPods": disrupted or {}},
+        )
+
+    a, b, c, d = (pod(n, {"app": "x"}) for n in "abcd")
+    unlabelled = pod("e")
+    pdbs = [
+        budget(1, {"app": "x"}, disrupted={"c": "2026-01-01T00:00:00Z"}),
+        budget(0, {"app": "x"}, namespace="elsewhere"),
+        budget(0, {}),  # an empty selector matches nothing
+    ]
+    violating, other = sched_preemption.split_by_pdb_violation([a, b, c, d, unlabelled], pdbs)
+    assert [p.name for p in violating] == ["b", "d"]
+    assert [p.name for p in other] == ["a", "c", "e"], "c's eviction is already counted: not again"

@@ -181,6 +181,7 @@ class Scheduler(controller.Controller):
             statuses,
             self.requests_of,
             lambda i, removed: self._fits(cycle, pod, i, removed),
+            self.api.store.list("policy/v1", "PodDisruptionBudget"),
         )
         post = f"{DRA_POSTFILTER}, {result.message}" if result.message else ""
         self.fail(pod, f"{message} {post}" if post else message)
