@@ -83,3 +83,74 @@ def test_follow_changes_turns_gpu_seconds_and_settling() -> None:
 def test_follow_refuses_a_non_positive_period() -> None:
     with pytest.raises(ValueError, match="every_s must be > 0"):
         replicatrace.Trace("llm").follow(backend([]), 10, 0)
+
+
+def hpa(name: str, target: str, metrics: list, current: list | None = None) -> dict:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "metrics": metrics,
+        },
+        "status": {"currentMetrics": current} if current is not None else {},
+    }
+
+
+CPU = {
+    "type": "Resource",
+    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+}
+QUEUE = {
+    "type": "External",
+    "external": {
+        "metric": {
+            "name": "s0-prometheus",
+            "selector": {"matchLabels": {"scaledobject.keda.sh/name": "llm"}},
+        },
+        "target": {"type": "AverageValue", "averageValue": "40"},
+    },
+}
+
+
+def queue_now(value: str) -> dict:
+    return {
+        "type": "External",
+        "external": {"metric": {"name": "s0-prometheus"}, "current": {"averageValue": value}},
+    }
+
+
+def test_a_look_reads_the_signal_of_each_hpa_that_scales_the_deployment() -> None:
+    cpu_now = {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 52}}}
+    b = backend(
+        [
+            (
+                0,
+                [
+                    deployment(1, 1, 1),
+                    hpa("llm", "llm", [CPU], [cpu_now]),
+                    hpa("keda-hpa-llm", "llm", [QUEUE], [queue_now("137500m")]),
+                    hpa("other", "not-llm", [CPU], [cpu_now]),  # scales another workload
+                ],
+            )
+        ]
+    )
+    s = replicatrace.look(b.cluster, "llm", 0.0)
+    assert s.signals == (
+        replicatrace.Signal("keda-hpa-llm", "s0-prometheus (External, AverageValue)", 137.5, 40.0),
+        replicatrace.Signal("llm", "cpu utilization", 52.0, 80.0, "%"),
+    )
+
+
+def test_signal_summary_gives_the_range_read_against_the_target() -> None:
+    looks = [
+        replicatrace.Sample(t, 1, 1, 1, 1.0, replicatrace.signals(hpa("keda-hpa-llm", "llm", [QUEUE], cur)))
+        for t, cur in ((0, None), (15, [queue_now("12")]), (30, [queue_now("37300m")]))
+    ]
+    assert replicatrace.signal_summary(looks) == [
+        "HPA keda-hpa-llm: s0-prometheus (External, AverageValue) 12–37.3 (target 40)"
+    ]
+    cold = [replicatrace.Sample(0, 1, 1, 1, 1.0, replicatrace.signals(hpa("llm", "llm", [CPU])))]
+    assert replicatrace.signal_summary(cold) == ["HPA llm: cpu utilization no reading (target 80 %)"]
+    assert replicatrace.signal_summary([replicatrace.Sample(0, 1, 1, 1, 1.0)]) == []

@@ -37,6 +37,7 @@ def test_ttft_p99_s(autoscale, verdict, params, slo):
         if never
         else "",
         f"Deployment {autoscale.trace.deployment}: {replicatrace.summary(looks)}",
+        *replicatrace.signal_summary(looks),
     ]
     verdict("ttft_p99_s", round(p99, 3), window=window, evidence=evidence)
 

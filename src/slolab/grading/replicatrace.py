@@ -20,6 +20,11 @@ Per look (``Sample``):
   from scheduling until the pod is gone, model load and grace period included; a Pending pod
   holds none.
 
+* ``signals``: what each HorizontalPodAutoscaler that scales the Deployment (its own, or the
+  ``keda-hpa-<name>`` KEDA makes for a ScaledObject) last read of each of its metrics
+  (``status.currentMetrics``) against the metric's target (``spec.metrics``): the signal the
+  evidence quotes, so a grade shows what the autoscaler saw while the queue grew.
+
 Between two looks a sample's values are taken to hold (a step function), the way a Prometheus
 range query would read a gauge scraped at those instants.
 """
@@ -39,6 +44,17 @@ _FINISHED = ("Succeeded", "Failed")
 
 
 @dataclasses.dataclass(frozen=True)
+class Signal:
+    """One metric of an HPA at one look: what it last read (None: nothing yet) and its target."""
+
+    hpa: str
+    metric: str  # "cpu utilization", "s0-prometheus (External, AverageValue)", ...
+    current: float | None
+    target: float
+    unit: str = ""  # "%" for a utilization
+
+
+@dataclasses.dataclass(frozen=True)
 class Sample:
     """One look at the Deployment (see the module docstring); ``desired`` None: no Deployment."""
 
@@ -47,6 +63,7 @@ class Sample:
     pods: int
     ready: int
     gpus: float
+    signals: tuple[Signal, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +99,50 @@ def holds_gpu(pod: dict[str, Any]) -> bool:
     return bound and (pod.get("status") or {}).get("phase") not in _FINISHED
 
 
+def _number(value: Any) -> float | None:
+    return None if value is None else float(quantity.parse(value))
+
+
+def _source(metric: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, the type's block) of one autoscaling/v2 MetricSpec or MetricStatus."""
+    kind = metric.get("type", "")
+    block = metric.get(kind[:1].lower() + kind[1:]) or {}
+    if kind in ("Resource", "ContainerResource"):
+        name = str(block.get("name", ""))
+        return (f"{block.get('container')}/{name}" if kind == "ContainerResource" else name), block
+    return str((block.get("metric") or {}).get("name", "")), block
+
+
+def signals(hpa: dict[str, Any]) -> tuple[Signal, ...]:
+    """Each metric of ``hpa`` (autoscaling/v2): its last reading and its target."""
+    name = (hpa.get("metadata") or {}).get("name", "")
+    current = {
+        (m.get("type"), _source(m)[0]): _source(m)[1].get("current") or {}
+        for m in (hpa.get("status") or {}).get("currentMetrics") or []
+    }
+    out = []
+    for metric in (hpa.get("spec") or {}).get("metrics") or []:
+        kind = metric.get("type", "")
+        source, block = _source(metric)
+        target = block.get("target") or {}
+        now = current.get((kind, source), {})
+        if target.get("type") == "Utilization":
+            value, aim, unit = now.get("averageUtilization"), target.get("averageUtilization"), "%"
+            label = f"{source} utilization"
+        else:
+            field = "averageValue" if target.get("type") == "AverageValue" else "value"
+            value, aim, unit = now.get(field), target.get(field), ""
+            label = f"{source} ({kind}, {target.get('type', '')})"
+        if aim is not None:
+            out.append(Signal(name, label, _number(value), float(quantity.parse(aim)), unit))
+    return tuple(out)
+
+
+def _scales(hpa: dict[str, Any], deployment: str) -> bool:
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    return ref.get("kind") == "Deployment" and ref.get("name") == deployment
+
+
 def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
     """One ``Sample`` of ``deployment`` at run second ``t_s``."""
     d = cluster.get("Deployment", deployment)
@@ -91,12 +152,14 @@ def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     pods = cluster.list("Pod", labels=selector) if selector else []
     held = sum(gpus(p) for p in pods if holds_gpu(p))
+    hpas = [h for h in cluster.list("HorizontalPodAutoscaler") if _scales(h, deployment)]
     return Sample(
         t_s,
         int(spec.get("replicas", 1)),
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
         held,
+        tuple(sig for h in sorted(hpas, key=lambda h: h["metadata"]["name"]) for sig in signals(h)),
     )
 
 
@@ -180,3 +243,24 @@ def summary(samples: Iterable[Sample]) -> str:
     if most is None:
         return "no looks"
     return f"desired {'→'.join(map(str, desired)) or '—'}, at most {most.pods} pods ({most.gpus:g} GPUs)"
+
+
+def signal_summary(samples: Iterable[Sample]) -> list[str]:
+    """One evidence line per autoscaler metric seen in ``samples``: the range it read and its
+    target, e.g. ``HPA llm: cpu utilization 51–53 % (target 80 %)``; none without an HPA."""
+    seen: dict[tuple[str, str], list[Signal]] = {}
+    for s in samples:
+        for sig in s.signals:
+            seen.setdefault((sig.hpa, sig.metric), []).append(sig)
+    lines = []
+    for (hpa, metric), sigs in seen.items():
+        unit = f" {sigs[-1].unit}" if sigs[-1].unit else ""
+        values = [g.current for g in sigs if g.current is not None]
+        if not values:
+            read = "no reading"
+        elif min(values) == max(values):
+            read = f"{min(values):.3g}{unit}"
+        else:
+            read = f"{min(values):.3g}–{max(values):.3g}{unit}"
+        lines.append(f"HPA {hpa}: {metric} {read} (target {sigs[-1].target:.3g}{unit})")
+    return lines

@@ -28,6 +28,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
     "Job": ("/apis/batch/v1", "jobs", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers", True),
     "Lab": ("/apis/slolab.dev/v1alpha1", "labs", False),  # cluster-scoped: it owns lab-<name>
     "Rollout": ("/apis/argoproj.io/v1alpha1", "rollouts", True),  # Argo Rollouts (canary-rollout)
     "AnalysisRun": ("/apis/argoproj.io/v1alpha1", "analysisruns", True),

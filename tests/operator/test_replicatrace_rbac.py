@@ -1,0 +1,59 @@
+"""An autoscaling lab graded in the cluster: the replica trace's looks (the Deployment, its pods
+and the HorizontalPodAutoscalers that scale it, slolab.grading.replicatrace.look) are requests
+charts/slolab-operator's grader role allows in lab-<name>, the way the API server's RBAC
+authorizer decides (https://kubernetes.io/docs/reference/access-authn-authz/rbac/,
+tests/operator/rbac.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes
+import yaml
+from rbac import access, allows, chart_rules
+
+from slolab.catalog import lab as lab_mod
+from slolab.grading import replicatrace
+from slolab.kube import client
+from slolab.workspace import variants
+from slolab_operator import namespace_for
+
+LAB = "keda-scaling"
+
+
+class _View:
+    """The kube backend's cluster view, reduced to what ``look`` calls."""
+
+    def __init__(self, k: client.Kube, ns: str) -> None:
+        self.k, self.ns = k, ns
+
+    def get(self, kind: str, name: str, namespace: str | None = None):
+        return self.k.get(kind, name, namespace or self.ns)
+
+    def list(self, kind: str, namespace: str | None = None, labels=None):
+        return self.k.list(kind, namespace or self.ns, labels)
+
+
+def test_the_grader_role_allows_the_replica_trace(emulator, kubeconfig: Path, helm: Path) -> None:
+    api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig), context="emulator")
+    k = client.Kube(api, "emulator")
+    ns = namespace_for(LAB)
+    k.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    fault = variants.fault_files(lab_mod.load(LAB))
+    for kind in ("Deployment", "HorizontalPodAutoscaler"):
+        [doc] = [d for text in fault.values() for d in yaml.safe_load_all(text) if d and d["kind"] == kind]
+        k.create({**doc, "metadata": {**doc["metadata"], "namespace": ns}})
+    before = len(emulator.requests())
+    sample = replicatrace.look(_View(k, ns), "llm", 0.0)
+    assert sample.desired is not None
+    assert [s.metric for s in sample.signals] == ["cpu utilization"], "the fault's HPA is read"
+    asked = [access(r.method, r.path, r.params) for r in emulator.requests()[before:]]
+    asked = [a for a in asked if a is not None]
+    assert {(a.group, a.resource) for a in asked} >= {
+        ("apps", "deployments"),
+        ("", "pods"),
+        ("autoscaling", "horizontalpodautoscalers"),
+    }
+    grader = chart_rules(helm)["ClusterRole", "slolab-operator-grader"]
+    denied = sorted({str(a) for a in asked if a.namespace != ns or not allows(grader, a)})
+    assert not denied, "requests the grader role would refuse:\n" + "\n".join(denied)
