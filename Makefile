@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# byte-compile slolab as pip does for a regular install: where PYTHONDONTWRITEBYTECODE is
 	@# set, every `slolab` process would otherwise compile its modules anew (about 0.1 s a grade)
-	$(BIN)/python -m compileall -q src operator > /dev/null
+	$(BIN)/python -m compileall -q src operator labs > /dev/null
 	touch $@
 
 # helm (and kubectl, where it can be had without asking: see slolab.toolchain). kubectl is only

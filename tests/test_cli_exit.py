@@ -36,3 +36,16 @@ def test_leave_waits_for_a_thread_still_working(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert done.read_text() == "ok"
+
+
+def test_leave_lets_a_profiler_write_its_results(tmp_path: Path) -> None:
+    """``python -m cProfile -o FILE -m slolab.cli ...`` writes FILE after the program returns."""
+    out = tmp_path / "list.prof"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "slolab.cli", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 0

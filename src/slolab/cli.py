@@ -546,8 +546,10 @@ def _leave(code: int) -> NoReturn:
     does nothing else. So where no other thread runs (a thread still working is left to the
     ordinary shutdown, which waits for it), run the atexit handlers (logging's flush, weakref
     finalizers, the plot worker's stop), flush stdout and stderr, and ``os._exit``, as the plot
-    worker does. Only ``main`` calls this: never in a process that is not slolab's own."""
-    if threading.active_count() > 1:
+    worker does. A profiler or tracer (``python -m cProfile``, coverage, a debugger) keeps the
+    ordinary exit too: it writes its results after the program returns. Only ``main`` calls
+    this: never in a process that is not slolab's own."""
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

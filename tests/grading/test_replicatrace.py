@@ -154,3 +154,24 @@ def test_signal_summary_gives_the_range_read_against_the_target() -> None:
     cold = [replicatrace.Sample(0, 1, 1, 1, 1.0, replicatrace.signals(hpa("llm", "llm", [CPU])))]
     assert replicatrace.signal_summary(cold) == ["HPA llm: cpu utilization no reading (target 80 %)"]
     assert replicatrace.signal_summary([replicatrace.Sample(0, 1, 1, 1, 1.0)]) == []
+
+
+def test_follow_reads_the_autoscalers_once_per_hpa_sync_period() -> None:
+    def at(value: str) -> list[dict]:
+        return [deployment(1, 1, 1), hpa("keda-hpa-llm", "llm", [QUEUE], [queue_now(value)])]
+
+    b = backend([(0, at("5")), (20, at("30")), (40, at("50"))])
+    reads = []
+    listing = b.cluster.list
+
+    def counted(kind: str, *args, **kw):
+        if kind == "HorizontalPodAutoscaler":
+            reads.append(b.clock.now_s())
+        return listing(kind, *args, **kw)
+
+    b.cluster.list = counted
+    trace = replicatrace.Trace("llm")
+    trace.follow(b, 60, 5)
+    assert reads == [0, 15, 30, 45, 60]
+    # each read holds until the next: the 20 s change is seen at 30 s, the 40 s one at 45 s
+    assert [s.signals[0].current for s in trace.samples] == [5, 5, 5, 5, 5, 5, 30, 30, 30, 50, 50, 50, 50]

@@ -40,6 +40,9 @@ from slolab.backends import base
 from slolab.sim import quantity
 
 GPU = "nvidia.com/gpu"
+#: how often ``follow`` reads the autoscalers: the HPA controller's sync period (kubernetes
+#: v1.35 --horizontal-pod-autoscaler-sync-period), so no status is missed for long
+SIGNAL_EVERY_S = 15.0
 _FINISHED = ("Succeeded", "Failed")
 
 
@@ -143,8 +146,11 @@ def _scales(hpa: dict[str, Any], deployment: str) -> bool:
     return ref.get("kind") == "Deployment" and ref.get("name") == deployment
 
 
-def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
-    """One ``Sample`` of ``deployment`` at run second ``t_s``."""
+def look(
+    cluster: base.Cluster, deployment: str, t_s: float, last: tuple[Signal, ...] | None = None
+) -> Sample:
+    """One ``Sample`` of ``deployment`` at run second ``t_s``; with ``last``, the autoscalers are
+    not read again and ``last`` stands for their signals."""
     d = cluster.get("Deployment", deployment)
     if d is None:
         return Sample(t_s, None, 0, 0, 0.0)
@@ -152,14 +158,16 @@ def look(cluster: base.Cluster, deployment: str, t_s: float) -> Sample:
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     pods = cluster.list("Pod", labels=selector) if selector else []
     held = sum(gpus(p) for p in pods if holds_gpu(p))
-    hpas = [h for h in cluster.list("HorizontalPodAutoscaler") if _scales(h, deployment)]
+    if last is None:
+        hpas = [h for h in cluster.list("HorizontalPodAutoscaler") if _scales(h, deployment)]
+        last = tuple(sig for h in sorted(hpas, key=lambda h: h["metadata"]["name"]) for sig in signals(h))
     return Sample(
         t_s,
         int(spec.get("replicas", 1)),
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
         held,
-        tuple(sig for h in sorted(hpas, key=lambda h: h["metadata"]["name"]) for sig in signals(h)),
+        last,
     )
 
 
@@ -171,16 +179,28 @@ class Trace:
     samples: list[Sample] = dataclasses.field(default_factory=list)
 
     def follow(self, lab: base.Backend, duration_s: float, every_s: float) -> None:
-        """Let ``duration_s`` pass in steps of ``every_s``, looking after each (and once first)."""
+        """Let ``duration_s`` pass in steps of ``every_s``, looking after each (and once first).
+        The autoscalers are read at most once per HPA sync period (SIGNAL_EVERY_S): their
+        status changes no more often."""
         if every_s <= 0:
             raise ValueError(f"every_s must be > 0 (got {every_s!r})")
         clock = lab.clock
         end_s = clock.now_s() + duration_s
+        read_s = -float("inf")
+
+        def take() -> None:
+            nonlocal read_s
+            now = clock.now_s()
+            fresh = now - read_s >= SIGNAL_EVERY_S or not self.samples
+            last = None if fresh else self.samples[-1].signals
+            self.samples.append(look(lab.cluster, self.deployment, now, last))
+            read_s = now if fresh else read_s
+
         if not self.samples or self.samples[-1].t_s < clock.now_s():
-            self.samples.append(look(lab.cluster, self.deployment, clock.now_s()))
+            take()
         while (left := end_s - clock.now_s()) > 1e-9:
             clock.sleep(min(every_s, left))
-            self.samples.append(look(lab.cluster, self.deployment, clock.now_s()))
+            take()
 
     def between(self, start_s: float, end_s: float) -> list[Sample]:
         """The looks in ``[start_s, end_s]``, with the last look before ``start_s`` first (its
