@@ -238,7 +238,9 @@ def roll_back(
         node = nodes.pop(plan_mod.NODE_DOWN)
         chaos.set_node_ready(node, True)
         log.append(
-            LogLine(trip.at_s, plan_mod.NODE_UP, f"Node/{node}", "kubelet back: the node returns (stop condition)")
+            LogLine(
+                trip.at_s, plan_mod.NODE_UP, f"Node/{node}", "kubelet back: the node returns (stop condition)"
+            )
         )
 
 

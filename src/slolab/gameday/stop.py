@@ -93,9 +93,7 @@ class StopCondition:
         """Failed requests among ``finished`` that count (arrived in the run)."""
         end = t0 + self.duration_s
         # status first: the one attribute most requests are decided by (this runs every period)
-        return sum(
-            1 for r in finished if r.status != OK and r.status is not None and t0 <= r.arrival_s < end
-        )
+        return sum(1 for r in finished if r.status != OK and r.status is not None and t0 <= r.arrival_s < end)
 
     def burned_pct(self, failed: int) -> float:
         return score.burned_pct(failed, self.budget_failures)
