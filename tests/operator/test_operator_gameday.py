@@ -216,16 +216,15 @@ def test_switched_off_mid_run_the_game_day_rolls_back_and_runs_no_further_step(
             )
         for name in cases:
             wait_for(f"{name}'s end", lambda name=name: state(name).get("endedAt"))
-        ended = {name: state(name) for name in cases}
-        # a few ticks more: the timer has nothing left to do
+        # a few ticks more: no step runs after the end (a tick that still had the status from
+        # before the end may end it once more: deleting and giving back again changes nothing)
         time.sleep(1.0)
-        after = {name: state(name) for name in cases}
+        ended = {name: state(name) for name in cases}
 
     for name, (_, _, back_s) in cases.items():
         ns = f"lab-{name}"
         assert emulator.get(SCHEDULES, ns, "gameday-pod-kill") is None
         assert emulator.get(NETWORKCHAOS, ns, "gameday-network-delay") is None
-        assert after[name] == ended[name] == state(name)
         assert ended[name]["events"][-1]["action"] == "ended"
         assert "spec.gameDay was switched off" in ended[name]["events"][-1]["message"]
         # none of the steps due after the switch-off ran
