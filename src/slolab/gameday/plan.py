@@ -25,6 +25,11 @@ The SLOs the game day scores against are the lab's availability SLO (an SLO in `
 names availability, or its error budget: a ``max`` SLO in ``%`` whose id names failed requests,
 availability = 100 − target) and p99 TTFT bound (an SLO in ``s`` whose id names ttft_p99) when it
 has them, else :data:`DEFAULT_AVAILABILITY_PCT` and :data:`DEFAULT_TTFT_P99_S`.
+
+The error budget is the plan's: (1 − availability SLO) × the requests the profile is expected to
+send over the whole run (:attr:`Plan.budget_failures`). Its stop condition (``STOP_BURN``,
+:func:`parse_stop_burn`; ``slolab.gameday.stop``, AWS FIS stop conditions) halts the chaos once
+``stop_burn_pct`` % of that budget is burned.
 """
 
 from __future__ import annotations
