@@ -20,6 +20,7 @@ JSON    ?=
 EXPORT  ?=
 TEAM    ?=
 DURATION ?=
+STOP_BURN ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup native list lab grade hint reset solution promql metrics gameday scoreboard test test-fast lint bench doctor cluster clean require-name
@@ -81,8 +82,8 @@ promql: setup require-name ## PromQL over lab NAME's last grade on sim: EXPR='..
 metrics: setup require-name ## Write lab NAME's last grade's samples to EXPORT=FILE as OpenMetrics (promtool, then Grafana)
 	@$(SLOLAB) metrics $(NAME) $(if $(EXPORT),--export '$(EXPORT)')
 
-gameday: setup require-name ## Game day on lab NAME: load + chaos, scored by error budget [TEAM=name] [DURATION=30m] [SEED=n] [BACKEND=kind]
-	@$(SLOLAB) gameday $(NAME) $(if $(TEAM),--team $(TEAM)) $(if $(DURATION),--duration $(DURATION)) $(if $(SEED),--seed $(SEED)) $(if $(filter kind cluster,$(BACKEND)),--backend $(BACKEND))
+gameday: setup require-name ## Game day on lab NAME: load + chaos, scored by error budget [TEAM=name] [DURATION=30m] [SEED=n] [STOP_BURN=100|off] [BACKEND=kind]
+	@$(SLOLAB) gameday $(NAME) $(if $(TEAM),--team $(TEAM)) $(if $(DURATION),--duration $(DURATION)) $(if $(SEED),--seed $(SEED)) $(if $(STOP_BURN),--stop-burn $(STOP_BURN)) $(if $(filter kind cluster,$(BACKEND)),--backend $(BACKEND))
 
 scoreboard: setup ## Rank the teams' game days (of lab NAME, or all) in the terminal and reports/gameday/scoreboard.html
 	@$(SLOLAB) scoreboard $(NAME)

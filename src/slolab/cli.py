@@ -263,10 +263,18 @@ def gameday(
     ] = "sim",
     context: Context = None,
     workspace: Annotated[Path | None, typer.Option(help="run this folder instead of workspace/NAME")] = None,
+    stop_burn: Annotated[
+        str,
+        typer.Option(
+            help="stop condition: halt the chaos (and roll it back) once this % of the error budget "
+            "is burned, checked every 15 s; off: run every injection"
+        ),
+    ] = "100",
 ) -> None:
     """Run a game day: steady load and a chaos schedule against your manifests; score and report it."""
     from slolab.gameday import plan, play, terminal
 
+    duration_s, stop_burn_pct = plan.parse_duration(duration), plan.parse_stop_burn(stop_burn)
     chosen_context = None
     if backend != "sim":
         chosen = _choose(backend, context)
@@ -274,15 +282,21 @@ def gameday(
     spec = plan.make(
         name,
         team=team,
-        duration_s=plan.parse_duration(duration),
+        duration_s=duration_s,
         seed=seed,
         backend=backend,
         workspace=workspace,
+        stop_burn_pct=stop_burn_pct,
     )
     console = _console()
     console.print(
         f"• Game day {name} for team {spec.team}: {spec.duration_s / 60:g} min of {spec.profile} load "
-        f"with chaos, seed {spec.seed}, {spec.manifests_from} manifests…"
+        f"with chaos, seed {spec.seed}, {spec.manifests_from} manifests, "
+        + (
+            "no stop condition…"
+            if spec.stop_burn_pct is None
+            else f"stop condition: error budget burned ≥ {spec.stop_burn_pct:g} %…"
+        )
     )
     played = play.play(spec, chosen_context, console.print)
     terminal.show_run(console, played.data)

@@ -19,13 +19,26 @@ def chaos_mesh_modelled() -> bool:
 
 
 def solution_plan(
-    tmp: Path, *, duration_s: float = 600.0, seed: int = 1, team: str = "a", actions=None
+    tmp: Path,
+    *,
+    duration_s: float = 600.0,
+    seed: int = 1,
+    team: str = "a",
+    actions=None,
+    stop_burn_pct: float | None = None,
+    lab_name: str = LAB,
+    files: str = "solution",
 ) -> plan.Plan:
-    lab = lab_mod.load(LAB)
-    ws = tmp / LAB
+    """A plan on ``lab_name``'s reference solution (or its ``fault`` files). No stop condition
+    unless asked: the reference fix of readiness-probes burns its budget when its one GPU node is
+    drained or lost, and most tests look at what every injection did."""
+    lab = lab_mod.load(lab_name)
+    ws = tmp / files / lab_name
     if not ws.is_dir():
-        variants.write(variants.solution_files(lab), ws)
-    p = plan.make(LAB, team=team, duration_s=duration_s, seed=seed, workspace=ws)
+        variants.write(getattr(variants, f"{files}_files")(lab), ws)
+    p = plan.make(
+        lab_name, team=team, duration_s=duration_s, seed=seed, workspace=ws, stop_burn_pct=stop_burn_pct
+    )
     if actions is not None:
         p = dataclasses.replace(p, steps=tuple(s for s in p.steps if s.action in actions))
     return p

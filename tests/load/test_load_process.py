@@ -73,6 +73,30 @@ def test_a_short_drain_leaves_requests_in_flight_with_their_tokens_so_far(ref_se
     assert any(r.first_token_s is not None and 1 <= len(r.token_times_s) < 8 for r in log)
 
 
+def test_so_far_reads_the_finished_requests_while_the_load_runs(ref_server, traffic):
+    # what a game day's stop condition reads every 15 s on kind (slolab.gameday.stop)
+    server = ref_server(ttft_s=0.05, itl_s=0.01)
+    clock = process.WallClock()
+    load = process.ProcessLoad(server.url, "ref", Scenario(steady=traffic(50.0)), seed=7, clock=clock)
+    try:
+        handle = load.start("steady")
+        clock.sleep(1.0)
+        first = load.so_far(handle)
+        assert handle.generator.running()  # the peek stopped nothing
+        clock.sleep(1.0)
+        second = load.so_far(handle)
+        log = load.stop(handle, drain_s=5.0)
+    finally:
+        load.close()
+    # requests take 0.12 s: a second of 50 req/s has finished about 44 by then, each line whole
+    assert 20 < len(first) < len(second) <= len(log)
+    assert second[: len(first)] == first  # each peek adds what finished since the last one
+    assert all(r.ok and r.finish_s is not None and r.finish_s <= clock.now_s() for r in second)
+    by_id = {r.id: r for r in log}
+    for r in second:  # on the backend's clock, as the log that stop() returns
+        assert r.profile == "steady" and abs(by_id[r.id].arrival_s - r.arrival_s) < 1e-5
+
+
 def test_a_second_run_of_a_profile_gets_the_next_seed(closed_port_url, traffic):
     load = process.ProcessLoad(closed_port_url, "ref", Scenario(p=traffic(40.0, duration_s=0.5)), seed=3)
     try:

@@ -8,6 +8,7 @@ spec.gameDay. The schedule is slolab.gameday.plan's (tests/gameday/test_plan.py)
 from __future__ import annotations
 
 import datetime
+import time
 from pathlib import Path
 
 import kubernetes
@@ -46,11 +47,11 @@ def _node(name: str) -> dict:
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}
 
 
-def _pod(name: str, labels: dict, node: str) -> dict:
+def _pod(name: str, labels: dict, node: str, namespace: str = "lab-oscar") -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "lab-oscar", "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {"nodeName": node, "containers": [{"name": "llm", "image": "slolab/serve:0.1.0"}]},
         "status": {"phase": "Running"},
     }
@@ -160,6 +161,81 @@ def test_the_game_day_creates_chaos_mesh_objects_and_drives_drain_and_node_loss(
     assert {"nodes", "pods/eviction", "schedules", "networkchaos"} <= checked
     assert any(r.method == "DELETE" and r.path.endswith("/schedules/gameday-pod-kill") for r in requests)
     assert not denied, "requests the chart's RBAC would refuse:\n" + "\n".join(sorted(set(denied)))
+
+
+def test_switched_off_mid_run_the_game_day_rolls_back_and_runs_no_further_step(
+    emulator, operator, api
+) -> None:
+    # what slolab gameday's stop condition does (slolab.gameday.stop, AWS FIS stop conditions):
+    # spec.gameDay goes false in the middle of the schedule; the operator deletes its Chaos Mesh
+    # objects, uncordons a node it is draining, takes the taint off a node it lost, and does none
+    # of the remaining steps. Two labs on their own nodes: one stopped while its node is cordoned
+    # (10-minute schedule moved 250 s on: drain at 240 s done, uncordon at 330 s not), one while
+    # its node is lost (moved 400 s on: node-down at 390 s done, node-up at 480 s not).
+    core = kubernetes.client.CoreV1Api(api)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    cases = {"rita": ("gpu-r", "cpu-r", 250), "sam": ("gpu-s", "cpu-s", 400)}
+    for gpu, cpu, _ in cases.values():
+        core.create_node(_node(gpu))
+        core.create_node(_node(cpu))
+
+    def state(name: str) -> dict:
+        return (lab(emulator, name).get("status") or {}).get("gameDay") or {}
+
+    steps, _ = plan.schedule(600)
+    with operator():
+        for name in cases:
+            create_lab(api, name, lab="readiness-probes", gameDay=True, seed=3, gameDayMinutes=10)
+        for name, (gpu, cpu, back_s) in cases.items():
+            ns = f"lab-{name}"
+            wait_condition(emulator, name, "Ready")
+            selector = emulator.get("apps/v1/deployments", ns, "llm")["spec"]["selector"]["matchLabels"]
+            for i, node in enumerate((gpu, gpu, cpu)):
+                core.create_namespaced_pod(ns, _pod(f"llm-{i}", selector, node, ns))
+            wait_for(f"{name}'s start", lambda name=name: state(name).get("done", {}).get(chaos.SCHEDULE_KEY))
+            started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=back_s)
+            custom.patch_cluster_custom_object_status(
+                "slolab.dev",
+                "v1alpha1",
+                "labs",
+                name,
+                {"status": {"gameDay": {"startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
+            )
+            due = [str(i) for i, s in enumerate(steps) if s.action != plan.POD_KILL and s.at_s <= back_s]
+            wait_for(
+                f"{name}'s steps due", lambda name=name, due=due: all(k in state(name)["done"] for k in due)
+            )
+        # mid-run: rita's gpu node is cordoned, sam's cpu node carries the node-lost taint
+        assert emulator.get(NODES, None, "gpu-r")["spec"].get("unschedulable") is True
+        sam_cpu_taints = emulator.get(NODES, None, "cpu-s")["spec"].get("taints") or []
+        assert chaos.NODE_LOST_TAINT["key"] in [t["key"] for t in sam_cpu_taints]
+        for name in cases:
+            assert emulator.get(NETWORKCHAOS, f"lab-{name}", "gameday-network-delay") is not None
+            custom.patch_cluster_custom_object(
+                "slolab.dev", "v1alpha1", "labs", name, {"spec": {"gameDay": False}}
+            )
+        for name in cases:
+            wait_for(f"{name}'s end", lambda name=name: state(name).get("endedAt"))
+        # a few ticks more: no step runs after the end (a tick that still had the status from
+        # before the end may end it once more: deleting and giving back again changes nothing)
+        time.sleep(1.0)
+        ended = {name: state(name) for name in cases}
+
+    for name, (_, _, back_s) in cases.items():
+        ns = f"lab-{name}"
+        assert emulator.get(SCHEDULES, ns, "gameday-pod-kill") is None
+        assert emulator.get(NETWORKCHAOS, ns, "gameday-network-delay") is None
+        assert ended[name]["events"][-1]["action"] == "ended"
+        assert "spec.gameDay was switched off" in ended[name]["events"][-1]["message"]
+        # none of the steps due after the switch-off ran
+        not_due = {str(i) for i, s in enumerate(steps) if s.action != plan.POD_KILL and s.at_s > back_s}
+        assert not_due and not not_due & set(ended[name]["done"])
+    assert not emulator.get(NODES, None, "gpu-r")["spec"].get("unschedulable")
+    for node in ("gpu-s", "cpu-s", "gpu-r", "cpu-r"):
+        taints = emulator.get(NODES, None, node)["spec"].get("taints") or []
+        assert chaos.NODE_LOST_TAINT["key"] not in [t["key"] for t in taints], node
+    assert ended["rita"]["drainedNode"] == "gpu-r" and "lostNode" not in ended["rita"]
+    assert ended["sam"]["lostNode"] == "cpu-s"
 
 
 def test_a_scenario_chaos_step_becomes_a_chaos_mesh_object() -> None:

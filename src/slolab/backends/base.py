@@ -14,6 +14,7 @@ from slolab.catalog import lab as lab_mod
 from slolab.catalog import scenario as scenario_mod
 from slolab.catalog import yamlfile
 from slolab.load import requestlog
+from slolab.run import request as request_mod
 from slolab.run import timeline
 
 #: One line of the timeline (slolab.run.timeline, shared by every backend).
@@ -101,6 +102,10 @@ class Load(Protocol):
     def stop(self, handle: LoadHandle, drain_s: float | None = None) -> requestlog.RequestLog:
         """Stop new arrivals, wait up to ``drain_s`` (default: the profile's client timeout) for
         requests in flight, return the log."""
+
+    def so_far(self, handle: LoadHandle) -> list[request_mod.Request]:
+        """The requests of ``handle`` that finished so far, times on the backend's clock, while
+        the load goes on (a game day's stop condition reads them)."""
 
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
         """start, sleep ``duration_s``, stop."""

@@ -307,6 +307,18 @@ class FakeLoad:
         self._backend.request_logs.append(log)
         return log
 
+    def so_far(self, handle: FakeHandle) -> list[request_mod.Request]:
+        """The scripted requests of ``handle`` that arrived and finished by now."""
+        now = self._backend.clock.now_s()
+        return [
+            r
+            for r in self.requests
+            if handle.started_s <= r.arrival_s < now
+            and r.profile in ("", handle.profile)
+            and r.finish_s is not None
+            and r.finish_s <= now
+        ]
+
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
         handle = self.start(profile)
         self._backend.clock.sleep(duration_s)

@@ -19,6 +19,7 @@ from slolab.catalog import scenario as scenario_mod
 from slolab.load import requestlog
 from slolab.promql import engine as promql_engine
 from slolab.promql import openmetrics, snapshot
+from slolab.run import request as request_mod
 from slolab.run import schedule, timeline
 from slolab.sim import cluster as cluster_mod
 from slolab.sim import drain as drain_mod
@@ -180,6 +181,12 @@ class SimLoad:
         )
         self.logs.append(log)
         return log
+
+    def so_far(self, handle: SimLoadHandle) -> list[request_mod.Request]:
+        """The requests of ``handle`` finished by now (a game day's stop condition reads them while
+        the load runs on); unlike :meth:`stop` this ends nothing and records nothing."""
+        self._backend.sim.sync_engines()
+        return handle.generator.finished()
 
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
         handle = self.start(profile)

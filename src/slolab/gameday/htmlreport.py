@@ -8,6 +8,11 @@ vertical line across four panels: replicas, error rate against the error budget,
 the SLO line, the error budget burning down), the recovery of each injection, and the run log
 (Time | Action | Observed | SLO held?). It is drawn from the record (``slolab.gameday.record``),
 so a record renders the same page again.
+
+A run its stop condition halted (``slolab.gameday.stop``) gets what AWS FIS's experiment view
+shows of a stopped experiment: a banner under the hypothesis saying when and why the chaos
+stopped and that the rest of the plan did not run, a solid marker at that time on every timeline
+panel (distinct from the dashed injection lines), and the ``stop`` line in the run log.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from slolab.gameday import record, stop
 
 #: Drawing geometry, in SVG user units.
 WIDTH, PANEL_H, LEFT, RIGHT, TOP, GAP = 960, 130, 64, 16, 28, 30
@@ -28,12 +35,16 @@ COLORS = {
     "line2": "#7fb3d5",
     "slo": "#e67e22",
     "bad": "#fadbd8",
+    "stop": "#111111",
 }
+#: The timeline's panels, top to bottom (``timeline_svg``).
+PANELS = 4
 CSS = (
     "body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:22px 0 8px}"
     ".meta{color:#555}.verdict{padding:10px 14px;border-radius:6px;margin:12px 0;font-weight:600}"
     ".held{background:#e8f6ec;border:1px solid #58b26b}.broken{background:#fdecea;border:1px solid #d9534f}"
+    ".stopped{background:#fff4e0;border:2px solid #111}"
     "table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;"
     "vertical-align:top}th{background:#f4f4f4}td.ok{color:#1e7b34}td.no{color:#b02a1f;font-weight:600}"
     ".kpi{display:inline-block;margin:0 22px 6px 0}.kpi b{display:block;font-size:20px}"
@@ -153,7 +164,7 @@ def timeline_svg(data: dict[str, Any]) -> str:
         ),
         _panel(3, "Error budget left", duration, [(COLORS["line"], left, False)], 100.0, " %", 0.0),
     ]
-    height = TOP + 4 * (PANEL_H + GAP) + 10
+    height = TOP + PANELS * (PANEL_H + GAP) + 10
     marks = []
     for n, inj in enumerate(data["injections"]):
         x = _x(inj["at_s"], duration)
@@ -166,6 +177,7 @@ def timeline_svg(data: dict[str, Any]) -> str:
             f"{html.escape(inj['action'])}</text>"
             f"<title>{html.escape(_clock(inj['at_s']))} {html.escape(inj['detail'])}</title></g>"
         )
+    marks.extend(_stop_marks(data, duration))
     axis = []
     step = 300 if duration > 1800 else 120 if duration > 600 else 60
     for t in range(0, int(duration) + 1, step):
@@ -181,6 +193,41 @@ def timeline_svg(data: dict[str, Any]) -> str:
         + "".join(marks)
         + "".join(axis)
         + "</svg>"
+    )
+
+
+def _stop_marks(data: dict[str, Any], duration_s: float) -> list[str]:
+    """A solid marker at the stop on every panel (none when the run was not stopped)."""
+    at = record.stopped_at_s(data)
+    if at is None:
+        return []
+    x = _x(at, duration_s)
+    why = f"{_clock(at)} stop condition: {data.get('stop_reason') or 'tripped'}; chaos halted, rolled back"
+    out = []
+    for index in range(PANELS):
+        top = TOP + index * (PANEL_H + GAP)
+        out.append(
+            f'<g class="stop" data-panel="{index}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" '
+            f'y2="{top + PANEL_H}" stroke="{COLORS["stop"]}" stroke-width="3"/>'
+            f'<text x="{x - 3:.1f}" y="{top + PANEL_H - 4}" text-anchor="end" font-weight="700" '
+            f'fill="{COLORS["stop"]}">STOP</text><title>{html.escape(why)}</title></g>'
+        )
+    return out
+
+
+def stop_banner(data: dict[str, Any]) -> str | None:
+    """ "Stopped at T+19:45: the stop condition (error budget burned ≥ 100 %) halted the chaos; the
+    rest of the plan did not run", or None for a run that was not stopped."""
+    at = record.stopped_at_s(data)
+    if at is None:
+        return None
+    threshold = data.get("stop_burn_pct")
+    condition = (
+        stop.condition_text(float(threshold)) if threshold is not None else data.get("stop_reason") or "?"
+    )
+    return (
+        f"Stopped at {_clock(at)}: the stop condition ({condition}) halted the chaos; "
+        "the rest of the plan did not run"
     )
 
 
@@ -242,6 +289,7 @@ def page(data: dict[str, Any]) -> str:
         for t, a, target, obs, held in log_rows(data)
     )
     held = hyp["held"]
+    banner = stop_banner(data)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>Game day {e(data['lab'])} · team {e(data['team'])} · seed {data['seed']}</title>"
@@ -252,7 +300,8 @@ def page(data: dict[str, Any]) -> str:
         f"{data['duration_s'] / 60:g} min of {e(data['profile'])} load on {e(data['backend'])} · manifests: "
         f"{e(data['manifests_from'])}</p>"
         f"<h2>Hypothesis</h2><p>{e(hyp['text'])}</p>"
-        f'<div id="verdict" class="verdict {"held" if held else "broken"}">Hypothesis '
+        + (f'<div id="stopped" class="verdict stopped">{e(banner)}.</div>' if banner else "")
+        + f'<div id="verdict" class="verdict {"held" if held else "broken"}">Hypothesis '
         f"{'held' if held else 'did not hold'}: {s['budget_remaining_pct']:.1f} % of the error budget left "
         f"({e(s['band'])}).</div>"
         + "".join(f'<span class="kpi">{e(k)}<b>{e(v)}</b></span>' for k, v in kpis)

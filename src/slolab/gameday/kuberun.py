@@ -10,7 +10,15 @@ duration the runner switches it off, stops the load and scores the request log.
 
 Injection times come from the Lab's ``status.gameDay``: the operator's events (``at``) for the
 network delay, drain and node loss, and the pod-kill Schedule's ``@every`` counted from the game
-day's ``startedAt`` (Chaos Mesh fires one period after the Schedule is created).
+day's ``startedAt`` (Chaos Mesh fires one period after the Schedule is created) until the game
+day ended (``endedAt``: the operator deleted the Schedule).
+
+The stop condition (``slolab.gameday.stop``) is evaluated every 15 s on the requests the locust
+child finished so far (its live request file, ``ProcessLoad.so_far``). When it trips, the runner
+switches the game-day mode off at once (the same patch it makes at the end), and the operator
+ends the game day at its next tick: it deletes its Chaos Mesh objects, uncordons the drained node
+and takes the lost node's taint off, and does none of the remaining steps
+(``slolab_operator.chaos``). The load runs on to the planned end.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from slolab import errors
 from slolab.backends import base
 from slolab.gameday import plan as plan_mod
 from slolab.gameday import run as run_mod
-from slolab.gameday import score
+from slolab.gameday import score, stop
 
 
 def _time(text: str) -> datetime.datetime:
@@ -34,10 +42,14 @@ def _time(text: str) -> datetime.datetime:
 
 
 def injections(
-    game_day: Mapping[str, Any], t0_wall: datetime.datetime, plan: plan_mod.Plan
+    game_day: Mapping[str, Any],
+    t0_wall: datetime.datetime,
+    plan: plan_mod.Plan,
+    stopped_at_s: float | None = None,
 ) -> tuple[list[score.Injection], list[run_mod.LogLine]]:
     """The injections and run-log lines of the operator's ``status.gameDay``, in seconds after T0
-    (``t0_wall``, when the load started)."""
+    (``t0_wall``, when the load started). The Schedule's kills are counted until the game day
+    ended (``endedAt``), else until ``stopped_at_s`` (the stop condition switched it off)."""
     started = game_day.get("startedAt")
     if not started:
         raise errors.BackendError(
@@ -54,8 +66,13 @@ def injections(
         log.append(run_mod.LogLine(at_s, action, f"Lab/{plan.name}", event.get("message", "")))
         if action in plan_mod.INJECTIONS and action != plan_mod.POD_KILL and 0 <= at_s < plan.duration_s:
             found.append(score.Injection(at_s, action, event.get("message", "")))
+    kills_until_s = plan.duration_s
+    if game_day.get("endedAt"):
+        kills_until_s = min(kills_until_s, (_time(game_day["endedAt"]) - t0_wall).total_seconds())
+    elif stopped_at_s is not None:
+        kills_until_s = min(kills_until_s, stopped_at_s)
     k = 1
-    while offset_s + k * plan.kill_every_s < plan.duration_s:
+    while offset_s + k * plan.kill_every_s < kills_until_s:
         at_s = offset_s + k * plan.kill_every_s
         found.append(
             score.Injection(at_s, plan_mod.POD_KILL, "Chaos Mesh Schedule gameday-pod-kill kills one pod")
@@ -98,18 +115,52 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, kube: Any, say: Any) -> run
     minutes = math.ceil(plan.duration_s / 60)  # the operator's game day covers the whole run
     kube.patch("Lab", plan.name, {"spec": {"gameDay": True, "gameDayMinutes": minutes}})
     say(f"  game day on: the operator runs the chaos for {plan.duration_s / 60:g} min (real time)")
-    while (left_s := t0 + plan.duration_s - clock.now_s()) > 0:
-        clock.sleep(min(60.0, left_s))
+    watch = stop.Watch(stop.StopCondition.of(plan), clock, t0, lambda: backend.load.so_far(handle))
+    trip = None
+    while (now_s := clock.now_s() - t0) < plan.duration_s:
+        tripped = watch.wait_until(min(plan.duration_s, (math.floor(now_s / 60.0) + 1) * 60.0))
+        if tripped is not None:
+            trip = tripped
+            kube.patch("Lab", plan.name, {"spec": {"gameDay": False}})
+            say(
+                f"  ■ T+{trip.at_s / 60:.1f} min: stop condition: {trip.reason}. Game-day mode switched off: "
+                "the operator deletes its chaos and gives the nodes back; the load runs on to the end."
+            )
+            continue
         say(f"  T+{(clock.now_s() - t0) / 60:.0f} min of {plan.duration_s / 60:g}")
     kube.patch("Lab", plan.name, {"spec": {"gameDay": False}})
     request_log = backend.load.stop(handle)
     lab = kube.get("Lab", plan.name) or {}
-    found, log = injections((lab.get("status") or {}).get("gameDay") or {}, t0_wall, plan)
-    result_score = score.score(score.samples(request_log, t0), found, plan.duration_s, plan.slo)
+    found, log = injections(
+        (lab.get("status") or {}).get("gameDay") or {},
+        t0_wall,
+        plan,
+        None if trip is None else trip.at_s,
+    )
+    if trip is not None:
+        log.append(run_mod.LogLine(trip.at_s, stop.ACTION, stop.TARGET, trip.detail))
+        log.append(
+            run_mod.LogLine(
+                trip.at_s,
+                "game-day-off",
+                f"Lab/{plan.name}",
+                "spec.gameDay: false: the operator deletes its Chaos Mesh objects, uncordons the "
+                "drained node and gives the lost node back, and runs no further step",
+            )
+        )
+    result_score = score.score(
+        score.samples(request_log, t0),
+        found,
+        plan.duration_s,
+        plan.slo,
+        budget_failures=plan.budget_failures,
+        stopped_at_s=None if trip is None else trip.at_s,
+        stop_reason=None if trip is None else trip.reason,
+    )
     series = {
         name: run_mod.series_from(points, t0)
         for name, points in backend.series().items()
         if name in run_mod.SERIES
     }
     run_mod.note_events(log, backend.events, t0, plan.duration_s)
-    return run_mod.Result(plan, result_score, log, series, t0, [])
+    return run_mod.Result(plan, result_score, log, series, t0, [], trip)

@@ -25,11 +25,17 @@ The SLOs the game day scores against are the lab's availability SLO (an SLO in `
 names availability, or its error budget: a ``max`` SLO in ``%`` whose id names failed requests,
 availability = 100 − target) and p99 TTFT bound (an SLO in ``s`` whose id names ttft_p99) when it
 has them, else :data:`DEFAULT_AVAILABILITY_PCT` and :data:`DEFAULT_TTFT_P99_S`.
+
+The error budget is the plan's: (1 − availability SLO) × the requests the profile is expected to
+send over the whole run (:attr:`Plan.budget_failures`). Its stop condition (``STOP_BURN``,
+:func:`parse_stop_burn`; ``slolab.gameday.stop``, AWS FIS stop conditions) halts the chaos once
+``stop_burn_pct`` % of that budget is burned.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path
 
@@ -50,6 +56,9 @@ LATENCY_MS = 100.0
 JITTER_MS = 10.0
 #: How long the workload may take to become Ready before the game day starts.
 WARMUP_TIMEOUT_S = 900.0
+#: The stop condition's default threshold: the chaos halts once the whole error budget is burned
+#: (``slolab.gameday.stop``).
+DEFAULT_STOP_BURN_PCT = 100.0
 
 POD_KILL = "pod-kill"
 NETWORK_DELAY = "network-delay"
@@ -83,6 +92,28 @@ def parse_duration(text: str, field: str = "DURATION") -> float:
             )
         )
     return seconds
+
+
+def parse_stop_burn(text: str, field: str = "STOP_BURN") -> float | None:
+    """The stop condition's threshold: a share of the error budget in % (``100``, ``50``,
+    ``150 %``; above 0), or None for ``off`` (no stop condition)."""
+    value = text.strip().lower().removesuffix("%").strip()
+    if value in ("off", "none", "no"):
+        return None
+    try:
+        pct = float(value)
+    except ValueError:
+        pct = math.nan
+    if not math.isfinite(pct) or pct <= 0:
+        raise errors.InputError(
+            errors.Problem(
+                f"{field} (--stop-burn)",
+                f"{text!r} is not a stop condition; write the share of the error budget whose burning "
+                "halts the chaos as a percentage above 0 (100, 50, 150 %), or off to run every injection",
+            ),
+            "Run `make gameday NAME=<lab> STOP_BURN=100` (the default), or STOP_BURN=off.",
+        )
+    return pct
 
 
 def check_team(team: str) -> str:
@@ -141,10 +172,24 @@ class Plan:
     #: NetworkChaos delay
     latency_ms: float = LATENCY_MS
     jitter_ms: float = JITTER_MS
+    #: the stop condition: the % of the error budget whose burning halts the chaos; None: off
+    stop_burn_pct: float | None = DEFAULT_STOP_BURN_PCT
 
     @property
     def name(self) -> str:
         return self.lab.name
+
+    @property
+    def expected_requests(self) -> float:
+        """The requests the profile is expected to send over the whole run (the integral of its
+        rate, ``TrafficProfile.cumulative_requests``)."""
+        return self.scenario.traffic[self.profile].cumulative_requests(self.duration_s)
+
+    @property
+    def budget_failures(self) -> float:
+        """The game day's error budget in failed requests: (1 − availability SLO) × the requests
+        expected over the whole run. The score and the stop condition both burn this budget."""
+        return self.slo.error_budget * self.expected_requests
 
     @property
     def hypothesis(self) -> str:
@@ -212,6 +257,7 @@ def make(
     seed: int | None = None,
     backend: str = "sim",
     workspace: Path | None = None,
+    stop_burn_pct: float | None = DEFAULT_STOP_BURN_PCT,
 ) -> Plan:
     """The plan for lab ``name``: the workspace when it has manifests, else the lab's fault."""
     if name not in lab_mod.names() and name in scenario_mod.names():
@@ -238,4 +284,5 @@ def make(
         steps=steps,
         backend=backend,
         kill_every_s=kill_every_s,
+        stop_burn_pct=stop_burn_pct,
     )

@@ -4,6 +4,10 @@ The scoreboard (``slolab.gameday.scoreboard``) reads these back: runs of several
 lab (so the same scenario, SLOs and chaos schedule) and seed are comparable. Everything in the
 record but ``recorded_at`` follows from the plan, so two runs of one plan write the same record
 (what the determinism test compares).
+
+The stop condition's fields (``stop_burn_pct``, ``stopped_at_s``, ``stop_reason``,
+``score.budget_failures``) came later within version 1: a record without them is a run that was
+not stopped (read them with :func:`stopped_at_s` and ``dict.get``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def to_dict(result: run_mod.Result) -> dict[str, Any]:
         "manifests_from": plan.manifests_from,
         "slo": {"availability_pct": plan.slo.availability_pct, "ttft_p99_s": plan.slo.ttft_p99_s},
         "hypothesis": {"text": plan.hypothesis, "held": s.hypothesis_held},
+        "stop_burn_pct": plan.stop_burn_pct,
+        "stopped_at_s": _r(result.stopped_at_s, 3),
+        "stop_reason": result.stop_reason,
         "score": {
             "requests": s.requests,
             "failed": s.failed,
@@ -58,6 +65,7 @@ def to_dict(result: run_mod.Result) -> dict[str, Any]:
             "ttft_p99_s": _r(s.ttft_p99_s),
             "budget_burned_pct": _r(s.budget_burned_pct, 2),
             "budget_remaining_pct": _r(s.budget_remaining_pct, 2),
+            "budget_failures": _r(s.budget_failures, 2),
             "band": s.band,
             "recovered_all": all(r.recovered_s is not None for r in s.recoveries),
             "recovery_total_s": _r(recovery_total_s(s, plan.duration_s), 1),
@@ -92,6 +100,13 @@ def to_dict(result: run_mod.Result) -> dict[str, Any]:
         "series": {k: [[_r(t, 3), v] for t, v in pts] for k, pts in sorted(result.series.items())},
         "manifests": result.manifests,
     }
+
+
+def stopped_at_s(data: dict[str, Any]) -> float | None:
+    """When the stop condition halted the run's chaos (seconds after T0); None when it did not,
+    or the record is older than stop conditions."""
+    at = data.get("stopped_at_s")
+    return None if at is None else float(at)
 
 
 def recovery_total_s(s: score_mod.Score, duration_s: float) -> float:

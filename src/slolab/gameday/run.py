@@ -9,6 +9,13 @@ the node that holds most of the target's pods; at T0 + duration delete the Chaos
 Every action goes into the run log with the ready pods it found, and the timeline's chaos events
 (pods deleted and evicted, nodes NotReady, Chaos Mesh's records) as what was observed.
 
+Between steps the runner waits through the plan's stop condition (``slolab.gameday.stop``,
+evaluated every 15 s of run time on the requests finished so far). When it trips, as an AWS FIS
+experiment whose stop-condition alarm goes off, the chaos is rolled back at once: the Chaos Mesh
+objects are deleted, a drained node uncordoned, a lost node given back (each a line of the run
+log), and none of the plan's remaining steps runs; the load goes on to the planned end and the
+whole run is scored.
+
 The chaos itself is done by a :class:`Chaos` (``slolab.gameday.simchaos`` on the simulator).
 """
 
@@ -22,7 +29,7 @@ from typing import Any, Protocol
 
 from slolab import errors
 from slolab.backends import base
-from slolab.gameday import chaosmesh, score
+from slolab.gameday import chaosmesh, score, stop
 from slolab.gameday import plan as plan_mod
 from slolab.run import timeline
 from slolab.workspace import variants
@@ -67,6 +74,16 @@ class Result:
     #: seconds from the backend's start to T0 (the warm-up)
     warmup_s: float
     manifests: list[dict[str, Any]]
+    #: the stop condition's trip: when it halted the chaos and why; None: the plan ran to the end
+    trip: stop.Trip | None = None
+
+    @property
+    def stopped_at_s(self) -> float | None:
+        return None if self.trip is None else self.trip.at_s
+
+    @property
+    def stop_reason(self) -> str | None:
+        return None if self.trip is None else self.trip.reason
 
 
 def selector(cluster: base.Cluster, name: str) -> dict[str, str]:
@@ -158,22 +175,73 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
         manifests.append(chaosmesh.pod_kill_schedule(cluster.namespace, labels, plan.kill_every_s, plan.team))
         chaos.apply(manifests[:1])
         log.append(LogLine(0.0, "schedule", "Schedule/gameday-pod-kill", manifests[0]["spec"]["schedule"]))
-    nodes: dict[str, str] = {}  # the node drained and the node lost, by action
+    nodes: dict[str, str] = {}  # the node drained and the node lost (not yet given back), by action
+    watch = stop.Watch(stop.StopCondition.of(plan), clock, t0, lambda: backend.load.so_far(handle))
+    trip = None
     for step in plan.steps:
-        clock.sleep(max(0.0, t0 + step.at_s - clock.now_s()))
+        trip = watch.wait_until(step.at_s)
+        if trip is not None:
+            roll_back(trip, chaos, manifests, nodes, log)
+            break
         what, detail = _act(plan, step, cluster, chaos, labels, nodes, manifests)
         log.append(LogLine(step.at_s, step.action, what, detail))
         if step.action in plan_mod.INJECTIONS:
             injections.append(score.Injection(step.at_s, step.action, f"{what}: {detail}"))
-    clock.sleep(max(0.0, t0 + plan.duration_s - clock.now_s()))
+    if trip is None and (trip := watch.wait_until(plan.duration_s)) is not None:
+        roll_back(trip, chaos, manifests, nodes, log)
+    watch.wait_until(plan.duration_s)
     # the end of the experiment: no injection after it (a kill due at the very end would cut
     # streams while the load drains)
     chaos.delete(manifests)
     request_log = backend.load.stop(handle)
-    result_score = score.score(score.samples(request_log, t0), injections, plan.duration_s, plan.slo)
+    result_score = score.score(
+        score.samples(request_log, t0),
+        injections,
+        plan.duration_s,
+        plan.slo,
+        budget_failures=plan.budget_failures,
+        stopped_at_s=None if trip is None else trip.at_s,
+        stop_reason=None if trip is None else trip.reason,
+    )
     series = {name: series_from(points, t0) for name, points in backend.series().items() if name in SERIES}
     note_events(log, backend.events, t0, plan.duration_s)
-    return Result(plan, result_score, log, series, t0, manifests)
+    return Result(plan, result_score, log, series, t0, manifests, trip)
+
+
+def roll_back(
+    trip: stop.Trip,
+    chaos: Chaos,
+    manifests: list[dict[str, Any]],
+    nodes: dict[str, str],
+    log: list[LogLine],
+) -> None:
+    """The stop condition went off: log it, then undo what the chaos did so far, as AWS FIS rolls
+    back an experiment's actions when a stop condition stops it (Chaos Mesh recovers what a
+    deleted chaos object injected; a drained node is uncordoned, a lost node comes back)."""
+    log.append(LogLine(trip.at_s, stop.ACTION, stop.TARGET, trip.detail))
+    if manifests:
+        chaos.delete(manifests)
+    for doc in manifests:
+        log.append(
+            LogLine(
+                trip.at_s,
+                "delete",
+                f"{doc['kind']}/{doc['metadata']['name']}",
+                "kubectl delete: Chaos Mesh ends the chaos and recovers what it injected (stop condition)",
+            )
+        )
+    if plan_mod.DRAIN in nodes:
+        node = nodes.pop(plan_mod.DRAIN)
+        chaos.uncordon(node)
+        log.append(LogLine(trip.at_s, plan_mod.UNCORDON, f"Node/{node}", "kubectl uncordon (stop condition)"))
+    if plan_mod.NODE_DOWN in nodes:
+        node = nodes.pop(plan_mod.NODE_DOWN)
+        chaos.set_node_ready(node, True)
+        log.append(
+            LogLine(
+                trip.at_s, plan_mod.NODE_UP, f"Node/{node}", "kubelet back: the node returns (stop condition)"
+            )
+        )
 
 
 def _act(
@@ -214,7 +282,7 @@ def _act(
     undo = plan_mod.DRAIN if step.action == plan_mod.UNCORDON else plan_mod.NODE_DOWN
     if undo not in nodes:
         return "Node/-", f"{step.action}: no node was {'drained' if undo == plan_mod.DRAIN else 'lost'}"
-    node = nodes[undo]
+    node = nodes.pop(undo)
     if step.action == plan_mod.UNCORDON:
         chaos.uncordon(node)
         return f"Node/{node}", "kubectl uncordon"

@@ -3,8 +3,11 @@
 Following research/round2-autoscaling-canary-gameday.md §3:
 
 - **Budget burned** (Harness's SLO probe: "the percentage change in the error budget during the
-  chaos execution"): the run's error budget is (1 − availability SLO) × the requests sent; the
-  share burned is failed requests / that budget. The score is the budget left, in Harness's SLO
+  chaos execution"): the run's error budget is (1 − availability SLO) × the requests the plan's
+  profile is expected to send over the whole run (``plan.Plan.budget_failures``; the requests
+  sent when no plan sizes it); the share burned is failed requests / that budget. The stop
+  condition (``slolab.gameday.stop``) burns the same budget, so a run it stopped at 100 % scores
+  at least 100 % burned. The score is the budget left, in Harness's SLO
   dashboard bands: Healthy > 75 %, Observe 50–75 %, Need Attention 25–50 %, Unhealthy 0–25 %,
   Exhausted 0 % (or less: more failures than the budget allows).
 - **Time to recover** after each injection (the FIS/Steadybit run log's "inject → verify"): the
@@ -16,8 +19,9 @@ Following research/round2-autoscaling-canary-gameday.md §3:
   next one (or the end), minus the injection time: 0 when no window left the SLO, ``None`` ("not
   recovered") when the last window before the next injection is still out of it.
 - **Hypothesis** (Chaos Toolkit's steady-state hypothesis, AWS FIS's template): it held when the
-  run's availability met the SLO, the run's p99 TTFT met the bound, and every injection
-  recovered.
+  run's availability met the SLO, the run's p99 TTFT met the bound, every injection recovered,
+  and no stop condition halted the chaos (an experiment stopped by its stop condition has
+  failed, as an AWS FIS experiment that a stop condition stops ends ``stopped``).
 
 Pure: the same request log and injections give the same score (a seed gives the same run).
 """
@@ -42,6 +46,12 @@ BANDS: tuple[tuple[float, str], ...] = (
     (0.0, "Unhealthy"),
 )
 EXHAUSTED = "Exhausted"
+
+
+def burned_pct(failed: float, allowed: float) -> float:
+    """% of an error budget of ``allowed`` failures that ``failed`` failures burned (100 for any
+    failure when nothing may fail)."""
+    return 100.0 * failed / allowed if allowed > 0 else (100.0 if failed else 0.0)
 
 
 def band(remaining_pct: float) -> str:
@@ -116,6 +126,11 @@ class Score:
     windows: tuple[Window, ...]
     recoveries: tuple[Recovery, ...]
     slo: plan_mod.Slo
+    #: the failures the error budget allows (``plan.Plan.budget_failures``)
+    budget_failures: float
+    #: when a stop condition halted the chaos (seconds after T0), and why; None: it ran to the end
+    stopped_at_s: float | None = None
+    stop_reason: str | None = None
 
     @property
     def budget_remaining_pct(self) -> float:
@@ -140,15 +155,15 @@ class Score:
             self.availability_met
             and self.ttft_met
             and all(r.recovered_s is not None for r in self.recoveries)
+            and self.stopped_at_s is None
         )
 
     def budget_left_at(self) -> list[tuple[float, float]]:
         """(end of window, % of the run's error budget left) after each window: the burn-down."""
-        allowed = self.slo.error_budget * self.requests
         out, failed = [(0.0, 100.0)], 0
         for w in self.windows:
             failed += w.failed
-            left = max(0.0, 100.0 - (100.0 * failed / allowed if allowed > 0 else (100.0 if failed else 0.0)))
+            left = max(0.0, 100.0 - burned_pct(failed, self.budget_failures))
             out.append((w.start_s + WINDOW_S, left))
         return out
 
@@ -225,22 +240,42 @@ def recoveries(
     return tuple(out)
 
 
+def judged(request: Sample, duration_s: float) -> bool:
+    """Whether a request counts: it arrived in ``[0, duration_s)`` after T0."""
+    return 0 <= request.arrival_s < duration_s
+
+
 def score(
-    requests: Sequence[Sample], injections: Sequence[Injection], duration_s: float, slo: plan_mod.Slo
+    requests: Sequence[Sample],
+    injections: Sequence[Injection],
+    duration_s: float,
+    slo: plan_mod.Slo,
+    *,
+    budget_failures: float | None = None,
+    stopped_at_s: float | None = None,
+    stop_reason: str | None = None,
 ) -> Score:
-    """Score a game day from its requests (arrivals in ``[0, duration_s)``) and injections."""
-    judged = [r for r in requests if 0 <= r.arrival_s < duration_s]
-    failed = sum(1 for r in judged if not r.ok)
-    allowed = slo.error_budget * len(judged)
-    burned = 100.0 * failed / allowed if allowed > 0 else (100.0 if failed else 0.0)
-    wins = windows(judged, duration_s, slo)
+    """Score a game day from its requests (arrivals in ``[0, duration_s)``) and injections.
+
+    ``budget_failures``: the error budget in failed requests (the plan's,
+    ``plan.Plan.budget_failures``); default the error budget of the requests judged.
+    ``stopped_at_s``/``stop_reason``: a stop condition halted the chaos then (the hypothesis
+    does not hold)."""
+    judged_ = [r for r in requests if judged(r, duration_s)]
+    failed = sum(1 for r in judged_ if not r.ok)
+    allowed = slo.error_budget * len(judged_) if budget_failures is None else budget_failures
+    burned = burned_pct(failed, allowed)
+    wins = windows(judged_, duration_s, slo)
     return Score(
-        requests=len(judged),
+        requests=len(judged_),
         failed=failed,
-        availability_pct=100.0 * (len(judged) - failed) / len(judged) if judged else 0.0,
-        ttft_p99_s=requestlog.quantile([r.ttft_s for r in judged if r.ttft_s is not None], 0.99),
+        availability_pct=100.0 * (len(judged_) - failed) / len(judged_) if judged_ else 0.0,
+        ttft_p99_s=requestlog.quantile([r.ttft_s for r in judged_ if r.ttft_s is not None], 0.99),
         budget_burned_pct=burned,
         windows=wins,
         recoveries=recoveries(injections, wins, duration_s),
         slo=slo,
+        budget_failures=allowed,
+        stopped_at_s=stopped_at_s,
+        stop_reason=stop_reason,
     )

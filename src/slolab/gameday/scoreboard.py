@@ -4,6 +4,10 @@ Rank (best first): less of the error budget burned (the primary score, research 
 left is the same order until it is exhausted, burned goes on past 100 %), then less total
 time recovering (``record.recovery_total_s``), then the team's name. Only runs of the same lab
 and seed are ranked together: the same scenario, SLOs, load and chaos schedule.
+
+A run its stop condition halted (``slolab.gameday.stop``) is marked in the ``stopped`` column
+with the time it stopped (as AWS FIS lists an experiment's state ``stopped``); its rank still
+follows from its score: the load ran to the end, so the budget it burned is comparable.
 """
 
 from __future__ import annotations
@@ -57,8 +61,18 @@ COLUMNS = (
     "p99 TTFT",
     "recovering",
     "hypothesis",
+    "stopped",
     "when",
 )
+
+
+def stopped(row: dict[str, Any]) -> str:
+    """ "■ T+06:45" for a run its stop condition halted, "–" otherwise (older records too)."""
+    at = record.stopped_at_s(row)
+    if at is None:
+        return "–"
+    t = round(at)
+    return f"■ T+{t // 60:02d}:{t % 60:02d}"
 
 
 def cells(rank: int, row: dict[str, Any]) -> tuple[str, ...]:
@@ -73,6 +87,7 @@ def cells(rank: int, row: dict[str, Any]) -> tuple[str, ...]:
         ttft,
         f"{s['recovery_total_s']:.0f} s" + ("" if s["recovered_all"] else " (not all)"),
         "held" if row["hypothesis"]["held"] else "not held",
+        stopped(row),
         row.get("recorded_at", ""),
     )
 

@@ -36,6 +36,11 @@ def show_run(console: Console, data: dict[str, Any]) -> None:
         f"p99 TTFT {ttft} (SLO ≤ {data['slo']['ttft_p99_s']:g} s), "
         f"{s['recovery_total_s']:.0f} s recovering."
     )
+    banner = htmlreport.stop_banner(data)
+    if banner:
+        console.print(
+            f"[bold red]■ {banner}.[/bold red] The load ran on to the end: the score covers the recovery."
+        )
 
 
 def show_boards(console: Console, boards: list[scoreboard.Board]) -> None:

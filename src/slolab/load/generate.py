@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.duration_s is None and profile.duration_s is None and args.max_requests is None:
         sys.stderr.write("running until SIGTERM: no --duration-s, --max-requests or profile duration_s\n")
     drain_s = profile.timeout_s if args.drain_s is None else args.drain_s
-    with open(args.out, "w", encoding="utf-8") as out:
+    # line-buffered: each request's line is in the file once it finished, for the parent's peek
+    with open(args.out, "w", encoding="utf-8", buffering=1) as out:
         run = Run(args, profile, out)
         user_class = type(
             "OpenLoopDispatcher",

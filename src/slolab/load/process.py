@@ -8,7 +8,9 @@ kind and cluster backends (``start(profile)`` → handle, ``stop(handle, drain_s
 
 A run's files live in a temporary folder: ``requests.jsonl`` (``record.py``), ``events.jsonl``
 (the child's progress lines) and ``generate.log`` (its stderr); it is removed after a clean
-stop unless ``keep`` is set, and named in every error otherwise.
+stop unless ``keep`` is set, and named in every error otherwise. The child writes each request's
+line as it finishes (line-buffered), so ``Generator.peek`` / ``ProcessLoad.so_far`` read the
+requests finished so far while it runs (a game day's stop condition), as ``tail -f`` would.
 
 Times: the child measures from its own run start; the parent learns the wall-clock time of that
 start from the ``started`` line and places it on the backend's clock, so a request's
@@ -121,6 +123,7 @@ class Generator:
         self.command = cmd
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_unix_s: float | None = None
+        self._peeked = 0  # bytes of requests.jsonl read by peek()
 
     # ---------------------------------------------------------------- start
 
@@ -192,6 +195,29 @@ class Generator:
             shutil.rmtree(self.workdir, ignore_errors=True)
         return outcome
 
+    def peek(self) -> list[request_mod.Request]:
+        """The requests that finished since the last peek (times from the run start), read from
+        the live request file without stopping the child: whole lines only (a line the child is
+        still writing is read by the next peek)."""
+        if not self.requests_file.is_file():
+            return []
+        with self.requests_file.open("rb") as fh:
+            fh.seek(self._peeked)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n") + 1
+        self._peeked += end
+        out = []
+        for line in chunk[:end].decode("utf-8").splitlines():
+            if line.strip():
+                try:
+                    out.append(record_mod.from_json(line))
+                except (ValueError, TypeError) as exc:
+                    raise errors.BackendError(
+                        f"{self.requests_file}: not a request record while the load runs ({exc})",
+                        "The load generator wrote a broken line; see generate.log beside it.",
+                    ) from None
+        return out
+
     def kill(self) -> None:
         """SIGKILL the child, by its PID, if it still runs."""
         if self.proc is not None and self.proc.poll() is None:
@@ -232,6 +258,8 @@ class ProcessLoadHandle:
         self.generator = generator
         self.started_s = started_s
         self.id_base = id_base
+        #: the requests read so far while the load runs (``ProcessLoad.so_far``), backend clock
+        self.finished: list[request_mod.Request] = []
 
 
 class ProcessLoad:
@@ -303,6 +331,23 @@ class ProcessLoad:
         )
         self.logs.append(log)
         return log
+
+    def so_far(self, handle: ProcessLoadHandle) -> list[request_mod.Request]:
+        """The requests of ``handle`` finished so far, on the backend's clock, read from the
+        child's live request file (``Generator.peek``); the load goes on."""
+        spec = handle.generator.profile
+        handle.finished.extend(
+            record_mod.on_backend_clock(
+                rec,
+                started_s=handle.started_s,
+                id_base=handle.id_base,
+                profile=handle.profile,
+                timeout_s=spec.timeout_s,
+            )
+            for rec in handle.generator.peek()
+            if rec.status is not None
+        )
+        return list(handle.finished)
 
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
         handle = self.start(profile)

@@ -83,6 +83,13 @@ class OpenLoop:
         if self.stopped_s is None:
             self.stopped_s = self.env.now
 
+    def finished(self) -> list[request_mod.Request]:
+        """Requests sent and done so far, in arrival order (the engines serving them must be
+        synced to now); the load goes on."""
+        self.in_flight()  # moves the cursor past the requests done in order
+        requests, i = self.requests, self._in_flight_from
+        return requests[:i] + [r for r in requests[i:] if r.status is not None]
+
     def in_flight(self) -> int:
         """Requests sent and not done (the engines serving them must be synced to now)."""
         requests = self.requests
