@@ -3,8 +3,9 @@
 pytest runs in this process, quiet (progress marks, then the plugin's grade table), with no
 cache, no plugin but slolab's grading plugin, and no configuration from the checkout's
 pyproject.toml: ``-c`` points at the null device, and the rootdir and conftest cut-off are the
-grader folder, so only the lab's own conftest.py applies. JUnit XML goes to ``<report-dir>/junit.xml``. The run's options travel as
-one ``options.GradeOptions``: its ``--slolab-*`` arguments, which the plugin reads back.
+grader folder, so only the lab's own conftest.py applies. JUnit XML goes to
+``<report-dir>/junit.xml``. The run's options travel as one ``options.GradeOptions``: its
+``--slolab-*`` arguments, which the plugin reads back.
 """
 
 from __future__ import annotations
