@@ -25,8 +25,22 @@ PLUGIN = "slolab.grading.plugin"
 #: for a pytest that has them loaded already (pytester in slolab's tests): plugins that cost
 #: time (importing kmock about 0.4 s, pytest-asyncio 0.15 s; unraisableexception's two full
 #: gc.collect() at exit about 0.09 s on the reference machine) or would patch the process
-#: (locust's gevent).
-NOT_FOR_GRADING = ("cacheprovider", "kmock", "asyncio", "locust", "rerunfailures", "unraisableexception")
+#: (locust's gevent); and pytest's own plugins a grader has no use for (doctest, --pdb,
+#: unittest.TestCase, pastebin, legacy paths, stepwise), whose imports cost about 15 ms.
+NOT_FOR_GRADING = (
+    "cacheprovider",
+    "kmock",
+    "asyncio",
+    "locust",
+    "rerunfailures",
+    "unraisableexception",
+    "doctest",
+    "debugging",
+    "unittest",
+    "pastebin",
+    "legacypath",
+    "stepwise",
+)
 #: the cyclic collector's first threshold during a grade (CPython's default is 700)
 GC_THRESHOLD0 = 10_000
 

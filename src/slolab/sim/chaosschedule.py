@@ -33,8 +33,6 @@ import datetime
 import math
 from typing import Any
 
-from croniter import croniter
-
 from slolab import errors
 from slolab.catalog import yamlfile
 from slolab.run import timeline
@@ -55,6 +53,8 @@ class Cron:
             every = chaosexperiment.go_duration_s(self.text.removeprefix("@every ").strip())
             self.every_s = max(1.0, float(round(every)))  # cron.Every rounds to whole seconds, at least 1
             return
+        from croniter import croniter  # a cron schedule only (about 10 ms to import)
+
         fields = self.text.split()
         self.seconds_first = len(fields) == 6
         if not (self.text.startswith("@") or len(fields) in (5, 6)) or not croniter.is_valid(
@@ -65,6 +65,8 @@ class Cron:
     def next_s(self, t_s: float) -> float:
         if self.every_s is not None:
             return math.floor(t_s) + self.every_s
+        from croniter import croniter
+
         start = datetime.datetime.fromtimestamp(objects.EPOCH + t_s, tz=datetime.UTC)
         it = croniter(self.text, start, second_at_beginning=self.seconds_first)
         return it.get_next(float) - objects.EPOCH
