@@ -202,6 +202,30 @@ def test_token_gaps_span_a_preemption() -> None:
     assert gaps.tolist() == [1.0, 3.0, 1.0, 1.5, 1.0]
 
 
+def test_token_gaps_counted_per_step_are_the_token_gaps() -> None:
+    """The ITL histogram observes ``token_gap_counts``: the multiset of ``token_gaps`` (every gap
+    each client received, preemptions and one-token segments included), counted per step."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(3)
+    for _ in range(200):
+        steps = sorted(rng.uniform(0, 100) for _ in range(300))
+        requests = []
+        for _ in range(rng.randint(0, 10)):
+            segments, a = [], rng.randint(0, 290)
+            for _ in range(rng.randint(1, 3)):
+                b = min(300, a + rng.randint(0, 20))
+                segments.append([a, b])
+                a = min(299, b + rng.randint(0, 15))
+            requests.append(segments)
+        values, counts = vllmseries.token_gap_counts(steps, requests)
+        expanded = np.repeat(values, counts.astype(int))
+        assert sorted(expanded.tolist()) == sorted(vllmseries.token_gaps(steps, requests).tolist())
+    assert vllmseries.token_gap_counts([0.0, 1.0], [[[0, 1]], []])[0].size == 0, "one token: no gap"
+
+
 def test_le_labels_are_written_as_prometheus_client_writes_them() -> None:
     from prometheus_client.utils import floatToGoString
 
