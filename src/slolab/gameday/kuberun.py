@@ -148,15 +148,7 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, kube: Any, say: Any) -> run
                 "drained node and gives the lost node back, and runs no further step",
             )
         )
-    result_score = score.score(
-        score.samples(request_log, t0),
-        found,
-        plan.duration_s,
-        plan.slo,
-        budget_failures=plan.budget_failures,
-        stopped_at_s=None if trip is None else trip.at_s,
-        stop_reason=None if trip is None else trip.reason,
-    )
+    result_score = run_mod.score_run(plan, request_log, t0, found, trip)
     series = {
         name: run_mod.series_from(points, t0)
         for name, points in backend.series().items()

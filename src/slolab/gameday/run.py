@@ -31,6 +31,7 @@ from slolab import errors
 from slolab.backends import base
 from slolab.gameday import chaosmesh, score, stop
 from slolab.gameday import plan as plan_mod
+from slolab.load import requestlog
 from slolab.run import timeline
 from slolab.workspace import variants
 
@@ -194,7 +195,22 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
     # streams while the load drains)
     chaos.delete(manifests)
     request_log = backend.load.stop(handle)
-    result_score = score.score(
+    result_score = score_run(plan, request_log, t0, injections, trip)
+    series = {name: series_from(points, t0) for name, points in backend.series().items() if name in SERIES}
+    note_events(log, backend.events, t0, plan.duration_s)
+    return Result(plan, result_score, log, series, t0, manifests, trip)
+
+
+def score_run(
+    plan: plan_mod.Plan,
+    request_log: requestlog.RequestLog,
+    t0: float,
+    injections: list[score.Injection],
+    trip: stop.Trip | None,
+) -> score.Score:
+    """The game day's score from its request log (times on the backend clock, T0 at ``t0``),
+    against the plan's error budget, with the stop condition's trip if any."""
+    return score.score(
         score.samples(request_log, t0),
         injections,
         plan.duration_s,
@@ -203,9 +219,6 @@ def _run(plan: plan_mod.Plan, backend: base.Backend, chaos: Chaos) -> Result:
         stopped_at_s=None if trip is None else trip.at_s,
         stop_reason=None if trip is None else trip.reason,
     )
-    series = {name: series_from(points, t0) for name, points in backend.series().items() if name in SERIES}
-    note_events(log, backend.events, t0, plan.duration_s)
-    return Result(plan, result_score, log, series, t0, manifests, trip)
 
 
 def roll_back(
