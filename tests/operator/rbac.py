@@ -81,6 +81,17 @@ def allows(rules: Iterable[Mapping[str, Any]], request: Access) -> bool:
     return False
 
 
+def asked(requests: Iterable[Any]) -> list[Access]:
+    """The API accesses of the emulator's ``requests`` (those the authorizer would check)."""
+    return [a for r in requests if (a := access(r.method, r.path, r.params)) is not None]
+
+
+def refused(rules: Iterable[Mapping[str, Any]], accesses: Iterable[Access], namespace: str) -> list[str]:
+    """The accesses a Role with ``rules`` bound in ``namespace`` would refuse, sorted."""
+    rules = list(rules)
+    return sorted({str(a) for a in accesses if a.namespace != namespace or not allows(rules, a)})
+
+
 def chart_rules(helm: Path, *set_values: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The rules of every Role and ClusterRole charts/slolab-operator renders (``helm template``
     in slolab-system, with ``--set`` for each of ``set_values``), by (kind, name)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import kubernetes
 import yaml
-from rbac import access, allows, chart_rules
+from rbac import asked, chart_rules, refused
 
 from slolab.backends import kube
 from slolab.catalog import lab as lab_mod
@@ -65,14 +65,12 @@ def test_the_grader_role_allows_what_the_canary_grader_asks(emulator, kubeconfig
     view.list("Pod", labels=selector)
     assert [r["metadata"]["name"] for r in view.list("AnalysisRun")] == ["llm-abc-2"]
     assert view.get("AnalysisRun", "llm-abc-2") is not None
-    asked = [access(r.method, r.path, r.params) for r in emulator.requests()[before:]]
-    asked = [a for a in asked if a is not None]
-    assert {(a.group, a.resource) for a in asked} >= {
+    accesses = asked(emulator.requests()[before:])
+    assert {(a.group, a.resource) for a in accesses} >= {
         ("argoproj.io", "rollouts"),
         ("argoproj.io", "analysisruns"),
         ("apps", "replicasets"),
         ("", "pods"),
     }
-    grader = chart_rules(helm)["ClusterRole", "slolab-operator-grader"]
-    denied = sorted({str(a) for a in asked if a.namespace != ns or not allows(grader, a)})
+    denied = refused(chart_rules(helm)["ClusterRole", "slolab-operator-grader"], accesses, ns)
     assert not denied, "requests the grader role would refuse:\n" + "\n".join(denied)
