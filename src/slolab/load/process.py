@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -261,6 +262,16 @@ class ProcessLoadHandle:
         #: the requests read so far while the load runs (``ProcessLoad.so_far``), backend clock
         self.finished: list[request_mod.Request] = []
 
+    def placed(self, records: Iterable[request_mod.Request]) -> list[request_mod.Request]:
+        """The child's ``records`` on the backend's clock and ids (``record.on_backend_clock``)."""
+        timeout_s = self.generator.profile.timeout_s
+        return [
+            record_mod.on_backend_clock(
+                rec, started_s=self.started_s, id_base=self.id_base, profile=self.profile, timeout_s=timeout_s
+            )
+            for rec in records
+        ]
+
 
 class ProcessLoad:
     """The ``Load`` protocol on a real server: each started profile is one generator child."""
@@ -311,16 +322,7 @@ class ProcessLoad:
             self._running.remove(handle)
         outcome = handle.generator.stop(drain_s)
         spec = handle.generator.profile
-        requests = [
-            record_mod.on_backend_clock(
-                rec,
-                started_s=handle.started_s,
-                id_base=handle.id_base,
-                profile=handle.profile,
-                timeout_s=spec.timeout_s,
-            )
-            for rec in outcome.records
-        ]
+        requests = handle.placed(outcome.records)
         stopped = outcome.arrivals_stopped_s
         log = requestlog.RequestLog(
             requests,
@@ -335,18 +337,7 @@ class ProcessLoad:
     def so_far(self, handle: ProcessLoadHandle) -> list[request_mod.Request]:
         """The requests of ``handle`` finished so far, on the backend's clock, read from the
         child's live request file (``Generator.peek``); the load goes on."""
-        spec = handle.generator.profile
-        handle.finished.extend(
-            record_mod.on_backend_clock(
-                rec,
-                started_s=handle.started_s,
-                id_base=handle.id_base,
-                profile=handle.profile,
-                timeout_s=spec.timeout_s,
-            )
-            for rec in handle.generator.peek()
-            if rec.status is not None
-        )
+        handle.finished.extend(handle.placed(r for r in handle.generator.peek() if r.status is not None))
         return list(handle.finished)
 
     def run(self, profile: str, duration_s: float) -> requestlog.RequestLog:
