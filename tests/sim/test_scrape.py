@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import sim_support as ss
 import yaml
@@ -196,18 +197,45 @@ def test_lazy_writes_equal_writes_at_every_scrape() -> None:
     assert run(1.0) == run(None)
 
 
+def token_gaps(step_ends: list[float], requests: list[list[list[int]]]) -> np.ndarray:
+    """The reference: every gap between the successive tokens each client received, token by
+    token (each request's token times are ``step_ends`` at the indices of its step ranges)."""
+    starts: list[int] = []
+    stops: list[int] = []
+    owner: list[int] = []
+    for i, segments in enumerate(requests):
+        for a, b in segments:
+            if b > a:
+                starts.append(a)
+                stops.append(b)
+                owner.append(i)
+    if not starts:
+        return np.empty(0)
+    lo, hi = min(starts), max(stops)
+    times = np.asarray(step_ends[lo:hi], dtype=np.float64)
+    a, b = np.array(starts) - lo, np.array(stops) - lo
+    lengths = b - a
+    # every token's step index, segment after segment: a run of consecutive indices per segment
+    first = np.cumsum(lengths) - lengths
+    idx = np.arange(int(lengths.sum())) - np.repeat(first - a, lengths)
+    who = np.repeat(np.array(owner), lengths)
+    same = who[1:] == who[:-1]
+    return (times[idx[1:]] - times[idx[:-1]])[same]
+
+
 def test_token_gaps_span_a_preemption() -> None:
     step_ends = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.5]
-    gaps = vllmseries.token_gaps(step_ends, [[[0, 2], [4, 7]], [[1, 3]]])
+    requests = [[[0, 2], [4, 7]], [[1, 3]]]
+    gaps = token_gaps(step_ends, requests)
     assert gaps.tolist() == [1.0, 3.0, 1.0, 1.5, 1.0]
+    values, counts = vllmseries.token_gap_counts(step_ends, requests)
+    assert sorted(np.repeat(values, counts.astype(int)).tolist()) == sorted(gaps.tolist())
 
 
 def test_token_gaps_counted_per_step_are_the_token_gaps() -> None:
     """The ITL histogram observes ``token_gap_counts``: the multiset of ``token_gaps`` (every gap
     each client received, preemptions and one-token segments included), counted per step."""
     import random
-
-    import numpy as np
 
     rng = random.Random(3)
     for _ in range(200):
@@ -222,7 +250,7 @@ def test_token_gaps_counted_per_step_are_the_token_gaps() -> None:
             requests.append(segments)
         values, counts = vllmseries.token_gap_counts(steps, requests)
         expanded = np.repeat(values, counts.astype(int))
-        assert sorted(expanded.tolist()) == sorted(vllmseries.token_gaps(steps, requests).tolist())
+        assert sorted(expanded.tolist()) == sorted(token_gaps(steps, requests).tolist())
     assert vllmseries.token_gap_counts([0.0, 1.0], [[[0, 1]], []])[0].size == 0, "one token: no gap"
 
 

@@ -228,41 +228,17 @@ class ServerSeries:
         return out
 
 
-def token_gaps(step_ends: list[float], requests: list[list[list[int]]]) -> np.ndarray:
-    """Gaps between the successive tokens each client received (what serve's ITL observes), for
-    requests of one engine: each request's token times are the engine's ``step_ends`` at the
-    indices of its step ranges (sim/engine.py ``_Seq.segments``)."""
-    starts: list[int] = []
-    stops: list[int] = []
-    owner: list[int] = []
-    for i, segments in enumerate(requests):
-        for a, b in segments:
-            if b > a:
-                starts.append(a)
-                stops.append(b)
-                owner.append(i)
-    if not starts:
-        return np.empty(0)
-    lo, hi = min(starts), max(stops)
-    times = np.asarray(step_ends[lo:hi], dtype=np.float64)
-    a, b = np.array(starts) - lo, np.array(stops) - lo
-    lengths = b - a
-    # every token's step index, segment after segment: a run of consecutive indices per segment
-    first = np.cumsum(lengths) - lengths
-    idx = np.arange(int(lengths.sum())) - np.repeat(first - a, lengths)
-    who = np.repeat(np.array(owner), lengths)
-    same = who[1:] == who[:-1]
-    return (times[idx[1:]] - times[idx[:-1]])[same]
-
-
 def token_gap_counts(
     step_ends: list[float], requests: list[list[list[int]]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``token_gaps`` as (gap, how many clients received it): the same multiset of gaps, counted
-    per engine step instead of listed per token. Within a segment a request gets a token at each
-    step, so the gap between steps j-1 and j is received once by every segment that spans both;
-    between two segments of a preempted request, one gap from the last token before to the first
-    after. The cost follows the engine's steps, not the tokens served (millions in a grade)."""
+    """The gaps between the successive tokens each client received (what serve's ITL observes),
+    for requests of one engine, as (gap, how many clients received it). A request's token times
+    are the engine's ``step_ends`` at the indices of its step ranges (sim/engine.py
+    ``_Seq.segments``); its gaps are counted per engine step instead of listed per token: within
+    a segment it gets a token at each step, so the gap between steps j-1 and j is received once
+    by every segment that spans both; between two segments of a preempted request, one gap from
+    the last token before to the first after. The cost follows the engine's steps, not the
+    tokens served (millions in a grade)."""
     starts: list[int] = []
     stops: list[int] = []
     before: list[int] = []  # the last token's step before a request's next segment
