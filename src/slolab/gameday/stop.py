@@ -45,8 +45,6 @@ EVALUATION_PERIOD_S = 15.0
 #: The run-log line of a trip: action and target.
 ACTION = "stop"
 TARGET = "StopCondition"
-#: A request that succeeded (``Request.ok``).
-OK = 200
 
 
 def condition_text(threshold_pct: float) -> str:
@@ -92,8 +90,7 @@ class StopCondition:
     def failed(self, finished: Iterable[request_mod.Request], t0: float) -> int:
         """Failed requests among ``finished`` that count (arrived in the run)."""
         end = t0 + self.duration_s
-        # status first: the one attribute most requests are decided by (this runs every period)
-        return sum(1 for r in finished if r.status != OK and r.status is not None and t0 <= r.arrival_s < end)
+        return sum(1 for r in finished if r.done and not r.ok and t0 <= r.arrival_s < end)
 
     def burned_pct(self, failed: int) -> float:
         return score.burned_pct(failed, self.budget_failures)
