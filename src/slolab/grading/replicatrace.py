@@ -119,10 +119,10 @@ def _source(metric: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def signals(hpa: dict[str, Any]) -> tuple[Signal, ...]:
     """Each metric of ``hpa`` (autoscaling/v2): its last reading and its target."""
     name = (hpa.get("metadata") or {}).get("name", "")
-    current = {
-        (m.get("type"), _source(m)[0]): _source(m)[1].get("current") or {}
-        for m in (hpa.get("status") or {}).get("currentMetrics") or []
-    }
+    current = {}
+    for m in (hpa.get("status") or {}).get("currentMetrics") or []:
+        source, block = _source(m)
+        current[(m.get("type"), source)] = block.get("current") or {}
     out = []
     for metric in (hpa.get("spec") or {}).get("metrics") or []:
         kind = metric.get("type", "")
